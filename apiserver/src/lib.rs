@@ -1,0 +1,3 @@
+//! Skiff's apiserver: the upstream Kubernetes wire API over an etcd-shaped revisioned store.
+
+pub mod storage;
