@@ -1,0 +1,7 @@
+//! The catalogue of served resources and the one generic store path every resource goes through.
+
+pub mod resource;
+pub mod strategy;
+
+pub use resource::{Resource, Subresource};
+pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, Strategy};

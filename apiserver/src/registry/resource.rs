@@ -1,0 +1,94 @@
+//! What the catalogue knows about one resource: its names, scope, verbs, subresources and strategy.
+
+use super::strategy::Strategy;
+use std::sync::Arc;
+
+/// Verbs as discovery spells them.
+pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+/// One served resource at one group/version (a CRD version or a built-in kind).
+#[derive(Clone)]
+pub struct Resource {
+    /// API group; empty for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// The `*List` kind, e.g. `PodList`.
+    pub list_kind: String,
+    /// URL segment, e.g. `deployments`.
+    pub plural: String,
+    /// Lower-case singular, e.g. `deployment`.
+    pub singular: String,
+    pub namespaced: bool,
+    pub short_names: Vec<String>,
+    /// e.g. `all`, `api-extensions`.
+    pub categories: Vec<String>,
+    pub verbs: Vec<String>,
+    /// Subresources served under this resource (status, scale, and built-in ones such as pods/log).
+    pub subresources: Vec<Subresource>,
+    /// The version stored in the key-value store (objects are converted to it on write).
+    pub storage_version: String,
+    /// Whether this version is the preferred one for its group in discovery.
+    pub preferred: bool,
+    pub strategy: Arc<dyn Strategy>,
+}
+
+impl Resource {
+    /// `apps/v1` or `v1` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `deployments.apps`, or `pods` for the core group (upstream's GroupResource string).
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    pub fn subresource(&self, name: &str) -> Option<&Subresource> {
+        self.subresources.iter().find(|s| s.name == name)
+    }
+}
+
+/// A subresource and the kind it speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subresource {
+    /// e.g. `status`, `scale`, `log`, `binding`.
+    pub name: String,
+    /// Group, version and kind of the subresource's body (`autoscaling/v1 Scale` for scale).
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub verbs: Vec<String>,
+}
+
+impl Subresource {
+    /// The `status` subresource: same kind as its parent, get/patch/update.
+    pub fn status(parent: &Resource) -> Self {
+        Subresource {
+            name: "status".into(),
+            group: parent.group.clone(),
+            version: parent.version.clone(),
+            kind: parent.kind.clone(),
+            verbs: vec!["get".into(), "patch".into(), "update".into()],
+        }
+    }
+
+    /// The `scale` subresource speaking autoscaling/v1 Scale.
+    pub fn scale() -> Self {
+        Subresource {
+            name: "scale".into(),
+            group: "autoscaling".into(),
+            version: "v1".into(),
+            kind: "Scale".into(),
+            verbs: vec!["get".into(), "patch".into(), "update".into()],
+        }
+    }
+}
