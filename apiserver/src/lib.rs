@@ -1,4 +1,9 @@
 //! Skiff's apiserver: the upstream Kubernetes wire API over an etcd-shaped revisioned store.
 
+pub mod auth;
+pub mod openapi;
+pub mod patch;
+pub mod pki;
 pub mod registry;
 pub mod storage;
+pub mod tls;

@@ -5,3 +5,7 @@ pub mod strategy;
 
 pub use resource::{Resource, Subresource};
 pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, Strategy};
+pub mod catalogue;
+pub mod fields;
+pub mod kinds;
+pub mod tables;

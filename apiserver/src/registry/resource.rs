@@ -31,6 +31,9 @@ pub struct Resource {
     /// Whether this version is the preferred one for its group in discovery.
     pub preferred: bool,
     pub strategy: Arc<dyn Strategy>,
+    /// For built-in kinds: adds the kind's k8s-openapi type to an OpenAPI generator and returns its
+    /// `$ref` (definitions are named like `io.k8s.api.apps.v1.Deployment`).
+    pub builtin_schema: Option<fn(&mut schemars::SchemaGenerator) -> schemars::Schema>,
 }
 
 impl Resource {

@@ -3,7 +3,7 @@
 //! nothing of HTTP or Kubernetes kinds. The revision of a write is the object's resourceVersion.
 
 mod memory;
-// mod sqlite;
+mod sqlite;
 
 pub use memory::MemoryBackend;
 

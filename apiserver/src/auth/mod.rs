@@ -1,0 +1,1 @@
+//! Authentication (x509 client certificates, bearer tokens) and the authorizer trait.

@@ -1,0 +1,1 @@
+//! The HTTPS listener: TLS handshakes, peer certificates handed to the HTTP layer.
