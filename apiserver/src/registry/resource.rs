@@ -4,7 +4,16 @@ use super::strategy::Strategy;
 use std::sync::Arc;
 
 /// Verbs as discovery spells them.
-pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// One served resource at one group/version (a CRD version or a built-in kind).
 #[derive(Clone)]

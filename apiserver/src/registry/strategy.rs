@@ -60,8 +60,18 @@ impl FieldErrorKind {
 }
 
 impl FieldError {
-    pub fn new(kind: FieldErrorKind, field: impl Into<String>, value: Option<Value>, detail: impl Into<String>) -> Self {
-        FieldError { field: field.into(), kind, value, detail: detail.into() }
+    pub fn new(
+        kind: FieldErrorKind,
+        field: impl Into<String>,
+        value: Option<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            field: field.into(),
+            kind,
+            value,
+            detail: detail.into(),
+        }
     }
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(FieldErrorKind::Required, field, None, detail)
@@ -73,8 +83,17 @@ impl FieldError {
         Self::new(FieldErrorKind::Forbidden, field, None, detail)
     }
     pub fn not_supported(field: impl Into<String>, value: Value, supported: &[&str]) -> Self {
-        let list = supported.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
-        Self::new(FieldErrorKind::NotSupported, field, Some(value), format!("supported values: {list}"))
+        let list = supported
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self::new(
+            FieldErrorKind::NotSupported,
+            field,
+            Some(value),
+            format!("supported values: {list}"),
+        )
     }
     pub fn duplicate(field: impl Into<String>, value: Value) -> Self {
         Self::new(FieldErrorKind::Duplicate, field, Some(value), "")

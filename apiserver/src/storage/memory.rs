@@ -64,12 +64,21 @@ impl Backend for MemoryBackend {
             0 => state.revision,
             r if r > state.revision => return Err(StorageError::FutureRevision(r)),
             r if r < state.compacted => {
-                return Err(StorageError::Compacted { requested: r, compacted: state.compacted })
+                return Err(StorageError::Compacted {
+                    requested: r,
+                    compacted: state.compacted,
+                })
             }
             r => r,
         };
-        let mut result = RangeResult { revision, ..Default::default() };
-        for (_, versions) in state.history.range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Excluded(end))) {
+        let mut result = RangeResult {
+            revision,
+            ..Default::default()
+        };
+        for (_, versions) in state
+            .history
+            .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Excluded(end)))
+        {
             if let Some(kv) = State::at(versions, revision) {
                 if limit > 0 && result.kvs.len() == limit {
                     result.more = true;
@@ -87,15 +96,33 @@ impl Backend for MemoryBackend {
         let revision = state.revision + 1;
         let event = match (write, current) {
             (Write::Create { key, .. }, Some(_)) => return Err(StorageError::AlreadyExists(key.to_string())),
-            (Write::Create { key, value }, None) => {
-                Event::Put { kv: KeyValue { key, value, create_revision: revision, mod_revision: revision }, prev: None }
-            }
+            (Write::Create { key, value }, None) => Event::Put {
+                kv: KeyValue {
+                    key,
+                    value,
+                    create_revision: revision,
+                    mod_revision: revision,
+                },
+                prev: None,
+            },
             (Write::Update { key, .. } | Write::Delete { key, .. }, None) => {
                 return Err(StorageError::NotFound(key.to_string()))
             }
-            (Write::Update { key, value, expected_revision }, Some(prev)) => {
+            (
+                Write::Update {
+                    key,
+                    value,
+                    expected_revision,
+                },
+                Some(prev),
+            ) => {
                 check_revision(&prev, expected_revision)?;
-                let kv = KeyValue { key, value, create_revision: prev.create_revision, mod_revision: revision };
+                let kv = KeyValue {
+                    key,
+                    value,
+                    create_revision: prev.create_revision,
+                    mod_revision: revision,
+                };
                 Event::Put { kv, prev: Some(prev) }
             }
             (Write::Delete { expected_revision, .. }, Some(prev)) => {
@@ -108,7 +135,11 @@ impl Backend for MemoryBackend {
             Event::Put { kv, .. } => Some(kv.clone()),
             Event::Delete { .. } => None,
         };
-        state.history.entry(event.key().to_string()).or_default().push((revision, stored));
+        state
+            .history
+            .entry(event.key().to_string())
+            .or_default()
+            .push((revision, stored));
         state.events.push(event.clone());
         state.watchers.retain(|w| w.send(event.clone()).is_ok());
         Ok(event)
@@ -117,7 +148,10 @@ impl Backend for MemoryBackend {
     async fn watch(&self, after_revision: i64) -> Result<mpsc::UnboundedReceiver<Event>> {
         let mut state = self.lock();
         if after_revision < state.compacted {
-            return Err(StorageError::Compacted { requested: after_revision, compacted: state.compacted });
+            return Err(StorageError::Compacted {
+                requested: after_revision,
+                compacted: state.compacted,
+            });
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let start = state.events.partition_point(|e| e.revision() <= after_revision);

@@ -7,7 +7,6 @@ mod sqlite;
 
 pub use memory::MemoryBackend;
 
-
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -54,7 +53,11 @@ pub enum Write {
     /// Create `key`; fails with [`StorageError::AlreadyExists`] if it exists.
     Create { key: Arc<str>, value: Bytes },
     /// Replace `key` if its mod_revision is still `expected_revision`.
-    Update { key: Arc<str>, value: Bytes, expected_revision: i64 },
+    Update {
+        key: Arc<str>,
+        value: Bytes,
+        expected_revision: i64,
+    },
     /// Delete `key` if its mod_revision is still `expected_revision`.
     Delete { key: Arc<str>, expected_revision: i64 },
 }
