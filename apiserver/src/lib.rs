@@ -6,4 +6,6 @@ pub mod patch;
 pub mod pki;
 pub mod registry;
 pub mod storage;
+pub mod status;
 pub mod tls;
+pub mod watch;

@@ -9,3 +9,9 @@ pub mod catalogue;
 pub mod fields;
 pub mod kinds;
 pub mod tables;
+pub mod index;
+pub mod selector;
+pub mod store;
+
+pub use index::{ResourceIndex, Resources};
+pub use store::Store;

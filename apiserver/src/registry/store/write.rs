@@ -1,0 +1,394 @@
+//! Writes: create, update (PUT, patches and subresources through one read-modify-write loop),
+//! delete with finalizers and preconditions, and deletecollection.
+
+use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339};
+use super::{storage_error, Scope, Store};
+use crate::registry::FieldError;
+use crate::status::{ApiError, ApiResult};
+use crate::storage::{StorageError, Write};
+use crate::watch::with_resource_version;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Options every write takes.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+}
+
+/// metav1.DeleteOptions, the parts the registry honours.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+    pub orphan_dependents: Option<bool>,
+    pub preconditions: Option<Preconditions>,
+    #[serde(default)]
+    pub dry_run: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
+/// What a delete did.
+pub enum Deleted {
+    /// The object is gone; its last state.
+    Gone(Bytes),
+    /// The object waits for finalizers; its state now (with deletionTimestamp).
+    Pending(Bytes),
+}
+
+/// How many times a read-modify-write retries when another writer got in first.
+const RETRIES: usize = 16;
+
+impl Store {
+    /// Create an object; returns it as stored (with resourceVersion).
+    pub async fn create(&self, scope: Scope<'_>, mut obj: Value, opts: &WriteOptions) -> ApiResult<Bytes> {
+        let res = scope.resource;
+        check_type(scope, &obj)?;
+        set_type(scope, &mut obj);
+        let meta = meta_mut(&mut obj);
+        if res.namespaced {
+            let ns = scope.namespace.unwrap_or("");
+            match meta.get("namespace").and_then(Value::as_str) {
+                Some(given) if !given.is_empty() && given != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                _ => {
+                    meta.insert("namespace".into(), json!(ns));
+                }
+            }
+        } else {
+            meta.shift_remove("namespace");
+        }
+        let name = match meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            Some(name) => name.to_string(),
+            None => match meta.get("generateName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                Some(base) => {
+                    let name = object::generate_name(base);
+                    meta.insert("name".into(), json!(name));
+                    name
+                }
+                None => {
+                    return Err(ApiError::invalid(
+                        &res.kind,
+                        &res.group,
+                        "",
+                        &[FieldError::required("metadata.name", "name or generateName is required")],
+                    ))
+                }
+            },
+        };
+        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+        for transient in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            meta.shift_remove(transient);
+        }
+        if res.strategy.tracks_generation() {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.shift_remove("generation");
+        }
+        if res.namespaced {
+            self.check_namespace(scope, &name).await?;
+        }
+        res.strategy.prepare_for_create(&mut obj);
+        res.strategy.default(&mut obj);
+        let errors = res.strategy.validate_create(&obj);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
+        }
+        let obj = normalize(obj);
+        let bytes = Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?);
+        if opts.dry_run {
+            if self.get_cached(scope, &name).is_some() {
+                return Err(ApiError::already_exists(scope.gr(), &name));
+            }
+            return Ok(bytes);
+        }
+        let key: Arc<str> = Arc::from(object::object_key(res, scope.namespace, &name));
+        let event = self
+            .backend
+            .write(Write::Create { key, value: bytes.clone() })
+            .await
+            .map_err(|e| storage_error(scope, &name, e))?;
+        Ok(with_resource_version(&bytes, event.revision()))
+    }
+
+    /// Creating in a missing or terminating namespace fails like upstream.
+    async fn check_namespace(&self, scope: Scope<'_>, name: &str) -> ApiResult<()> {
+        let ns = scope.namespace.unwrap_or("");
+        match self.namespace_state(ns).await {
+            None => Err(ApiError::not_found(crate::status::Gr { group: "", resource: "namespaces" }, ns)),
+            Some(true) => {
+                let mut err = ApiError::forbidden(
+                    scope.gr(),
+                    name,
+                    &format!("unable to create new content in namespace {ns} because it is being terminated"),
+                );
+                if let Some(details) = err.details.as_mut() {
+                    details["causes"] = json!([{
+                        "reason": "NamespaceTerminating",
+                        "message": format!("namespace {ns} is being terminated"),
+                        "field": "metadata.namespace"
+                    }]);
+                }
+                Err(err)
+            }
+            Some(false) => Ok(()),
+        }
+    }
+
+    /// Read-modify-write of one object: `mutate` gets the current object and returns the desired
+    /// one; the write retries on conflicts unless the desired object pins a resourceVersion.
+    /// `subresource` is `None` for the main resource, or `status` and the like.
+    pub async fn update_with(
+        &self,
+        scope: Scope<'_>,
+        name: &str,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+        mutate: impl Fn(&Value) -> ApiResult<Value>,
+    ) -> ApiResult<Bytes> {
+        let res = scope.resource;
+        for _ in 0..RETRIES {
+            let current = self.get(scope, name).await?;
+            let old = object::parse(&current.json)?;
+            let mut new = mutate(&old)?;
+            check_type(scope, &new)?;
+            set_type(scope, &mut new);
+            let pinned = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()).map(str::to_string);
+            if let Some(rv) = &pinned {
+                if rv.parse::<i64>().ok() != Some(current.revision) {
+                    return Err(ApiError::modified(scope.gr(), name));
+                }
+            }
+            match meta_str(&new, "name") {
+                Some(n) if n != name => {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({n}) does not match the name on the URL ({name})"
+                    )))
+                }
+                _ => {}
+            }
+            if subresource == Some("status") {
+                let status = new.get("status").cloned();
+                new = old.clone();
+                match status {
+                    Some(status) => new["status"] = status,
+                    None => {
+                        if let Some(map) = new.as_object_mut() {
+                            map.shift_remove("status");
+                        }
+                    }
+                }
+            } else {
+                res.strategy.prepare_for_update(&mut new, &old);
+            }
+            carry_system_metadata(&mut new, &old, scope);
+            if subresource.is_none() {
+                res.strategy.default(&mut new);
+            }
+            if res.strategy.tracks_generation() {
+                let generation = meta(&old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
+                let bumped = if object::spec_changed(&new, &old) { generation + 1 } else { generation };
+                meta_mut(&mut new).insert("generation".into(), json!(bumped));
+            }
+            let errors = res.strategy.validate_update(&new, &old);
+            if !errors.is_empty() {
+                return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
+            }
+            let new = normalize(new);
+            let bytes = Bytes::from(serde_json::to_vec(&new).map_err(ApiError::internal)?);
+            let unchanged = normalize(old) == new;
+            if unchanged || opts.dry_run {
+                return Ok(if unchanged { current.json.clone() } else { with_resource_version(&bytes, current.revision) });
+            }
+            let key: Arc<str> = current.key.clone();
+            let finished = meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"))
+                && !res.strategy.deletion_pending(&new);
+            let write = if finished {
+                Write::Delete { key, expected_revision: current.revision }
+            } else {
+                Write::Update { key, value: bytes.clone(), expected_revision: current.revision }
+            };
+            match self.backend.write(write).await {
+                Ok(event) => return Ok(with_resource_version(&bytes, event.revision())),
+                Err(StorageError::Conflict { .. }) if pinned.is_none() => continue,
+                Err(e) => return Err(storage_error(scope, name, e)),
+            }
+        }
+        Err(ApiError::modified(scope.gr(), name))
+    }
+
+    /// PUT: replace an object (or its status, with `subresource = Some("status")`).
+    pub async fn update(
+        &self,
+        scope: Scope<'_>,
+        name: &str,
+        subresource: Option<&str>,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Bytes> {
+        self.update_with(scope, name, subresource, opts, |_| Ok(obj.clone())).await
+    }
+
+    /// Delete an object, or mark it for deletion while finalizers remain.
+    pub async fn delete(&self, scope: Scope<'_>, name: &str, opts: &DeleteOptions) -> ApiResult<Deleted> {
+        let res = scope.resource;
+        for _ in 0..RETRIES {
+            let current = self.get(scope, name).await?;
+            let mut obj = object::parse(&current.json)?;
+            if let Some(pre) = &opts.preconditions {
+                if let Some(uid) = pre.uid.as_deref().filter(|u| Some(*u) != meta_str(&obj, "uid")) {
+                    return Err(ApiError::conflict(
+                        scope.gr(),
+                        name,
+                        &format!(
+                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                            meta_str(&obj, "uid").unwrap_or("")
+                        ),
+                    ));
+                }
+                if let Some(rv) = pre.resource_version.as_deref().filter(|rv| rv.parse::<i64>().ok() != Some(current.revision)) {
+                    return Err(ApiError::conflict(
+                        scope.gr(),
+                        name,
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                            current.revision
+                        ),
+                    ));
+                }
+            }
+            let dry_run = !opts.dry_run.is_empty();
+            let already_deleting = meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
+            if already_deleting {
+                return Ok(Deleted::Pending(current.json.clone()));
+            }
+            if res.strategy.deletion_pending(&obj) {
+                res.strategy.prepare_for_delete(&mut obj);
+                let meta = meta_mut(&mut obj);
+                meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                let obj = normalize(obj);
+                let bytes = Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?);
+                if dry_run {
+                    return Ok(Deleted::Pending(with_resource_version(&bytes, current.revision)));
+                }
+                let write = Write::Update { key: current.key.clone(), value: bytes.clone(), expected_revision: current.revision };
+                match self.backend.write(write).await {
+                    Ok(event) => return Ok(Deleted::Pending(with_resource_version(&bytes, event.revision()))),
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(e) => return Err(storage_error(scope, name, e)),
+                }
+            }
+            if dry_run {
+                return Ok(Deleted::Gone(current.json.clone()));
+            }
+            let write = Write::Delete { key: current.key.clone(), expected_revision: current.revision };
+            match self.backend.write(write).await {
+                Ok(event) => return Ok(Deleted::Gone(with_resource_version(&strip_rv(&current.json), event.revision()))),
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(storage_error(scope, name, e)),
+            }
+        }
+        Err(ApiError::modified(scope.gr(), name))
+    }
+
+    /// Delete every object matching the list options; returns what was deleted or marked.
+    pub async fn delete_collection(
+        &self,
+        scope: Scope<'_>,
+        list: &super::ListOptions,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Vec<Bytes>> {
+        let listed = self.list(scope, list).await?;
+        let mut out = Vec::with_capacity(listed.items.len());
+        for item in listed.items {
+            let value = object::parse(&item.json)?;
+            let name = meta_str(&value, "name").unwrap_or_default().to_string();
+            let ns = meta_str(&value, "namespace").map(str::to_string);
+            let scope = Scope { resource: scope.resource, namespace: ns.as_deref().or(scope.namespace) };
+            match self.delete(scope, &name, opts).await {
+                Ok(Deleted::Gone(b) | Deleted::Pending(b)) => out.push(b),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The stored JSON without the resourceVersion it was served with.
+fn strip_rv(json: &Bytes) -> Bytes {
+    match serde_json::from_slice::<Value>(json) {
+        Ok(v) => serde_json::to_vec(&normalize(v)).map(Bytes::from).unwrap_or_else(|_| json.clone()),
+        Err(_) => json.clone(),
+    }
+}
+
+/// Keep what clients may not change on update: identity, creation and deletion state.
+fn carry_system_metadata(new: &mut Value, old: &Value, scope: Scope<'_>) {
+    let old_meta = meta(old).cloned().unwrap_or_default();
+    let meta = meta_mut(new);
+    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "generation"] {
+        match old_meta.get(field) {
+            Some(v) => {
+                meta.insert(field.into(), v.clone());
+            }
+            None => {
+                meta.shift_remove(field);
+            }
+        }
+    }
+    if scope.resource.namespaced {
+        if let Some(ns) = old_meta.get("namespace") {
+            meta.insert("namespace".into(), ns.clone());
+        }
+    } else {
+        meta.shift_remove("namespace");
+    }
+}
+
+/// apiVersion and kind in a body must match the URL's resource.
+fn check_type(scope: Scope<'_>, obj: &Value) -> ApiResult<()> {
+    let res = scope.resource;
+    let Some(map) = obj.as_object() else {
+        return Err(ApiError::bad_request("the object provided is not a JSON object"));
+    };
+    let expected_version = res.api_version();
+    if let Some(v) = map.get("apiVersion").and_then(Value::as_str) {
+        if v != expected_version {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected_version})"
+            )));
+        }
+    }
+    if let Some(k) = map.get("kind").and_then(Value::as_str) {
+        if k != res.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                res.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Fill in apiVersion and kind from the URL's resource (clients may omit them).
+fn set_type(scope: Scope<'_>, obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("apiVersion".into(), json!(scope.resource.api_version()));
+        map.insert("kind".into(), json!(scope.resource.kind));
+    }
+}
