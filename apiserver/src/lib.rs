@@ -1,11 +1,14 @@
 //! Skiff's apiserver: the upstream Kubernetes wire API over an etcd-shaped revisioned store.
 
 pub mod auth;
+pub mod http;
 pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod registry;
-pub mod storage;
+pub mod server;
 pub mod status;
+pub mod storage;
 pub mod tls;
 pub mod watch;
+pub use server::ApiServer;

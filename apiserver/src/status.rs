@@ -44,7 +44,12 @@ fn details(gr: Gr<'_>, name: &str) -> Value {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn not_found(gr: Gr<'_>, name: &str) -> Self {
@@ -64,7 +69,11 @@ impl ApiError {
     pub fn conflict(gr: Gr<'_>, name: &str, why: &str) -> Self {
         ApiError {
             details: Some(details(gr, name)),
-            ..Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {gr} \"{name}\": {why}"))
+            ..Self::new(
+                409,
+                "Conflict",
+                format!("Operation cannot be fulfilled on {gr} \"{name}\": {why}"),
+            )
         }
     }
 
@@ -79,14 +88,25 @@ impl ApiError {
 
     /// 422 Invalid with one cause per field error: `Kind.group "name" is invalid: <errors>`.
     pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Self {
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let rendered: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        let list = if rendered.len() == 1 { rendered[0].clone() } else { format!("[{}]", rendered.join(", ")) };
+        let list = if rendered.len() == 1 {
+            rendered[0].clone()
+        } else {
+            format!("[{}]", rendered.join(", "))
+        };
         let causes: Vec<Value> = errors
             .iter()
             .map(|e| {
                 let full = e.to_string();
-                let message = full.strip_prefix(&format!("{}: ", e.field)).unwrap_or(&full).to_string();
+                let message = full
+                    .strip_prefix(&format!("{}: ", e.field))
+                    .unwrap_or(&full)
+                    .to_string();
                 json!({"reason": e.kind.reason(), "message": message, "field": e.field})
             })
             .collect();
@@ -108,16 +128,30 @@ impl ApiError {
     }
 
     pub fn forbidden(gr: Gr<'_>, name: &str, why: &str) -> Self {
-        let subject = if name.is_empty() { gr.to_string() } else { format!("{gr} \"{name}\"") };
-        ApiError { details: Some(details(gr, name)), ..Self::new(403, "Forbidden", format!("{subject} is forbidden: {why}")) }
+        let subject = if name.is_empty() {
+            gr.to_string()
+        } else {
+            format!("{gr} \"{name}\"")
+        };
+        ApiError {
+            details: Some(details(gr, name)),
+            ..Self::new(403, "Forbidden", format!("{subject} is forbidden: {why}"))
+        }
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     pub fn unknown_resource() -> Self {
-        ApiError { details: Some(json!({})), ..Self::new(404, "NotFound", "the server could not find the requested resource") }
+        ApiError {
+            details: Some(json!({})),
+            ..Self::new(404, "NotFound", "the server could not find the requested resource")
+        }
     }
 
     pub fn expired(message: impl Into<String>) -> Self {
@@ -125,7 +159,11 @@ impl ApiError {
     }
 
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )
     }
 
     pub fn unauthorized() -> Self {
@@ -175,7 +213,14 @@ mod tests {
 
     #[test]
     fn not_found_matches_upstream() {
-        let body = ApiError::not_found(Gr { group: "apps", resource: "deployments" }, "web").to_status();
+        let body = ApiError::not_found(
+            Gr {
+                group: "apps",
+                resource: "deployments",
+            },
+            "web",
+        )
+        .to_status();
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.apps \"web\" not found","reason":"NotFound","details":{"name":"web","group":"apps","kind":"deployments"},"code":404}"#
@@ -194,7 +239,10 @@ mod tests {
             "Deployment.apps \"web\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.selector: Required value]"
         );
         let causes = &err.to_status()["details"]["causes"];
-        assert_eq!(causes[0]["message"], "Invalid value: -1: must be greater than or equal to 0");
+        assert_eq!(
+            causes[0]["message"],
+            "Invalid value: -1: must be greater than or equal to 0"
+        );
         assert_eq!(causes[1]["reason"], "FieldValueRequired");
     }
 }

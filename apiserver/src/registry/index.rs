@@ -17,7 +17,8 @@ pub struct Resources {
 
 impl Resources {
     pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<Resource>> {
-        self.by_path.get(&(group.to_string(), version.to_string(), plural.to_string()))
+        self.by_path
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
     }
 
     /// Every resource, grouped by group in discovery order, versions preferred-first.
@@ -42,7 +43,12 @@ impl Resources {
                     .map(|r| r.version.as_str())
                     .or(versions.first().copied())
                     .unwrap_or("v1");
-                Group { name, versions, preferred, resources }
+                Group {
+                    name,
+                    versions,
+                    preferred,
+                    resources,
+                }
             })
             .filter(|g| !g.resources.is_empty())
             .collect()
@@ -50,7 +56,10 @@ impl Resources {
 
     /// The resource for `kind` in `group` at `version`.
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<Resource>> {
-        self.by_path.iter().find(|((g, v, _), r)| g == group && v == version && r.kind == kind).map(|(_, r)| r)
+        self.by_path
+            .iter()
+            .find(|((g, v, _), r)| g == group && v == version && r.kind == kind)
+            .map(|(_, r)| r)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<Resource>> {
@@ -69,7 +78,9 @@ pub struct Group<'a> {
 
 /// Kubernetes version priority: GA > beta > alpha, then by major and minor number.
 pub fn version_priority(version: &str) -> (u8, u32, u32) {
-    let Some(rest) = version.strip_prefix('v') else { return (0, 0, 0) };
+    let Some(rest) = version.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     let major = digits.parse().unwrap_or(0);
     let suffix = &rest[digits.len()..];
@@ -92,7 +103,9 @@ pub struct ResourceIndex {
 
 impl ResourceIndex {
     pub fn new(resources: Vec<Resource>) -> Self {
-        let index = ResourceIndex { current: RwLock::new(Arc::new(Resources::default())) };
+        let index = ResourceIndex {
+            current: RwLock::new(Arc::new(Resources::default())),
+        };
         index.update(|r| {
             for resource in resources {
                 r.push(resource);
@@ -128,7 +141,11 @@ impl ResourceIndex {
         }
         order.retain(|g| by_path.keys().any(|(group, _, _)| group == g));
         let generation = guard.generation + 1;
-        *guard = Arc::new(Resources { by_path, group_order: order, generation });
+        *guard = Arc::new(Resources {
+            by_path,
+            group_order: order,
+            generation,
+        });
     }
 }
 

@@ -6,12 +6,13 @@ pub mod strategy;
 pub use resource::{Resource, Subresource};
 pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, Strategy};
 pub mod catalogue;
+pub mod definitions;
 pub mod fields;
-pub mod kinds;
-pub mod tables;
 pub mod index;
+pub mod kinds;
 pub mod selector;
 pub mod store;
+pub mod tables;
 
 pub use index::{ResourceIndex, Resources};
 pub use store::Store;

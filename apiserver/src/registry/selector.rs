@@ -84,11 +84,19 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
                 .strip_prefix('(')
                 .and_then(|s| s.strip_suffix(')'))
                 .ok_or_else(|| format!("unable to parse requirement: found '{set}', expected: '('"))?;
-            let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+            let values: Vec<String> = inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect();
             for v in &values {
                 valid_value(v)?;
             }
-            return Ok(if negate { Requirement::NotIn(key, values) } else { Requirement::In(key, values) });
+            return Ok(if negate {
+                Requirement::NotIn(key, values)
+            } else {
+                Requirement::In(key, values)
+            });
         }
     }
     for (op, kind) in [("!=", 2), ("==", 1), ("=", 1)] {
@@ -96,7 +104,11 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
             let key = valid_key(term[..at].trim())?;
             let value = term[at + op.len()..].trim().to_string();
             valid_value(&value)?;
-            return Ok(if kind == 2 { Requirement::NotEquals(key, value) } else { Requirement::Equals(key, value) });
+            return Ok(if kind == 2 {
+                Requirement::NotEquals(key, value)
+            } else {
+                Requirement::Equals(key, value)
+            });
         }
     }
     Ok(Requirement::Exists(valid_key(term)?))
@@ -105,7 +117,9 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
 fn valid_key(key: &str) -> Result<String, String> {
     let ok = !key.is_empty()
         && key.len() <= 317
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     if ok {
         Ok(key.to_string())
     } else {
@@ -114,7 +128,10 @@ fn valid_key(key: &str) -> Result<String, String> {
 }
 
 fn valid_value(value: &str) -> Result<(), String> {
-    let ok = value.len() <= 63 && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let ok = value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
@@ -147,7 +164,11 @@ impl FieldSelector {
             } else {
                 return Err(format!("invalid selector: '{input}'; can't understand '{term}'"));
             };
-            out.push(FieldRequirement { field: field.trim().into(), value: value.trim().into(), equal });
+            out.push(FieldRequirement {
+                field: field.trim().into(),
+                value: value.trim().into(),
+                equal,
+            });
         }
         Ok(FieldSelector(out))
     }
@@ -158,7 +179,10 @@ impl FieldSelector {
 
     /// The value `metadata.name=<v>` pins, if any (lets a list read one key).
     pub fn name(&self) -> Option<&str> {
-        self.0.iter().find(|r| r.equal && r.field == "metadata.name").map(|r| r.value.as_str())
+        self.0
+            .iter()
+            .find(|r| r.equal && r.field == "metadata.name")
+            .map(|r| r.value.as_str())
     }
 }
 
@@ -176,8 +200,15 @@ mod tests {
         assert_eq!(s.0.len(), 6);
         assert!(s.matches(&labels(&[("app", "web"), ("env", "prod"), ("release", "1")])));
         assert!(!s.matches(&labels(&[("app", "web"), ("env", "dev"), ("release", "1")])));
-        assert!(!s.matches(&labels(&[("app", "web"), ("env", "prod"), ("release", "1"), ("legacy", "")])));
-        assert!(LabelSelector::parse("app==web").unwrap().matches(&labels(&[("app", "web")])));
+        assert!(!s.matches(&labels(&[
+            ("app", "web"),
+            ("env", "prod"),
+            ("release", "1"),
+            ("legacy", "")
+        ])));
+        assert!(LabelSelector::parse("app==web")
+            .unwrap()
+            .matches(&labels(&[("app", "web")])));
         assert!(LabelSelector::parse("a b=c").is_err());
     }
 

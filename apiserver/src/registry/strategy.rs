@@ -161,7 +161,9 @@ pub trait Strategy: Send + Sync {
     /// Whether deleting this object must wait (it stays, marked with a deletionTimestamp, until this
     /// is false). Upstream's rule: while `metadata.finalizers` is not empty.
     fn deletion_pending(&self, obj: &Value) -> bool {
-        obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+        obj.pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
     }
 
     /// Change an object as its deletion starts (e.g. a Namespace's phase becomes Terminating).

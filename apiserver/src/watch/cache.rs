@@ -26,7 +26,11 @@ pub struct CachedObject {
 
 impl CachedObject {
     pub fn from_kv(kv: &KeyValue, revision: i64) -> Arc<Self> {
-        Arc::new(CachedObject { key: kv.key.clone(), json: with_resource_version(&kv.value, revision), revision })
+        Arc::new(CachedObject {
+            key: kv.key.clone(),
+            json: with_resource_version(&kv.value, revision),
+            revision,
+        })
     }
 }
 
@@ -64,17 +68,29 @@ pub struct WatchEvent {
 }
 
 impl WatchEvent {
-    pub fn new(type_: WatchEventType, object: Option<Arc<CachedObject>>, prev: Option<Arc<CachedObject>>, revision: i64) -> Self {
-        WatchEvent { type_, object, prev, revision, frame: OnceLock::new() }
+    pub fn new(
+        type_: WatchEventType,
+        object: Option<Arc<CachedObject>>,
+        prev: Option<Arc<CachedObject>>,
+        revision: i64,
+    ) -> Self {
+        WatchEvent {
+            type_,
+            object,
+            prev,
+            revision,
+            frame: OnceLock::new(),
+        }
     }
 
     /// The event as one line of a JSON watch stream.
     pub fn frame(&self) -> Bytes {
-        self.frame.get_or_init(|| match &self.object {
-            Some(object) => frame(self.type_, &object.json),
-            None => Bytes::new(),
-        })
-        .clone()
+        self.frame
+            .get_or_init(|| match &self.object {
+                Some(object) => frame(self.type_, &object.json),
+                None => Bytes::new(),
+            })
+            .clone()
     }
 }
 
@@ -117,7 +133,10 @@ pub struct ResourceCache {
 
 impl ResourceCache {
     pub(super) fn new(prefix: &str, revision: i64, kvs: Vec<KeyValue>) -> Self {
-        let objects = kvs.iter().map(|kv| (kv.key.clone(), CachedObject::from_kv(kv, kv.mod_revision))).collect();
+        let objects = kvs
+            .iter()
+            .map(|kv| (kv.key.clone(), CachedObject::from_kv(kv, kv.mod_revision)))
+            .collect();
         let (live, _) = broadcast::channel(BROADCAST_CAPACITY);
         ResourceCache {
             prefix: prefix.to_string(),
@@ -146,7 +165,11 @@ impl ResourceCache {
             Event::Put { kv, prev } => {
                 let object = CachedObject::from_kv(kv, kv.mod_revision);
                 let old = inner.objects.insert(kv.key.clone(), object.clone());
-                let type_ = if prev.is_some() { WatchEventType::Modified } else { WatchEventType::Added };
+                let type_ = if prev.is_some() {
+                    WatchEventType::Modified
+                } else {
+                    WatchEventType::Added
+                };
                 WatchEvent::new(type_, Some(object), old, kv.mod_revision)
             }
             Event::Delete { prev, revision } => {
@@ -174,7 +197,12 @@ impl ResourceCache {
         }
         let _inner = self.write();
         let revision = *applied.borrow();
-        let _ = self.live.send(Arc::new(WatchEvent::new(WatchEventType::Bookmark, None, None, revision)));
+        let _ = self.live.send(Arc::new(WatchEvent::new(
+            WatchEventType::Bookmark,
+            None,
+            None,
+            revision,
+        )));
     }
 
     /// The current version of one object.
@@ -206,7 +234,11 @@ impl ResourceCache {
         if inner.revision == revision {
             return Some(inner.objects.clone());
         }
-        inner.snapshots.iter().find(|(rev, _)| *rev == revision).map(|(_, s)| s.clone())
+        inner
+            .snapshots
+            .iter()
+            .find(|(rev, _)| *rev == revision)
+            .map(|(_, s)| s.clone())
     }
 
     /// Events after `revision` from the window and a subscription to everything after them, taken

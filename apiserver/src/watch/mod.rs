@@ -38,7 +38,9 @@ pub struct WatchCache {
 impl WatchCache {
     /// Load every object from `store`, then follow its watch in the background.
     pub async fn start(store: Arc<dyn Backend>) -> Result<Arc<Self>, StorageError> {
-        let all = store.range("/registry/", &crate::storage::prefix_end("/registry/"), 0, 0).await?;
+        let all = store
+            .range("/registry/", &crate::storage::prefix_end("/registry/"), 0, 0)
+            .await?;
         let revision = all.revision;
         let mut caches: HashMap<String, Arc<ResourceCache>> = HashMap::new();
         let mut grouped: HashMap<&str, Vec<_>> = HashMap::new();
@@ -51,7 +53,11 @@ impl WatchCache {
             caches.insert(prefix.to_string(), Arc::new(ResourceCache::new(prefix, revision, kvs)));
         }
         let (applied, _) = watch::channel(revision);
-        let this = Arc::new(WatchCache { caches: RwLock::new(caches), applied, store: store.clone() });
+        let this = Arc::new(WatchCache {
+            caches: RwLock::new(caches),
+            applied,
+            store: store.clone(),
+        });
         let mut events = store.watch(revision).await?;
         let weak = Arc::downgrade(&this);
         tokio::spawn(async move {
@@ -78,7 +84,10 @@ impl WatchCache {
         }
         let mut caches = self.caches.write().unwrap_or_else(|e| e.into_inner());
         let revision = *self.applied.borrow();
-        caches.entry(prefix.to_string()).or_insert_with(|| Arc::new(ResourceCache::new(prefix, revision, Vec::new()))).clone()
+        caches
+            .entry(prefix.to_string())
+            .or_insert_with(|| Arc::new(ResourceCache::new(prefix, revision, Vec::new())))
+            .clone()
     }
 
     /// The revision every cache has applied.
@@ -100,7 +109,13 @@ impl WatchCache {
 
     /// Send a bookmark with the current revision to every watcher of every resource.
     pub fn bookmark_all(&self) {
-        let caches: Vec<_> = self.caches.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let caches: Vec<_> = self
+            .caches
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         for cache in caches {
             cache.bookmark(&self.applied);
         }
@@ -113,9 +128,18 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(prefix_of("/registry/core/pods/default/web"), Some("/registry/core/pods/"));
-        assert_eq!(prefix_of("/registry/apps/deployments/ns/x"), Some("/registry/apps/deployments/"));
-        assert_eq!(prefix_of("/registry/core/namespaces/default"), Some("/registry/core/namespaces/"));
+        assert_eq!(
+            prefix_of("/registry/core/pods/default/web"),
+            Some("/registry/core/pods/")
+        );
+        assert_eq!(
+            prefix_of("/registry/apps/deployments/ns/x"),
+            Some("/registry/apps/deployments/")
+        );
+        assert_eq!(
+            prefix_of("/registry/core/namespaces/default"),
+            Some("/registry/core/namespaces/")
+        );
         assert_eq!(prefix_of("/other"), None);
         assert_eq!(resource_prefix("", "pods"), "/registry/core/pods/");
     }

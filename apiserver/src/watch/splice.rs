@@ -9,7 +9,11 @@ const METADATA: &[u8] = b"\"metadata\":{";
 /// The registry writes `apiVersion`, `kind` and `metadata` first, so the first `"metadata":{` is the
 /// top-level one. Returns `json` unchanged if it has no metadata object.
 pub fn with_resource_version(json: &[u8], revision: i64) -> Bytes {
-    let Some(at) = json.windows(METADATA.len()).position(|w| w == METADATA).map(|p| p + METADATA.len()) else {
+    let Some(at) = json
+        .windows(METADATA.len())
+        .position(|w| w == METADATA)
+        .map(|p| p + METADATA.len())
+    else {
         return Bytes::copy_from_slice(json);
     };
     let mut out = BytesMut::with_capacity(json.len() + 40);
@@ -31,7 +35,10 @@ mod tests {
     #[test]
     fn splices_into_metadata() {
         let out = with_resource_version(br#"{"kind":"X","metadata":{"name":"a"},"spec":{"metadata":{}}}"#, 42);
-        assert_eq!(&out[..], br#"{"kind":"X","metadata":{"resourceVersion":"42","name":"a"},"spec":{"metadata":{}}}"#);
+        assert_eq!(
+            &out[..],
+            br#"{"kind":"X","metadata":{"resourceVersion":"42","name":"a"},"spec":{"metadata":{}}}"#
+        );
         let empty = with_resource_version(br#"{"metadata":{}}"#, 7);
         assert_eq!(&empty[..], br#"{"metadata":{"resourceVersion":"7"}}"#);
     }

@@ -36,13 +36,23 @@ struct Continue {
 }
 
 fn encode_continue(rv: i64, start: &str) -> String {
-    let token = Continue { v: "meta.k8s.io/v1".into(), rv, start: format!("{start}\u{0}") };
+    let token = Continue {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: format!("{start}\u{0}"),
+    };
     base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(&token).unwrap_or_default())
 }
 
 fn decode_continue(token: &str) -> ApiResult<Continue> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .map_err(|_| bad())?;
     let parsed: Continue = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if parsed.v != "meta.k8s.io/v1" || parsed.rv <= 0 {
         return Err(bad());
@@ -51,7 +61,10 @@ fn decode_continue(token: &str) -> ApiResult<Continue> {
 }
 
 fn parse_rv(rv: &str) -> ApiResult<i64> {
-    rv.parse::<i64>().ok().filter(|r| *r >= 0).ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {rv}")))
+    rv.parse::<i64>()
+        .ok()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {rv}")))
 }
 
 impl Store {
@@ -62,9 +75,12 @@ impl Store {
         let cache = self.cache.cache(&cache_prefix);
         let prefix = list_prefix(scope.resource, scope.namespace);
 
-        let (snapshot, revision, start) = if let Some(token) = opts.continue_token.as_deref().filter(|t| !t.is_empty()) {
+        let (snapshot, revision, start) = if let Some(token) = opts.continue_token.as_deref().filter(|t| !t.is_empty())
+        {
             if opts.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
-                return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
             let token = decode_continue(token)?;
             let snapshot = match cache.snapshot_at(token.rv) {
@@ -73,13 +89,20 @@ impl Store {
             };
             (snapshot, token.rv, Some(token.start))
         } else {
-            match (opts.resource_version.as_deref().unwrap_or(""), opts.resource_version_match.as_deref().unwrap_or("")) {
+            match (
+                opts.resource_version.as_deref().unwrap_or(""),
+                opts.resource_version_match.as_deref().unwrap_or(""),
+            ) {
                 ("", "") => {
                     self.cache.wait_fresh().await;
                     let (s, r) = cache.snapshot();
                     (s, r, None)
                 }
-                ("", m) => return Err(ApiError::bad_request(format!("resourceVersionMatch \"{m}\" is forbidden when resourceVersion is not set"))),
+                ("", m) => {
+                    return Err(ApiError::bad_request(format!(
+                        "resourceVersionMatch \"{m}\" is forbidden when resourceVersion is not set"
+                    )))
+                }
                 (rv, "Exact") => {
                     let rv = parse_rv(rv)?;
                     let snapshot = match cache.snapshot_at(rv) {
@@ -91,13 +114,20 @@ impl Store {
                 (rv, "" | "NotOlderThan") => {
                     let rv = parse_rv(rv)?;
                     if rv > self.backend.revision() {
-                        return Err(ApiError::timeout(format!("Too large resource version: {rv}, current: {}", self.backend.revision())));
+                        return Err(ApiError::timeout(format!(
+                            "Too large resource version: {rv}, current: {}",
+                            self.backend.revision()
+                        )));
                     }
                     self.cache.wait_for(rv).await;
                     let (s, r) = cache.snapshot();
                     (s, r, None)
                 }
-                (_, m) => return Err(ApiError::bad_request(format!("unsupported resourceVersionMatch value: \"{m}\""))),
+                (_, m) => {
+                    return Err(ApiError::bad_request(format!(
+                        "unsupported resourceVersionMatch value: \"{m}\""
+                    )))
+                }
             }
         };
         self.page(scope, &snapshot, revision, &prefix, start.as_deref(), opts, &cache)
@@ -116,7 +146,11 @@ impl Store {
                 ),
                 other => storage_error(scope, "", other),
             })?;
-        Ok(range.kvs.iter().map(|kv| (kv.key.clone(), crate::watch::CachedObject::from_kv(kv, kv.mod_revision))).collect())
+        Ok(range
+            .kvs
+            .iter()
+            .map(|kv| (kv.key.clone(), crate::watch::CachedObject::from_kv(kv, kv.mod_revision)))
+            .collect())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -136,7 +170,10 @@ impl Store {
             Some(s) => Bound::Included(s),
             None => Bound::Included(prefix),
         };
-        let single = opts.fields.name().map(|name| super::object::object_key(scope.resource, scope.namespace, name));
+        let single = opts
+            .fields
+            .name()
+            .map(|name| super::object::object_key(scope.resource, scope.namespace, name));
         let mut items = Vec::new();
         let mut continue_token = None;
         let mut remaining = 0i64;
@@ -149,7 +186,8 @@ impl Store {
             }
             if opts.limit > 0 && items.len() == opts.limit {
                 if continue_token.is_none() {
-                    continue_token = Some(encode_continue(revision, key));
+                    let last: &CachedObject = items.last().map(|o: &Arc<CachedObject>| &**o).unwrap_or(object);
+                    continue_token = Some(encode_continue(revision, &last.key));
                 }
                 remaining += 1;
                 continue;
@@ -160,19 +198,33 @@ impl Store {
             cache.remember_snapshot(revision, snapshot);
         }
         // Upstream reports remainingItemCount only when no selector filtered the list.
-        let remaining = (continue_token.is_some() && opts.labels.is_empty() && opts.fields.is_empty()).then_some(remaining);
-        Ok(ListResult { items, revision, continue_token, remaining })
+        let remaining =
+            (continue_token.is_some() && opts.labels.is_empty() && opts.fields.is_empty()).then_some(remaining);
+        Ok(ListResult {
+            items,
+            revision,
+            continue_token,
+            remaining,
+        })
     }
 
     /// Whether a stored object matches label and field selectors.
-    pub(crate) fn matches(&self, scope: Scope<'_>, object: &CachedObject, labels: &LabelSelector, fields: &FieldSelector) -> bool {
+    pub(crate) fn matches(
+        &self,
+        scope: Scope<'_>,
+        object: &CachedObject,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> bool {
         if !labels.is_empty() && !labels.matches(&labels_of_json(&object.json)) {
             return false;
         }
         if fields.is_empty() {
             return true;
         }
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&object.json) else { return false };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&object.json) else {
+            return false;
+        };
         fields.0.iter().all(|req| {
             let actual = match req.field.as_str() {
                 "metadata.name" => super::object::meta_str(&value, "name").unwrap_or("").to_string(),
@@ -190,7 +242,10 @@ impl Store {
             let known = matches!(req.field.as_str(), "metadata.name" | "metadata.namespace")
                 || scope.resource.strategy.field(&empty, &req.field).is_some();
             if !known {
-                return Err(ApiError::bad_request(format!("field label not supported: {}", req.field)));
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {}",
+                    req.field
+                )));
             }
         }
         Ok(())

@@ -32,7 +32,10 @@ pub struct Scope<'a> {
 
 impl Scope<'_> {
     pub fn gr(&self) -> Gr<'_> {
-        Gr { group: &self.resource.group, resource: &self.resource.plural }
+        Gr {
+            group: &self.resource.group,
+            resource: &self.resource.plural,
+        }
     }
 }
 
@@ -52,7 +55,8 @@ impl Store {
     /// The current object, read after every acknowledged write is visible.
     pub async fn get(&self, scope: Scope<'_>, name: &str) -> ApiResult<Arc<CachedObject>> {
         self.cache.wait_fresh().await;
-        self.get_cached(scope, name).ok_or_else(|| ApiError::not_found(scope.gr(), name))
+        self.get_cached(scope, name)
+            .ok_or_else(|| ApiError::not_found(scope.gr(), name))
     }
 
     fn get_cached(&self, scope: Scope<'_>, name: &str) -> Option<Arc<CachedObject>> {
@@ -64,7 +68,10 @@ impl Store {
     /// Whether a namespace exists, and whether it is being deleted.
     pub async fn namespace_state(&self, name: &str) -> Option<bool> {
         self.cache.wait_fresh().await;
-        let ns = self.cache.cache("/registry/core/namespaces/").get(&format!("/registry/core/namespaces/{name}"))?;
+        let ns = self
+            .cache
+            .cache("/registry/core/namespaces/")
+            .get(&format!("/registry/core/namespaces/{name}"))?;
         let value: serde_json::Value = serde_json::from_slice(&ns.json).ok()?;
         Some(object::meta(&value).is_some_and(|m| m.contains_key("deletionTimestamp")))
     }

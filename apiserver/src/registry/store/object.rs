@@ -56,7 +56,11 @@ pub fn labels(obj: &Value) -> BTreeMap<String, String> {
     meta(obj)
         .and_then(|m| m.get("labels"))
         .and_then(Value::as_object)
-        .map(|l| l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -72,7 +76,11 @@ pub fn labels_of_json(json: &[u8]) -> BTreeMap<String, String> {
         #[serde(default)]
         metadata: Option<Meta>,
     }
-    serde_json::from_slice::<Obj>(json).ok().and_then(|o| o.metadata).and_then(|m| m.labels).unwrap_or_default()
+    serde_json::from_slice::<Obj>(json)
+        .ok()
+        .and_then(|o| o.metadata)
+        .and_then(|m| m.labels)
+        .unwrap_or_default()
 }
 
 /// Put `apiVersion`, `kind` and `metadata` first (the watch cache splices resourceVersion into the
@@ -103,7 +111,10 @@ pub fn generate_name(base: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let base = if base.len() > 58 { &base[..58] } else { base };
     let random = uuid::Uuid::new_v4();
-    let suffix: String = random.as_bytes()[..5].iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    let suffix: String = random.as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect();
     format!("{base}{suffix}")
 }
 
@@ -114,9 +125,13 @@ pub fn parse(json: &[u8]) -> ApiResult<Value> {
 
 /// Whether anything but metadata and status differs (what bumps `metadata.generation`).
 pub fn spec_changed(new: &Value, old: &Value) -> bool {
-    let (Some(new), Some(old)) = (new.as_object(), old.as_object()) else { return true };
+    let (Some(new), Some(old)) = (new.as_object(), old.as_object()) else {
+        return true;
+    };
     let relevant = |m: &Map<String, Value>| {
-        m.iter().filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")).count()
+        m.iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+            .count()
     };
     relevant(new) != relevant(old)
         || new

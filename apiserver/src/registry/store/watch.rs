@@ -38,10 +38,20 @@ struct Watcher {
 
 impl Store {
     /// Start a watch; events arrive on the returned channel until the timeout or the client leaves.
-    pub async fn watch(&self, resource: Arc<Resource>, namespace: Option<&str>, opts: WatchOptions) -> ApiResult<WatchStream> {
-        let scope = Scope { resource: &resource, namespace };
+    pub async fn watch(
+        &self,
+        resource: Arc<Resource>,
+        namespace: Option<&str>,
+        opts: WatchOptions,
+    ) -> ApiResult<WatchStream> {
+        let scope = Scope {
+            resource: &resource,
+            namespace,
+        };
         self.check_fields(scope, &opts.fields)?;
-        let cache = self.cache.cache(&crate::watch::resource_prefix(&resource.group, &resource.plural));
+        let cache = self
+            .cache
+            .cache(&crate::watch::resource_prefix(&resource.group, &resource.plural));
         let rv = opts.resource_version.clone().unwrap_or_default();
         let initial_events = opts.send_initial_events.unwrap_or(rv.is_empty() || rv == "0");
         if opts.send_initial_events == Some(true) && opts.resource_version_match.as_deref() != Some("NotOlderThan") {
@@ -73,7 +83,10 @@ impl Store {
             let (snapshot, revision, live) = cache.snapshot_and_watch();
             let initial: Vec<Arc<CachedObject>> = if initial_events {
                 snapshot
-                    .range::<_, str>((std::ops::Bound::Included(watcher.prefix.as_str()), std::ops::Bound::Unbounded))
+                    .range::<_, str>((
+                        std::ops::Bound::Included(watcher.prefix.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))
                     .take_while(|(k, _)| k.starts_with(&watcher.prefix))
                     .map(|(_, o)| o.clone())
                     .collect()
@@ -82,13 +95,16 @@ impl Store {
             };
             tokio::spawn(watcher.run(initial, revision, Vec::new(), live));
         } else {
-            let revision = rv.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+            let revision = rv
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
             match cache.watch_from(revision) {
                 Ok((replay, live)) => {
                     tokio::spawn(watcher.run(Vec::new(), revision, replay, live));
                 }
                 Err(oldest) => {
-                    let status = ApiError::expired(format!("too old resource version: {revision} ({oldest})")).to_status();
+                    let status =
+                        ApiError::expired(format!("too old resource version: {revision} ({oldest})")).to_status();
                     let line = crate::watch::frame_value("ERROR", &status);
                     let _ = watcher.out.send(line).await;
                 }
@@ -100,12 +116,17 @@ impl Store {
 
 impl Watcher {
     fn scope(&self) -> Scope<'_> {
-        Scope { resource: &self.resource, namespace: self.namespace.as_deref() }
+        Scope {
+            resource: &self.resource,
+            namespace: self.namespace.as_deref(),
+        }
     }
 
     fn in_scope(&self, object: &CachedObject) -> bool {
         object.key.starts_with(&self.prefix)
-            && self.store.matches(self.scope(), object, &self.opts.labels, &self.opts.fields)
+            && self
+                .store
+                .matches(self.scope(), object, &self.opts.labels, &self.opts.fields)
     }
 
     /// The line to send for an event, or `None` if this watcher does not see it.
@@ -121,7 +142,11 @@ impl Watcher {
             (_, true, false) => WatchEventType::Deleted,
             (_, false, false) => return None,
         };
-        Some(if type_ == event.type_ { event.frame() } else { crate::watch::frame(type_, &object.json) })
+        Some(if type_ == event.type_ {
+            event.frame()
+        } else {
+            crate::watch::frame(type_, &object.json)
+        })
     }
 
     fn bookmark(&self, revision: i64, initial_end: bool) -> Bytes {
@@ -144,10 +169,20 @@ impl Watcher {
         replay: Vec<Arc<WatchEvent>>,
         mut live: broadcast::Receiver<Arc<WatchEvent>>,
     ) {
-        let deadline = tokio::time::sleep(self.opts.timeout.unwrap_or(Duration::from_secs(1800 + revision as u64 % 1800)));
+        let deadline = tokio::time::sleep(
+            self.opts
+                .timeout
+                .unwrap_or(Duration::from_secs(1800 + revision as u64 % 1800)),
+        );
         tokio::pin!(deadline);
         for object in initial {
-            if self.in_scope(&object) && self.out.send(crate::watch::frame(WatchEventType::Added, &object.json)).await.is_err() {
+            if self.in_scope(&object)
+                && self
+                    .out
+                    .send(crate::watch::frame(WatchEventType::Added, &object.json))
+                    .await
+                    .is_err()
+            {
                 return;
             }
         }

@@ -72,7 +72,11 @@ impl Store {
         }
         let name = match meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
             Some(name) => name.to_string(),
-            None => match meta.get("generateName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            None => match meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
                 Some(base) => {
                     let name = object::generate_name(base);
                     meta.insert("name".into(), json!(name));
@@ -83,14 +87,22 @@ impl Store {
                         &res.kind,
                         &res.group,
                         "",
-                        &[FieldError::required("metadata.name", "name or generateName is required")],
+                        &[FieldError::required(
+                            "metadata.name",
+                            "name or generateName is required",
+                        )],
                     ))
                 }
             },
         };
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-        for transient in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for transient in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             meta.shift_remove(transient);
         }
         if res.strategy.tracks_generation() {
@@ -118,7 +130,10 @@ impl Store {
         let key: Arc<str> = Arc::from(object::object_key(res, scope.namespace, &name));
         let event = self
             .backend
-            .write(Write::Create { key, value: bytes.clone() })
+            .write(Write::Create {
+                key,
+                value: bytes.clone(),
+            })
             .await
             .map_err(|e| storage_error(scope, &name, e))?;
         Ok(with_resource_version(&bytes, event.revision()))
@@ -128,7 +143,13 @@ impl Store {
     async fn check_namespace(&self, scope: Scope<'_>, name: &str) -> ApiResult<()> {
         let ns = scope.namespace.unwrap_or("");
         match self.namespace_state(ns).await {
-            None => Err(ApiError::not_found(crate::status::Gr { group: "", resource: "namespaces" }, ns)),
+            None => Err(ApiError::not_found(
+                crate::status::Gr {
+                    group: "",
+                    resource: "namespaces",
+                },
+                ns,
+            )),
             Some(true) => {
                 let mut err = ApiError::forbidden(
                     scope.gr(),
@@ -166,7 +187,9 @@ impl Store {
             let mut new = mutate(&old)?;
             check_type(scope, &new)?;
             set_type(scope, &mut new);
-            let pinned = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()).map(str::to_string);
+            let pinned = meta_str(&new, "resourceVersion")
+                .filter(|rv| !rv.is_empty())
+                .map(str::to_string);
             if let Some(rv) = &pinned {
                 if rv.parse::<i64>().ok() != Some(current.revision) {
                     return Err(ApiError::modified(scope.gr(), name));
@@ -199,8 +222,15 @@ impl Store {
                 res.strategy.default(&mut new);
             }
             if res.strategy.tracks_generation() {
-                let generation = meta(&old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
-                let bumped = if object::spec_changed(&new, &old) { generation + 1 } else { generation };
+                let generation = meta(&old)
+                    .and_then(|m| m.get("generation"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                let bumped = if object::spec_changed(&new, &old) {
+                    generation + 1
+                } else {
+                    generation
+                };
                 meta_mut(&mut new).insert("generation".into(), json!(bumped));
             }
             let errors = res.strategy.validate_update(&new, &old);
@@ -211,15 +241,26 @@ impl Store {
             let bytes = Bytes::from(serde_json::to_vec(&new).map_err(ApiError::internal)?);
             let unchanged = normalize(old) == new;
             if unchanged || opts.dry_run {
-                return Ok(if unchanged { current.json.clone() } else { with_resource_version(&bytes, current.revision) });
+                return Ok(if unchanged {
+                    current.json.clone()
+                } else {
+                    with_resource_version(&bytes, current.revision)
+                });
             }
             let key: Arc<str> = current.key.clone();
-            let finished = meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"))
-                && !res.strategy.deletion_pending(&new);
+            let finished =
+                meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp")) && !res.strategy.deletion_pending(&new);
             let write = if finished {
-                Write::Delete { key, expected_revision: current.revision }
+                Write::Delete {
+                    key,
+                    expected_revision: current.revision,
+                }
             } else {
-                Write::Update { key, value: bytes.clone(), expected_revision: current.revision }
+                Write::Update {
+                    key,
+                    value: bytes.clone(),
+                    expected_revision: current.revision,
+                }
             };
             match self.backend.write(write).await {
                 Ok(event) => return Ok(with_resource_version(&bytes, event.revision())),
@@ -239,7 +280,8 @@ impl Store {
         obj: Value,
         opts: &WriteOptions,
     ) -> ApiResult<Bytes> {
-        self.update_with(scope, name, subresource, opts, |_| Ok(obj.clone())).await
+        self.update_with(scope, name, subresource, opts, |_| Ok(obj.clone()))
+            .await
     }
 
     /// Delete an object, or mark it for deletion while finalizers remain.
@@ -259,7 +301,11 @@ impl Store {
                         ),
                     ));
                 }
-                if let Some(rv) = pre.resource_version.as_deref().filter(|rv| rv.parse::<i64>().ok() != Some(current.revision)) {
+                if let Some(rv) = pre
+                    .resource_version
+                    .as_deref()
+                    .filter(|rv| rv.parse::<i64>().ok() != Some(current.revision))
+                {
                     return Err(ApiError::conflict(
                         scope.gr(),
                         name,
@@ -285,7 +331,11 @@ impl Store {
                 if dry_run {
                     return Ok(Deleted::Pending(with_resource_version(&bytes, current.revision)));
                 }
-                let write = Write::Update { key: current.key.clone(), value: bytes.clone(), expected_revision: current.revision };
+                let write = Write::Update {
+                    key: current.key.clone(),
+                    value: bytes.clone(),
+                    expected_revision: current.revision,
+                };
                 match self.backend.write(write).await {
                     Ok(event) => return Ok(Deleted::Pending(with_resource_version(&bytes, event.revision()))),
                     Err(StorageError::Conflict { .. }) => continue,
@@ -295,9 +345,17 @@ impl Store {
             if dry_run {
                 return Ok(Deleted::Gone(current.json.clone()));
             }
-            let write = Write::Delete { key: current.key.clone(), expected_revision: current.revision };
+            let write = Write::Delete {
+                key: current.key.clone(),
+                expected_revision: current.revision,
+            };
             match self.backend.write(write).await {
-                Ok(event) => return Ok(Deleted::Gone(with_resource_version(&strip_rv(&current.json), event.revision()))),
+                Ok(event) => {
+                    return Ok(Deleted::Gone(with_resource_version(
+                        &strip_rv(&current.json),
+                        event.revision(),
+                    )))
+                }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_error(scope, name, e)),
             }
@@ -318,7 +376,10 @@ impl Store {
             let value = object::parse(&item.json)?;
             let name = meta_str(&value, "name").unwrap_or_default().to_string();
             let ns = meta_str(&value, "namespace").map(str::to_string);
-            let scope = Scope { resource: scope.resource, namespace: ns.as_deref().or(scope.namespace) };
+            let scope = Scope {
+                resource: scope.resource,
+                namespace: ns.as_deref().or(scope.namespace),
+            };
             match self.delete(scope, &name, opts).await {
                 Ok(Deleted::Gone(b) | Deleted::Pending(b)) => out.push(b),
                 Err(e) if e.code == 404 => {}
@@ -332,7 +393,9 @@ impl Store {
 /// The stored JSON without the resourceVersion it was served with.
 fn strip_rv(json: &Bytes) -> Bytes {
     match serde_json::from_slice::<Value>(json) {
-        Ok(v) => serde_json::to_vec(&normalize(v)).map(Bytes::from).unwrap_or_else(|_| json.clone()),
+        Ok(v) => serde_json::to_vec(&normalize(v))
+            .map(Bytes::from)
+            .unwrap_or_else(|_| json.clone()),
         Err(_) => json.clone(),
     }
 }
@@ -341,7 +404,14 @@ fn strip_rv(json: &Bytes) -> Bytes {
 fn carry_system_metadata(new: &mut Value, old: &Value, scope: Scope<'_>) {
     let old_meta = meta(old).cloned().unwrap_or_default();
     let meta = meta_mut(new);
-    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "generation"] {
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "name",
+        "generation",
+    ] {
         match old_meta.get(field) {
             Some(v) => {
                 meta.insert(field.into(), v.clone());

@@ -1,0 +1,179 @@
+//! Discovery documents: /api, /apis, group and group-version documents, and aggregated discovery
+//! (apidiscovery.k8s.io/v2 APIGroupDiscoveryList), all derived from the resource index.
+
+use crate::registry::{Resource, Resources};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn group_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
+/// `/api`: the core group's versions.
+pub fn api_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
+
+fn group_entry(name: &str, versions: &[&str], preferred: &str) -> Value {
+    json!({
+        "name": name,
+        "versions": versions.iter().map(|v| json!({"groupVersion": group_version(name, v), "version": v})).collect::<Vec<_>>(),
+        "preferredVersion": {"groupVersion": group_version(name, preferred), "version": preferred},
+    })
+}
+
+/// `/apis`: every named group.
+pub fn api_group_list(resources: &Resources) -> Value {
+    let groups: Vec<Value> = resources
+        .groups()
+        .iter()
+        .filter(|g| !g.name.is_empty())
+        .map(|g| group_entry(g.name, &g.versions, g.preferred))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/apis/<group>`.
+pub fn api_group(resources: &Resources, name: &str) -> Option<Value> {
+    let groups = resources.groups();
+    let group = groups.iter().find(|g| g.name == name && !name.is_empty())?;
+    let mut doc = group_entry(group.name, &group.versions, group.preferred);
+    let map = doc.as_object_mut()?;
+    let mut out = serde_json::Map::new();
+    out.insert("kind".into(), json!("APIGroup"));
+    out.insert("apiVersion".into(), json!("v1"));
+    out.extend(std::mem::take(map));
+    Some(Value::Object(out))
+}
+
+fn in_version<'a>(resources: &'a Resources, group: &str, version: &str) -> Vec<&'a Arc<Resource>> {
+    resources
+        .all()
+        .filter(|r| r.group == group && r.version == version)
+        .collect()
+}
+
+/// `/api/v1` or `/apis/<group>/<version>`: an APIResourceList.
+pub fn api_resource_list(resources: &Resources, group: &str, version: &str) -> Option<Value> {
+    let list = in_version(resources, group, version);
+    if list.is_empty() {
+        return None;
+    }
+    let mut entries = Vec::new();
+    for r in list {
+        let mut entry = json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": r.verbs,
+        });
+        if !r.short_names.is_empty() {
+            entry["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            entry["categories"] = json!(r.categories);
+        }
+        entry["storageVersionHash"] = json!(storage_version_hash(r));
+        entries.push(entry);
+        for sub in &r.subresources {
+            let mut entry = json!({
+                "name": format!("{}/{}", r.plural, sub.name),
+                "singularName": "",
+                "namespaced": r.namespaced,
+            });
+            if sub.group != r.group || sub.version != r.version {
+                entry["group"] = json!(sub.group);
+                entry["version"] = json!(sub.version);
+            }
+            entry["kind"] = json!(sub.kind);
+            entry["verbs"] = json!(sub.verbs);
+            entries.push(entry);
+        }
+    }
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version(group, version),
+        "resources": entries,
+    }))
+}
+
+/// A stable short hash of a resource's storage identity, like upstream's storageVersionHash.
+fn storage_version_hash(r: &Resource) -> String {
+    use base64::Engine;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&r.group, &r.storage_version, &r.kind).hash(&mut h);
+    base64::engine::general_purpose::STANDARD.encode(h.finish().to_be_bytes())[..11].to_string()
+}
+
+fn discovery_group(resources: &Resources, name: &str, versions: &[&str]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let list: Vec<Value> = in_version(resources, name, v)
+                .into_iter()
+                .map(|r| {
+                    let mut entry = json!({
+                        "resource": r.plural,
+                        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                        "singularResource": r.singular,
+                        "verbs": r.verbs,
+                    });
+                    if !r.short_names.is_empty() {
+                        entry["shortNames"] = json!(r.short_names);
+                    }
+                    if !r.categories.is_empty() {
+                        entry["categories"] = json!(r.categories);
+                    }
+                    if !r.subresources.is_empty() {
+                        entry["subresources"] = r
+                            .subresources
+                            .iter()
+                            .map(|s| {
+                                json!({
+                                    "subresource": s.name,
+                                    "responseKind": {"group": s.group, "version": s.version, "kind": s.kind},
+                                    "verbs": s.verbs,
+                                })
+                            })
+                            .collect();
+                    }
+                    entry
+                })
+                .collect();
+            json!({"version": v, "resources": list, "freshness": "Current"})
+        })
+        .collect();
+    let mut metadata = json!({"creationTimestamp": null});
+    if !name.is_empty() {
+        metadata["name"] = json!(name);
+    }
+    json!({"metadata": metadata, "versions": versions})
+}
+
+/// Aggregated discovery for `/api` (core only) or `/apis` (every named group).
+pub fn aggregated(resources: &Resources, core: bool, version: &str) -> Value {
+    let items: Vec<Value> = resources
+        .groups()
+        .iter()
+        .filter(|g| g.name.is_empty() == core)
+        .map(|g| discovery_group(resources, g.name, &g.versions))
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
+}

@@ -1,0 +1,137 @@
+//! The HTTP layer: routes discovery, OpenAPI, health and resource requests; negotiates content;
+//! answers every error as a metav1.Status. Handlers are thin: the registry does the work.
+
+mod discovery;
+mod negotiate;
+mod params;
+mod request;
+mod resources;
+mod response;
+mod system;
+mod table;
+
+pub use system::GIT_VERSION;
+
+use crate::registry::definitions::Definitions;
+use crate::registry::{ResourceIndex, Store};
+use crate::status::ApiError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::{Method, StatusCode};
+use negotiate::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Everything request handling needs.
+pub struct ApiState {
+    pub store: Store,
+    pub index: Arc<ResourceIndex>,
+    pub definitions: Arc<Definitions>,
+    /// host:port clients reach the server at (for /api's serverAddressByClientCIDRs).
+    pub server_address: String,
+    pub ready: AtomicBool,
+}
+
+/// The whole API as an axum router.
+pub fn router(state: Arc<ApiState>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(state)
+}
+
+async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, negotiate::MAX_BODY + 1).await {
+        Ok(b) if b.len() > negotiate::MAX_BODY => return response::error(ApiError::too_large()),
+        Ok(b) => b,
+        Err(_) => return response::error(ApiError::too_large()),
+    };
+    let path = parts.uri.path();
+    let params = params::Params::parse(parts.uri.query());
+    match non_resource(&state, &parts.method, path, &parts.headers) {
+        Some(Ok(response)) => return response,
+        Some(Err(err)) => return response::error(err),
+        None => {}
+    }
+    let Some(info) = request::parse(&parts.method, path, params.is_watch()) else {
+        return response::error(ApiError::unknown_resource());
+    };
+    match resources::handle(&state, info, params, &parts.headers, body).await {
+        Ok(response) => response,
+        Err(err) => response::error(err),
+    }
+}
+
+/// Discovery, version and health endpoints; `None` for resource paths.
+fn non_resource(
+    state: &ApiState,
+    method: &Method,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Option<Result<Response, ApiError>> {
+    let path = path.trim_end_matches('/');
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    let ok = |v: serde_json::Value| Some(Ok(response::value(StatusCode::OK, Output::Json, &v)));
+    match path {
+        "/version" => return ok(system::version()),
+        "/healthz" | "/livez" => return Some(Ok(response::raw(StatusCode::OK, "text/plain; charset=utf-8", "ok"))),
+        "/readyz" => {
+            let ready = state.ready.load(Ordering::Acquire);
+            let (code, text) = if ready {
+                (StatusCode::OK, "ok")
+            } else {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "[-]skiff-ready failed: not ready yet\nreadyz check failed",
+                )
+            };
+            return Some(Ok(response::raw(code, "text/plain; charset=utf-8", text)));
+        }
+        _ => {}
+    }
+    let resources = state.index.snapshot();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let output = match negotiate::output(headers, true) {
+        Ok(o) => o,
+        Err(e) => return Some(Err(e)),
+    };
+    let aggregated = |core: bool| match output {
+        Output::AggregatedDiscovery(v) => {
+            let doc = discovery::aggregated(&resources, core, v);
+            let content_type = format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList");
+            let body = serde_json::to_vec(&doc).unwrap_or_default();
+            let mut response = response::raw(StatusCode::OK, &content_type, body);
+            response
+                .headers_mut()
+                .insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
+            Some(Ok(response))
+        }
+        _ => None,
+    };
+    match segments.as_slice() {
+        ["api"] => aggregated(true).or_else(|| ok(discovery::api_versions(&state.server_address))),
+        ["apis"] => aggregated(false).or_else(|| ok(discovery::api_group_list(&resources))),
+        ["api", version] => Some(
+            discovery::api_resource_list(&resources, "", version)
+                .map(|v| response::value(StatusCode::OK, Output::Json, &v))
+                .ok_or_else(ApiError::unknown_resource),
+        ),
+        ["apis", group] => Some(
+            discovery::api_group(&resources, group)
+                .map(|v| response::value(StatusCode::OK, Output::Json, &v))
+                .ok_or_else(ApiError::unknown_resource),
+        ),
+        ["apis", group, version] => Some(
+            discovery::api_resource_list(&resources, group, version)
+                .map(|v| response::value(StatusCode::OK, Output::Json, &v))
+                .ok_or_else(ApiError::unknown_resource),
+        ),
+        _ => None,
+    }
+}
+
+/// An empty body, for tests and callers that build requests by hand.
+pub fn empty() -> Body {
+    Body::empty()
+}

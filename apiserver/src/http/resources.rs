@@ -1,0 +1,301 @@
+//! The resource handler: one thin path for every verb on every resource, delegating to the generic
+//! store and rendering the result in the negotiated format.
+
+use super::negotiate::{self, BodyType, Output};
+use super::params::Params;
+use super::request::RequestInfo;
+use super::response;
+use super::table::{self, IncludeObject};
+use super::ApiState;
+use crate::registry::store::{Deleted, Scope};
+use crate::registry::Resource;
+use crate::status::{ApiError, ApiResult};
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Serve one resource request.
+pub async fn handle(
+    state: &ApiState,
+    info: RequestInfo,
+    params: Params,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let resources = state.index.snapshot();
+    let resource = resources
+        .lookup(&info.group, &info.version, &info.resource)
+        .cloned()
+        .ok_or_else(ApiError::unknown_resource)?;
+    if let Some(sub) = info.subresource.as_deref() {
+        let known = resource.subresource(sub).is_some() || (resource.plural == "namespaces" && sub == "finalize");
+        if !known {
+            return Err(ApiError::unknown_resource());
+        }
+        if !matches!(sub, "status" | "finalize") || !matches!(info.verb, "get" | "update" | "patch") {
+            return Err(ApiError::method_not_allowed());
+        }
+    } else if !resource.verbs.iter().any(|v| v == info.verb) {
+        return Err(ApiError::method_not_allowed());
+    }
+    if resource.namespaced && info.namespace.is_none() && !matches!(info.verb, "list" | "watch") {
+        return Err(ApiError::unknown_resource());
+    }
+    let namespace = if resource.namespaced {
+        info.namespace.as_deref()
+    } else {
+        None
+    };
+    let scope = Scope {
+        resource: &resource,
+        namespace,
+    };
+    let output = negotiate::output(headers, false)?;
+    let include = IncludeObject::parse(params.get("includeObject"));
+    let name = info.name.as_deref().unwrap_or("");
+    let subresource = info.subresource.as_deref();
+    let store = &state.store;
+    match info.verb {
+        "get" => {
+            let object = store.get(scope, name).await?;
+            Ok(render_one(
+                &resource,
+                output,
+                include,
+                StatusCode::OK,
+                object.json.clone(),
+            ))
+        }
+        "list" => {
+            let listed = store.list(scope, &params.list()?).await?;
+            if output == Output::Table {
+                let objects = listed
+                    .items
+                    .iter()
+                    .map(|o| crate::registry::store::object::parse(&o.json))
+                    .collect::<ApiResult<Vec<_>>>()?;
+                let mut meta = json!({"resourceVersion": listed.revision.to_string()});
+                if let Some(c) = &listed.continue_token {
+                    meta["continue"] = json!(c);
+                }
+                if let Some(n) = listed.remaining {
+                    meta["remainingItemCount"] = json!(n);
+                }
+                return Ok(response::value(
+                    StatusCode::OK,
+                    output,
+                    &table::table(&resource, &objects, meta, include),
+                ));
+            }
+            let items: Vec<Bytes> = listed.items.iter().map(|o| o.json.clone()).collect();
+            let body = response::list_json(
+                &resource.list_kind,
+                &resource.api_version(),
+                listed.revision,
+                listed.continue_token.as_deref(),
+                listed.remaining,
+                &items,
+            );
+            Ok(response::encoded(StatusCode::OK, output, body))
+        }
+        "watch" => watch(state, resource.clone(), namespace, &params, output, include).await,
+        "create" => {
+            let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let created = store.create(scope, obj, &params.write()?).await?;
+            Ok(render_one(&resource, output, include, StatusCode::CREATED, created))
+        }
+        "update" => {
+            let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let opts = params.write()?;
+            let updated = if subresource == Some("finalize") {
+                let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                store
+                    .update_with(scope, name, None, &opts, |old| {
+                        let mut new = old.clone();
+                        new["spec"]["finalizers"] = finalizers.clone();
+                        Ok(new)
+                    })
+                    .await?
+            } else {
+                store.update(scope, name, subresource, obj, &opts).await?
+            };
+            Ok(render_one(&resource, output, include, StatusCode::OK, updated))
+        }
+        "patch" => {
+            let kind = negotiate::body_type(headers, true)?;
+            if body.len() > negotiate::MAX_BODY {
+                return Err(ApiError::too_large());
+            }
+            let patched = patch(state, scope, name, subresource, kind, &body, &params).await?;
+            Ok(render_one(&resource, output, include, StatusCode::OK, patched))
+        }
+        "delete" => {
+            let opts = params.delete(optional_body(&body, headers)?)?;
+            match store.delete(scope, name, &opts).await? {
+                Deleted::Pending(json) => Ok(render_one(&resource, output, include, StatusCode::OK, json)),
+                Deleted::Gone(json) if resource.builtin_schema.is_none() => {
+                    Ok(render_one(&resource, output, include, StatusCode::OK, json))
+                }
+                Deleted::Gone(json) => {
+                    let uid = serde_json::from_slice::<Value>(&json)
+                        .ok()
+                        .and_then(|v| v.pointer("/metadata/uid").cloned());
+                    let mut details = json!({"name": name, "kind": resource.plural});
+                    if !resource.group.is_empty() {
+                        details["group"] = json!(resource.group);
+                    }
+                    if let Some(uid) = uid {
+                        details["uid"] = uid;
+                    }
+                    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
+                    Ok(response::value(StatusCode::OK, output, &status))
+                }
+            }
+        }
+        "deletecollection" => {
+            let opts = params.delete(optional_body(&body, headers)?)?;
+            let deleted = store.delete_collection(scope, &params.list()?, &opts).await?;
+            let body = response::list_json(
+                &resource.list_kind,
+                &resource.api_version(),
+                store.cache().revision(),
+                None,
+                None,
+                &deleted,
+            );
+            Ok(response::encoded(StatusCode::OK, output, body))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn optional_body(body: &Bytes, headers: &HeaderMap) -> ApiResult<Option<Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    negotiate::decode(body, negotiate::body_type(headers, false)?).map(Some)
+}
+
+/// One object in the negotiated format.
+fn render_one(
+    resource: &Resource,
+    output: Output,
+    include: IncludeObject,
+    status: StatusCode,
+    json: Bytes,
+) -> Response {
+    if output == Output::Table {
+        return match serde_json::from_slice::<Value>(&json) {
+            Ok(obj) => {
+                let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                response::value(
+                    status,
+                    output,
+                    &table::table(resource, &[obj], json!({"resourceVersion": rv}), include),
+                )
+            }
+            Err(e) => response::error(ApiError::internal(e)),
+        };
+    }
+    response::encoded(status, output, json)
+}
+
+/// PATCH: apply the patch to the current object inside the store's read-modify-write loop.
+async fn patch(
+    state: &ApiState,
+    scope: Scope<'_>,
+    name: &str,
+    subresource: Option<&str>,
+    kind: BodyType,
+    body: &Bytes,
+    params: &Params,
+) -> ApiResult<Bytes> {
+    let opts = params.write()?;
+    let resource = scope.resource;
+    let patch_value = match kind {
+        BodyType::JsonPatch => None,
+        other => Some(negotiate::decode(body, other)?),
+    };
+    if kind == BodyType::ApplyPatch {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "server-side apply is not supported yet",
+        ));
+    }
+    let definitions = if kind == BodyType::StrategicMergePatch {
+        let root = state.definitions.root_of(resource).ok_or_else(|| {
+            ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                "strategic merge patch is not supported for custom resources",
+            )
+        })?;
+        Some((state.definitions.clone(), root))
+    } else {
+        None
+    };
+    state
+        .store
+        .update_with(scope, name, subresource, &opts, |current| {
+            let result = match (kind, &patch_value, &definitions) {
+                (BodyType::JsonPatch, _, _) => crate::patch::json_patch(current, body),
+                (BodyType::StrategicMergePatch, Some(p), Some((defs, root))) => {
+                    crate::patch::strategic_merge_patch(current, p, defs.schemas(), root)
+                }
+                (_, Some(p), _) => crate::patch::merge_patch(current, p),
+                _ => return Err(ApiError::bad_request("empty patch")),
+            };
+            let mut patched = result.map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+            // A patch never pins a resourceVersion unless it sets one explicitly.
+            if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion") {
+                if let Some(meta) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.shift_remove("resourceVersion");
+                }
+            }
+            Ok(patched)
+        })
+        .await
+}
+
+/// A watch: the store's event lines, as JSON or as one-row Tables.
+async fn watch(
+    state: &ApiState,
+    resource: Arc<Resource>,
+    namespace: Option<&str>,
+    params: &Params,
+    output: Output,
+    include: IncludeObject,
+) -> ApiResult<Response> {
+    let rx = state.store.watch(resource.clone(), namespace, params.watch()?).await?;
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|line| (line, rx)) });
+    let body = if output == Output::Table {
+        use futures::StreamExt;
+        Body::from_stream(
+            stream.map(move |line| Ok::<_, std::convert::Infallible>(table_line(&resource, include, &line))),
+        )
+    } else {
+        use futures::StreamExt;
+        Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>))
+    };
+    Ok(response::raw(StatusCode::OK, "application/json", body))
+}
+
+/// Re-render one watch line's object as a one-row Table.
+fn table_line(resource: &Resource, include: IncludeObject, line: &Bytes) -> Bytes {
+    let Ok(mut event) = serde_json::from_slice::<Value>(line) else {
+        return line.clone();
+    };
+    let is_object = matches!(event["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED"));
+    if is_object {
+        let obj = event["object"].take();
+        let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+        event["object"] = table::table(resource, &[obj], json!({"resourceVersion": rv}), include);
+    }
+    let mut out = serde_json::to_vec(&event).unwrap_or_default();
+    out.push(b'\n');
+    Bytes::from(out)
+}

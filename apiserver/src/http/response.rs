@@ -1,0 +1,86 @@
+//! Writing responses: objects and lists as JSON (passed through as stored), YAML, or Table, and
+//! errors as metav1.Status.
+
+use super::negotiate::Output;
+use crate::status::ApiError;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+
+const JSON: &str = "application/json";
+const YAML: &str = "application/yaml";
+
+/// A response with a content type and body.
+pub fn raw(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// JSON bytes in the negotiated format (YAML is converted; JSON passes through untouched).
+pub fn encoded(status: StatusCode, output: Output, json: Bytes) -> Response {
+    match output {
+        Output::Yaml => {
+            match serde_json::from_slice::<serde_json::Value>(&json).map(|v| serde_yaml_ng::to_string(&v)) {
+                Ok(Ok(yaml)) => raw(status, YAML, yaml),
+                _ => error(ApiError::internal("could not encode YAML")),
+            }
+        }
+        _ => raw(status, JSON, json),
+    }
+}
+
+/// A JSON value in the negotiated format.
+pub fn value(status: StatusCode, output: Output, value: &serde_json::Value) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => encoded(status, output, Bytes::from(bytes)),
+        Err(e) => error(ApiError::internal(e)),
+    }
+}
+
+/// An error as a metav1.Status.
+pub fn error(err: ApiError) -> Response {
+    let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
+    raw(status, JSON, body)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self)
+    }
+}
+
+/// A list body assembled from stored objects without re-serializing them.
+pub fn list_json(
+    kind: &str,
+    api_version: &str,
+    revision: i64,
+    continue_token: Option<&str>,
+    remaining: Option<i64>,
+    items: &[Bytes],
+) -> Bytes {
+    let mut meta = serde_json::json!({"resourceVersion": revision.to_string()});
+    if let Some(token) = continue_token {
+        meta["continue"] = token.into();
+    }
+    if let Some(n) = remaining {
+        meta["remainingItemCount"] = n.into();
+    }
+    let head = format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":[");
+    let size = head.len() + items.iter().map(|i| i.len() + 1).sum::<usize>() + 2;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(head.as_bytes());
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(b"]}");
+    Bytes::from(out)
+}

@@ -1,0 +1,93 @@
+//! A whole control plane's apiserver in one value: storage, watch cache, catalogue, HTTP router,
+//! and an in-process kube::Client that goes through the same router without a socket.
+
+use crate::http::{router, ApiState};
+use crate::registry::definitions::Definitions;
+use crate::registry::store::{Scope, WriteOptions};
+use crate::registry::{catalogue, ResourceIndex, Store};
+use crate::storage::{Backend, MemoryBackend};
+use crate::watch::WatchCache;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The namespaces every cluster starts with.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// A running apiserver (without a listener: serve [`ApiServer::router`] wherever you like).
+#[derive(Clone)]
+pub struct ApiServer {
+    state: Arc<ApiState>,
+}
+
+impl ApiServer {
+    /// An apiserver on the in-memory store: for tests, starts in milliseconds.
+    pub async fn in_memory() -> anyhow::Result<Self> {
+        Self::start(Arc::new(MemoryBackend::new()), "127.0.0.1:6443").await
+    }
+
+    /// An apiserver over `backend`; `server_address` is the host:port clients use.
+    pub async fn start(backend: Arc<dyn Backend>, server_address: &str) -> anyhow::Result<Self> {
+        let cache = WatchCache::start(backend.clone()).await?;
+        let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
+        let definitions = Arc::new(Definitions::build(&index.snapshot()));
+        let state = Arc::new(ApiState {
+            store: Store::new(backend, cache.clone()),
+            index,
+            definitions,
+            server_address: server_address.to_string(),
+            ready: Default::default(),
+        });
+        let server = ApiServer { state };
+        server.bootstrap().await?;
+        let weak = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let Some(cache) = weak.upgrade() else { break };
+                cache.bookmark_all();
+            }
+        });
+        server.state.ready.store(true, Ordering::Release);
+        Ok(server)
+    }
+
+    /// Create what every cluster has before serving: the system namespaces.
+    async fn bootstrap(&self) -> anyhow::Result<()> {
+        let resources = self.state.index.snapshot();
+        let Some(namespaces) = resources.lookup("", "v1", "namespaces") else {
+            return Ok(());
+        };
+        let scope = Scope {
+            resource: namespaces,
+            namespace: None,
+        };
+        for name in SYSTEM_NAMESPACES {
+            let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            match self.state.store.create(scope, ns, &WriteOptions::default()).await {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => anyhow::bail!("creating namespace {name}: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn state(&self) -> &Arc<ApiState> {
+        &self.state
+    }
+
+    /// The HTTP API.
+    pub fn router(&self) -> axum::Router {
+        router(self.state.clone())
+    }
+
+    /// A kube::Client wired straight into the router: no socket, same request path.
+    pub fn client(&self) -> kube::Client {
+        let service = tower::ServiceExt::map_request(self.router(), |request: http::Request<kube::client::Body>| {
+            request.map(axum::body::Body::new)
+        });
+        kube::Client::new(service, "default")
+    }
+}

@@ -1,0 +1,95 @@
+//! The in-process control plane driven with kube::Client: create, read, list, watch, update, delete.
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
+use skiff_apiserver::ApiServer;
+
+fn configmap(name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"app": "demo"}},
+        "data": {"key": value}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn configmap_lifecycle_through_kube_client() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let client = server.client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let names: Vec<_> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    assert_eq!(names, vec!["default", "kube-node-lease", "kube-public", "kube-system"]);
+
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let created = api
+        .create(&PostParams::default(), &configmap("one", "a"))
+        .await
+        .unwrap();
+    let rv: i64 = created.metadata.resource_version.clone().unwrap().parse().unwrap();
+    assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
+
+    let err = api
+        .create(&PostParams::default(), &configmap("one", "a"))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => assert_eq!(
+            (s.code, s.reason.as_str(), s.message.as_str()),
+            (409, "AlreadyExists", "configmaps \"one\" already exists")
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let mut watch = api
+        .watch(&WatchParams::default(), &rv.to_string())
+        .await
+        .unwrap()
+        .boxed();
+    let mut changed = api.get("one").await.unwrap();
+    changed.data.as_mut().unwrap().insert("key".into(), "b".into());
+    let updated = api.replace("one", &PostParams::default(), &changed).await.unwrap();
+    assert!(updated.metadata.resource_version.unwrap().parse::<i64>().unwrap() > rv);
+    match watch.next().await.unwrap().unwrap() {
+        WatchEvent::Modified(cm) => assert_eq!(cm.data.unwrap()["key"], "b"),
+        other => panic!("{other:?}"),
+    }
+
+    // A stale resourceVersion is a conflict.
+    let err = api.replace("one", &PostParams::default(), &changed).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "Conflict"),
+        "{err:?}"
+    );
+
+    api.create(&PostParams::default(), &configmap("two", "c"))
+        .await
+        .unwrap();
+    let page = api.list(&ListParams::default().limit(1)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    let next = api
+        .list(
+            &ListParams::default()
+                .limit(1)
+                .continue_token(page.metadata.continue_.as_deref().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items[0].metadata.name.as_deref(), Some("two"));
+
+    api.delete("one", &DeleteParams::default()).await.unwrap();
+    match watch.next().await.unwrap().unwrap() {
+        WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("two")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(watch.next().await.unwrap().unwrap(), WatchEvent::Deleted(_)));
+    let left = api.list(&ListParams::default().labels("app=demo")).await.unwrap();
+    assert_eq!(left.items.len(), 1);
+}
