@@ -1,0 +1,54 @@
+//! Wiring of the all-in-one `skiff server`: storage, apiserver, HTTPS listener, controllers.
+
+use anyhow::Context;
+use skiff_apiserver::storage::SqliteBackend;
+use skiff_apiserver::{pki::Pki, ApiServer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// What `skiff server` needs to start.
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub token_file: Option<PathBuf>,
+}
+
+/// A started control plane.
+pub struct Running {
+    pub address: SocketAddr,
+    pub kubeconfig: PathBuf,
+    pub api: ApiServer,
+    stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<()>,
+    controllers: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stop serving and wait for the listener to finish.
+    pub async fn shutdown(self) {
+        self.controllers.abort();
+        let _ = self.stop.send(());
+        let _ = self.served.await;
+    }
+}
+
+/// Start the whole control plane: open the store, load or create the PKI, serve HTTPS, write the
+/// admin kubeconfig and run the controllers. Returns once /readyz would answer ok.
+pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
+    let store = SqliteBackend::open(&options.data_dir.join("state.db")).context("opening the store")?;
+    let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("listening on {}", options.listen))?;
+    let address = listener.local_addr()?;
+    let host = address.ip().to_string();
+    let pki = Pki::load_or_create(&options.data_dir, &[host.clone()])?;
+    let api = ApiServer::start(Arc::new(store), &address.to_string()).await?;
+    let kubeconfig = options.data_dir.join("kubeconfig");
+    pki.write_kubeconfig(&kubeconfig, &format!("https://{address}"))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(skiff_apiserver::tls::serve(listener, pki.server_config(), api.router(), async move {
+        let _ = stopped.await;
+    }));
+    let controllers = tokio::spawn(skiff_controllers::run(api.client(), pki.ca_pem().to_string()));
+    Ok(Running { address, kubeconfig, api, stop, served, controllers })
+}
