@@ -133,9 +133,12 @@ impl SqliteBackend {
         })
     }
 
-    fn send(&self, request: Request) -> Result<()> {
+    /// Hand a request to the writer thread and wait for its answer (sent once durable).
+    async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
         let requests = self.requests.as_ref().ok_or_else(stopped)?;
-        requests.send(request).map_err(|_| stopped())
+        requests.send(request(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Run `read` on a reader connection on tokio's blocking pool.
@@ -187,7 +190,7 @@ impl Backend for SqliteBackend {
                  ORDER BY revision DESC LIMIT 1",
             )?;
             let newest = stmt
-                .query_row([&key], |row| Ok((kv_from_row(row, 0)?, row.get::<_, bool>(4)?)))
+                .query_row([&key], |row| Ok((kv_from_row(row)?, row.get::<_, bool>(4)?)))
                 .optional()?;
             Ok(newest.and_then(|(kv, deleted)| (!deleted).then_some(kv)))
         })
@@ -210,7 +213,7 @@ impl Backend for SqliteBackend {
             let fetch = if limit == 0 { -1 } else { limit as i64 + 1 };
             let mut kvs = {
                 let mut stmt = tx.prepare_cached(RANGE_SQL)?;
-                let rows = stmt.query_map(params![start, end, revision, fetch], |row| kv_from_row(row, 0))?;
+                let rows = stmt.query_map(params![start, end, revision, fetch], kv_from_row)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
             let more = limit > 0 && kvs.len() > limit;
@@ -223,9 +226,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn write(&self, write: Write) -> Result<Event> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Request::Write(write, reply))?;
-        answer.await.map_err(|_| stopped())?
+        self.ask(|reply| Request::Write(write, reply)).await
     }
 
     async fn watch(&self, after_revision: i64) -> Result<mpsc::UnboundedReceiver<Event>> {
@@ -258,9 +259,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Request::Compact(revision, reply))?;
-        answer.await.map_err(|_| stopped())?
+        self.ask(|reply| Request::Compact(revision, reply)).await
     }
 }
 
@@ -271,7 +270,7 @@ fn replay(conn: &mut Connection, after: i64, until: i64, tx: &mpsc::UnboundedSen
     let mut stmt = snapshot.prepare_cached(HISTORY_SQL)?;
     let mut rows = stmt.query(params![after, until])?;
     while let Some(row) = rows.next()? {
-        let kv = kv_from_row(row, 0)?;
+        let kv = kv_from_row(row)?;
         let prev = match row.get::<_, Option<i64>>(6)? {
             Some(mod_revision) => Some(KeyValue {
                 key: kv.key.clone(),
@@ -301,13 +300,13 @@ fn replay(conn: &mut Connection, after: i64, until: i64, tx: &mpsc::UnboundedSen
     Ok(())
 }
 
-/// A `KeyValue` from columns `first..first+4`: key, create_revision, revision, value.
-fn kv_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<KeyValue> {
+/// A `KeyValue` from the first four columns: key, create_revision, revision, value.
+fn kv_from_row(row: &Row<'_>) -> rusqlite::Result<KeyValue> {
     Ok(KeyValue {
-        key: Arc::from(row.get::<_, String>(first)?),
-        create_revision: row.get(first + 1)?,
-        mod_revision: row.get(first + 2)?,
-        value: Bytes::from(row.get::<_, Vec<u8>>(first + 3)?),
+        key: Arc::from(row.get::<_, String>(0)?),
+        create_revision: row.get(1)?,
+        mod_revision: row.get(2)?,
+        value: Bytes::from(row.get::<_, Vec<u8>>(3)?),
     })
 }
 
@@ -614,40 +613,31 @@ fn apply(
             revision,
         },
     };
+    let (create, prev_revision, value, deleted): (i64, i64, &[u8], bool) = match &event {
+        Event::Put { kv, prev } => (
+            kv.create_revision,
+            prev.as_ref().map_or(0, |p| p.mod_revision),
+            &kv.value,
+            false,
+        ),
+        Event::Delete { prev, .. } => (prev.create_revision, prev.mod_revision, &[], true),
+    };
+    let key = event.key().clone();
     let mut insert = tx.prepare_cached(
         "INSERT INTO kv (revision, key, create_revision, prev_revision, value, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    let key = event.key().clone();
-    match &event {
-        Event::Put { kv, prev } => {
-            let prev_revision = prev.as_ref().map_or(0, |p| p.mod_revision);
-            insert.execute(params![
-                revision,
-                &*key,
-                kv.create_revision,
-                prev_revision,
-                &kv.value[..],
-                false
-            ])?;
-            let entry = Live {
-                create: kv.create_revision,
+    insert.execute(params![revision, &*key, create, prev_revision, value, deleted])?;
+    let before = match deleted {
+        true => live.remove(&key),
+        false => live.insert(
+            key.clone(),
+            Live {
+                create,
                 modified: revision,
-            };
-            undo.push((key.clone(), live.insert(key, entry)));
-        }
-        Event::Delete { prev, .. } => {
-            let empty: &[u8] = &[];
-            insert.execute(params![
-                revision,
-                &*key,
-                prev.create_revision,
-                prev.mod_revision,
-                empty,
-                true
-            ])?;
-            undo.push((key.clone(), live.remove(&key)));
-        }
-    }
+            },
+        ),
+    };
+    undo.push((key, before));
     Ok(event)
 }
 
@@ -833,5 +823,46 @@ mod tests {
             .unwrap();
         assert_eq!(rows, vec![4], "only the newest live version survives");
         assert_eq!(store.range("/", "/z", 6, 0).await.unwrap().kvs.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn compaction_spans_windows_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let n = COMPACT_WINDOW + 100;
+        {
+            let store = SqliteBackend::open(&path).unwrap();
+            let creates = (0..n).map(|i| store.write(create(&format!("/m/{i:05}"), b"v")));
+            let created = futures::future::join_all(creates).await;
+            let deletes = created.into_iter().map(|event| {
+                let event = event.unwrap();
+                let key = event.key().clone();
+                store.write(Write::Delete {
+                    key,
+                    expected_revision: event.revision(),
+                })
+            });
+            for deleted in futures::future::join_all(deletes).await {
+                deleted.unwrap();
+            }
+            store.compact(2 * n).await.unwrap();
+        }
+        let rows: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+        let store = SqliteBackend::open(&path).unwrap();
+        assert_eq!((store.revision(), store.compacted_revision()), (2 * n, 2 * n));
+        assert!(store
+            .range("/m/", &prefix_end("/m/"), 0, 0)
+            .await
+            .unwrap()
+            .kvs
+            .is_empty());
+        assert_eq!(
+            store.write(create("/m/00000", b"v")).await.unwrap().revision(),
+            2 * n + 1
+        );
     }
 }
