@@ -249,7 +249,16 @@ async fn patch(
                 (_, Some(p), _) => crate::patch::merge_patch(current, p),
                 _ => return Err(ApiError::bad_request("empty patch")),
             };
-            let mut patched = result.map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+            let mut patched = result.map_err(|e| {
+                let code = e.status_code();
+                let reason = match code {
+                    400 => "BadRequest",
+                    413 => "RequestEntityTooLarge",
+                    422 => "Invalid",
+                    _ => "InternalError",
+                };
+                ApiError::new(code, reason, e.to_string())
+            })?;
             // A patch never pins a resourceVersion unless it sets one explicitly.
             if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion") {
                 if let Some(meta) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
