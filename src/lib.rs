@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use skiff_apiserver::storage::SqliteBackend;
+use skiff_apiserver::auth::Authenticator;
 use skiff_apiserver::{pki::Pki, ApiServer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +43,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let host = address.ip().to_string();
     let pki = Pki::load_or_create(&options.data_dir, &[host.clone()])?;
-    let api = ApiServer::start(Arc::new(store), &address.to_string()).await?;
+    let authenticator = Authenticator::new(pki.ca_pem(), options.token_file.as_deref())?;
+    let api = ApiServer::start(Arc::new(store), &address.to_string(), Some(authenticator)).await?;
     let kubeconfig = options.data_dir.join("kubeconfig");
     pki.write_kubeconfig(&kubeconfig, &format!("https://{address}"))?;
     let (stop, stopped) = oneshot::channel::<()>();

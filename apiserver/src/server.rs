@@ -1,6 +1,7 @@
 //! A whole control plane's apiserver in one value: storage, watch cache, catalogue, HTTP router,
 //! and an in-process kube::Client that goes through the same router without a socket.
 
+use crate::auth::{AllowAuthenticated, Authenticator, UserInfo};
 use crate::http::{router, ApiState};
 use crate::registry::definitions::Definitions;
 use crate::registry::store::{Scope, WriteOptions};
@@ -23,11 +24,16 @@ pub struct ApiServer {
 impl ApiServer {
     /// An apiserver on the in-memory store: for tests, starts in milliseconds.
     pub async fn in_memory() -> anyhow::Result<Self> {
-        Self::start(Arc::new(MemoryBackend::new()), "127.0.0.1:6443").await
+        Self::start(Arc::new(MemoryBackend::new()), "127.0.0.1:6443", None).await
     }
 
-    /// An apiserver over `backend`; `server_address` is the host:port clients use.
-    pub async fn start(backend: Arc<dyn Backend>, server_address: &str) -> anyhow::Result<Self> {
+    /// An apiserver over `backend`; `server_address` is the host:port clients use; without an
+    /// authenticator only in-process clients are served.
+    pub async fn start(
+        backend: Arc<dyn Backend>,
+        server_address: &str,
+        authenticator: Option<Authenticator>,
+    ) -> anyhow::Result<Self> {
         let cache = WatchCache::start(backend.clone()).await?;
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
         let definitions = Arc::new(Definitions::build(&index.snapshot()));
@@ -37,6 +43,8 @@ impl ApiServer {
             definitions,
             server_address: server_address.to_string(),
             ready: Default::default(),
+            authenticator,
+            authorizer: Arc::new(AllowAuthenticated),
         });
         let server = ApiServer { state };
         server.bootstrap().await?;
@@ -86,8 +94,20 @@ impl ApiServer {
     /// A kube::Client wired straight into the router: no socket, same request path.
     pub fn client(&self) -> kube::Client {
         let service = tower::ServiceExt::map_request(self.router(), |request: http::Request<kube::client::Body>| {
-            request.map(axum::body::Body::new)
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(in_process_user());
+            request
         });
         kube::Client::new(service, "default")
+    }
+}
+
+/// The identity of in-process clients (the built-in controllers): a cluster administrator.
+fn in_process_user() -> UserInfo {
+    UserInfo {
+        name: "system:apiserver".into(),
+        uid: String::new(),
+        groups: vec!["system:masters".into(), crate::auth::ALL_AUTHENTICATED.into()],
+        extra: Default::default(),
     }
 }
