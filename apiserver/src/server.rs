@@ -38,7 +38,7 @@ impl ApiServer {
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
         let definitions = Arc::new(Definitions::build(&index.snapshot()));
         let state = Arc::new(ApiState {
-            store: Store::new(backend, cache.clone()),
+            store: Store::new(backend, cache.clone(), index.clone()),
             index,
             definitions,
             server_address: server_address.to_string(),
@@ -61,7 +61,7 @@ impl ApiServer {
         Ok(server)
     }
 
-    /// Create what every cluster has before serving: the system namespaces.
+    /// Create what every cluster has before serving: the system namespaces and the `kubernetes` Service.
     async fn bootstrap(&self) -> anyhow::Result<()> {
         let resources = self.state.index.snapshot();
         let Some(namespaces) = resources.lookup("", "v1", "namespaces") else {
@@ -77,6 +77,28 @@ impl ApiServer {
                 Ok(_) => {}
                 Err(e) if e.code == 409 => {}
                 Err(e) => anyhow::bail!("creating namespace {name}: {e}"),
+            }
+        }
+        if let Some(services) = resources.lookup("", "v1", "services") {
+            let service = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": crate::registry::store::KUBERNETES_SERVICE_IP,
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                    "sessionAffinity": "None",
+                },
+            });
+            let scope = Scope {
+                resource: services,
+                namespace: Some("default"),
+            };
+            match self.state.store.create(scope, service, &WriteOptions::default()).await {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => anyhow::bail!("creating the kubernetes service: {e}"),
             }
         }
         Ok(())

@@ -32,7 +32,10 @@ pub fn repo_root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(16443)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(16443)
 }
 
 impl Skiff {
@@ -59,7 +62,12 @@ impl Skiff {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start skiff");
-        let skiff = Skiff { child, data_dir: data_dir.to_path_buf(), _tmp: None, kubeconfig };
+        let skiff = Skiff {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            kubeconfig,
+        };
         skiff.wait_ready();
         skiff
     }
@@ -111,13 +119,20 @@ impl Drop for Skiff {
 pub fn ok(out: Output, args: &[&str]) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}"
+    );
     stdout
 }
 
 /// stderr of a failed command; panics if it succeeded.
 pub fn fails(out: Output, args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "kubectl {args:?} unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     stderr
 }

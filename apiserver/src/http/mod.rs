@@ -78,7 +78,11 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     };
     if !public {
         if let Decision::Deny(reason) = state.authorizer.authorize(&user, &attributes) {
-            let message = if reason.is_empty() { attributes.forbidden_message(&user) } else { reason };
+            let message = if reason.is_empty() {
+                attributes.forbidden_message(&user)
+            } else {
+                reason
+            };
             return response::error(ApiError::new(403, "Forbidden", message));
         }
     }

@@ -106,7 +106,10 @@ pub async fn handle(
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             let warnings = check_fields(state, &resource, &params, &obj)?;
             let created = store.create(scope, obj, &params.write()?).await?;
-            Ok(with_warnings(render_one(&resource, output, include, StatusCode::CREATED, created), &warnings))
+            Ok(with_warnings(
+                render_one(&resource, output, include, StatusCode::CREATED, created),
+                &warnings,
+            ))
         }
         "update" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
@@ -124,7 +127,10 @@ pub async fn handle(
             } else {
                 store.update(scope, name, subresource, obj, &opts).await?
             };
-            Ok(with_warnings(render_one(&resource, output, include, StatusCode::OK, updated), &warnings))
+            Ok(with_warnings(
+                render_one(&resource, output, include, StatusCode::OK, updated),
+                &warnings,
+            ))
         }
         "patch" => {
             let kind = negotiate::body_type(headers, true)?;
@@ -134,7 +140,10 @@ pub async fn handle(
             let warnings = std::sync::Mutex::new(Vec::new());
             let patched = patch(state, scope, name, subresource, kind, &body, &params, &warnings).await?;
             let warnings = warnings.into_inner().unwrap_or_default();
-            Ok(with_warnings(render_one(&resource, output, include, StatusCode::OK, patched), &warnings))
+            Ok(with_warnings(
+                render_one(&resource, output, include, StatusCode::OK, patched),
+                &warnings,
+            ))
         }
         "delete" => {
             let opts = params.delete(optional_body(&body, headers)?)?;
@@ -188,9 +197,17 @@ fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Va
     if mode == "Ignore" {
         return Ok(Vec::new());
     }
-    let unknown: Vec<String> = state.definitions.unknown_fields(resource, obj).iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    let unknown: Vec<String> = state
+        .definitions
+        .unknown_fields(resource, obj)
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     if mode == "Strict" && !unknown.is_empty() {
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", unknown.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            unknown.join(", ")
+        )));
     }
     Ok(unknown)
 }

@@ -63,7 +63,10 @@ impl Definitions {
             .get("$ref")
             .or_else(|| schema.get("allOf").and_then(|a| a.get(0)).and_then(|s| s.get("$ref")))
             .and_then(Value::as_str);
-        match reference.and_then(|r| r.rsplit('/').next()).and_then(|name| self.schemas.get(name)) {
+        match reference
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|name| self.schemas.get(name))
+        {
             Some(target) => target,
             None => schema,
         }
@@ -82,7 +85,11 @@ impl Definitions {
                     return;
                 }
                 for (key, child) in map {
-                    let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    let child_path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
                     match properties.and_then(|p| p.get(key)).or(additional) {
                         Some(child_schema) => self.walk(child_schema, child, &child_path, unknown),
                         None => unknown.push(child_path),
