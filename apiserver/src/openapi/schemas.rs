@@ -175,8 +175,9 @@ fn subresource_defs(
                     resource.kind.as_str(),
                 )
             {
-                // status and friends speak the parent's kind; its GVK is already on the definition.
-                return (sub.name == "status").then(|| (kind_def_name.to_string(), gvk));
+                // status, ephemeralcontainers and resize speak the parent's kind; log (get only) is text.
+                let writable = sub.verbs.iter().any(|v| v == "update" || v == "patch");
+                return writable.then(|| (kind_def_name.to_string(), gvk));
             }
             let add = resources
                 .iter()
