@@ -1,6 +1,7 @@
 //! Wiring of the all-in-one `skiff server`: storage, apiserver, HTTPS listener, controllers.
 
 use anyhow::Context;
+use skiff_apiserver::auth::Authenticator;
 use skiff_apiserver::storage::SqliteBackend;
 use skiff_apiserver::{pki::Pki, ApiServer};
 use std::net::SocketAddr;
@@ -38,17 +39,32 @@ impl Running {
 /// admin kubeconfig and run the controllers. Returns once /readyz would answer ok.
 pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let store = SqliteBackend::open(&options.data_dir.join("state.db")).context("opening the store")?;
-    let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("listening on {}", options.listen))?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
     let address = listener.local_addr()?;
     let host = address.ip().to_string();
     let pki = Pki::load_or_create(&options.data_dir, &[host.clone()])?;
-    let api = ApiServer::start(Arc::new(store), &address.to_string()).await?;
+    let authenticator = Authenticator::new(pki.ca_pem(), options.token_file.as_deref())?;
+    let api = ApiServer::start(Arc::new(store), &address.to_string(), Some(authenticator)).await?;
     let kubeconfig = options.data_dir.join("kubeconfig");
     pki.write_kubeconfig(&kubeconfig, &format!("https://{address}"))?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(skiff_apiserver::tls::serve(listener, pki.server_config(), api.router(), async move {
-        let _ = stopped.await;
-    }));
+    let served = tokio::spawn(skiff_apiserver::tls::serve(
+        listener,
+        pki.server_config(),
+        api.router(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let controllers = tokio::spawn(skiff_controllers::run(api.client(), pki.ca_pem().to_string()));
-    Ok(Running { address, kubeconfig, api, stop, served, controllers })
+    Ok(Running {
+        address,
+        kubeconfig,
+        api,
+        stop,
+        served,
+        controllers,
+    })
 }

@@ -32,7 +32,10 @@ struct ServerArgs {
 }
 
 fn default_data_dir() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".skiff")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".skiff")
 }
 
 #[tokio::main]
@@ -48,7 +51,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let options = skiff::ServerOptions { data_dir: args.data_dir, listen: args.listen, token_file: args.token_file };
+    let options = skiff::ServerOptions {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        token_file: args.token_file,
+    };
     let running = skiff::start(options).await?;
     tracing::info!(
         "skiff is ready on https://{}; use it with: export KUBECONFIG={}",

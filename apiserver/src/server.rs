@@ -1,6 +1,7 @@
 //! A whole control plane's apiserver in one value: storage, watch cache, catalogue, HTTP router,
 //! and an in-process kube::Client that goes through the same router without a socket.
 
+use crate::auth::{AllowAuthenticated, Authenticator, UserInfo};
 use crate::http::{router, ApiState};
 use crate::registry::definitions::Definitions;
 use crate::registry::store::{Scope, WriteOptions};
@@ -23,20 +24,27 @@ pub struct ApiServer {
 impl ApiServer {
     /// An apiserver on the in-memory store: for tests, starts in milliseconds.
     pub async fn in_memory() -> anyhow::Result<Self> {
-        Self::start(Arc::new(MemoryBackend::new()), "127.0.0.1:6443").await
+        Self::start(Arc::new(MemoryBackend::new()), "127.0.0.1:6443", None).await
     }
 
-    /// An apiserver over `backend`; `server_address` is the host:port clients use.
-    pub async fn start(backend: Arc<dyn Backend>, server_address: &str) -> anyhow::Result<Self> {
+    /// An apiserver over `backend`; `server_address` is the host:port clients use; without an
+    /// authenticator only in-process clients are served.
+    pub async fn start(
+        backend: Arc<dyn Backend>,
+        server_address: &str,
+        authenticator: Option<Authenticator>,
+    ) -> anyhow::Result<Self> {
         let cache = WatchCache::start(backend.clone()).await?;
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
         let definitions = Arc::new(Definitions::build(&index.snapshot()));
         let state = Arc::new(ApiState {
-            store: Store::new(backend, cache.clone()),
+            store: Store::new(backend, cache.clone(), index.clone()),
             index,
             definitions,
             server_address: server_address.to_string(),
             ready: Default::default(),
+            authenticator,
+            authorizer: Arc::new(AllowAuthenticated),
         });
         let server = ApiServer { state };
         server.bootstrap().await?;
@@ -53,7 +61,7 @@ impl ApiServer {
         Ok(server)
     }
 
-    /// Create what every cluster has before serving: the system namespaces.
+    /// Create what every cluster has before serving: the system namespaces and the `kubernetes` Service.
     async fn bootstrap(&self) -> anyhow::Result<()> {
         let resources = self.state.index.snapshot();
         let Some(namespaces) = resources.lookup("", "v1", "namespaces") else {
@@ -71,6 +79,28 @@ impl ApiServer {
                 Err(e) => anyhow::bail!("creating namespace {name}: {e}"),
             }
         }
+        if let Some(services) = resources.lookup("", "v1", "services") {
+            let service = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": crate::registry::store::KUBERNETES_SERVICE_IP,
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                    "sessionAffinity": "None",
+                },
+            });
+            let scope = Scope {
+                resource: services,
+                namespace: Some("default"),
+            };
+            match self.state.store.create(scope, service, &WriteOptions::default()).await {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => anyhow::bail!("creating the kubernetes service: {e}"),
+            }
+        }
         Ok(())
     }
 
@@ -86,8 +116,20 @@ impl ApiServer {
     /// A kube::Client wired straight into the router: no socket, same request path.
     pub fn client(&self) -> kube::Client {
         let service = tower::ServiceExt::map_request(self.router(), |request: http::Request<kube::client::Body>| {
-            request.map(axum::body::Body::new)
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(in_process_user());
+            request
         });
         kube::Client::new(service, "default")
+    }
+}
+
+/// The identity of in-process clients (the built-in controllers): a cluster administrator.
+fn in_process_user() -> UserInfo {
+    UserInfo {
+        name: "system:apiserver".into(),
+        uid: String::new(),
+        groups: vec!["system:masters".into(), crate::auth::ALL_AUTHENTICATED.into()],
+        extra: Default::default(),
     }
 }

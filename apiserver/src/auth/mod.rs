@@ -1,1 +1,234 @@
 //! Authentication (x509 client certificates, bearer tokens) and the authorizer trait.
+//!
+//! The order follows upstream's authenticator union: an in-process request already carrying a [`UserInfo`]
+//! is trusted as is; otherwise the verified client certificate, then `Authorization: Bearer`. Credentials
+//! that are presented but wrong are an error (upstream answers 401 then, never anonymous); no credentials
+//! at all is `Ok(None)`, which the HTTP layer may map to [`UserInfo::anonymous`].
+
+mod authorizer;
+mod token;
+pub(crate) mod x509;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rustls::pki_types::CertificateDer;
+use rustls::server::danger::ClientCertVerifier;
+
+pub use authorizer::{AllowAuthenticated, Authorizer, Decision, RequestAttributes};
+pub use token::TokenFile;
+
+/// The group every authenticated user is in.
+pub const ALL_AUTHENTICATED: &str = "system:authenticated";
+/// The group of requests without credentials.
+pub const ALL_UNAUTHENTICATED: &str = "system:unauthenticated";
+/// The user name of requests without credentials.
+pub const ANONYMOUS: &str = "system:anonymous";
+
+/// Who made a request (upstream's `user.Info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl UserInfo {
+    /// The identity upstream gives requests without credentials when anonymous access is on.
+    pub fn anonymous() -> Self {
+        Self {
+            name: ANONYMOUS.to_string(),
+            groups: vec![ALL_UNAUTHENTICATED.to_string()],
+            ..Self::default()
+        }
+    }
+}
+
+/// The client certificate chain of the TLS connection a request arrived on, verified against the cluster CA
+/// by the handshake (empty when the client presented none). Inserted into request extensions by `tls::serve`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerCertificates(pub Vec<CertificateDer<'static>>);
+
+/// Why presented credentials were rejected (the HTTP layer answers 401 Unauthorized).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid bearer token")]
+    InvalidBearerToken,
+    #[error("verifying client certificate: {0}")]
+    InvalidClientCertificate(String),
+}
+
+/// Authenticates requests by client certificate and static bearer token.
+pub struct Authenticator {
+    verifier: Arc<dyn ClientCertVerifier>,
+    tokens: Option<TokenFile>,
+}
+
+impl Authenticator {
+    /// Trusts client certificates issued by the CA in `ca_pem` and the tokens of upstream's static token
+    /// file format (`token,user,uid,"group1,group2"`), if given.
+    pub fn new(ca_pem: &str, token_file: Option<&Path>) -> anyhow::Result<Self> {
+        let verifier = x509::client_cert_verifier(ca_pem).context("loading the client CA")?;
+        let tokens = token_file.map(TokenFile::load).transpose()?;
+        Ok(Self { verifier, tokens })
+    }
+
+    /// The authenticated user, or `None` when the request carries no valid credentials.
+    pub fn authenticate(&self, parts: &http::request::Parts) -> Option<UserInfo> {
+        self.try_authenticate(parts).ok().flatten()
+    }
+
+    /// Like [`Authenticator::authenticate`], but tells "no credentials" (`Ok(None)`) from "bad credentials"
+    /// (`Err`): upstream answers 401 to the latter even when anonymous requests are allowed.
+    pub fn try_authenticate(&self, parts: &http::request::Parts) -> Result<Option<UserInfo>, AuthError> {
+        if let Some(user) = parts.extensions.get::<UserInfo>() {
+            return Ok(Some(user.clone()));
+        }
+        let mut first_error = None;
+        if let Some(PeerCertificates(chain)) = parts.extensions.get::<PeerCertificates>() {
+            match x509::authenticate(self.verifier.as_ref(), chain) {
+                Ok(Some(user)) => return Ok(Some(with_authenticated_group(user))),
+                Ok(None) => {}
+                Err(err) => first_error = Some(err),
+            }
+        }
+        if let Some(token) = token::bearer_token(&parts.headers) {
+            match self.tokens.as_ref().and_then(|tokens| tokens.lookup(token)) {
+                Some(user) => return Ok(Some(with_authenticated_group(user.clone()))),
+                None => first_error = first_error.or(Some(AuthError::InvalidBearerToken)),
+            }
+        }
+        first_error.map_or(Ok(None), Err)
+    }
+}
+
+/// Adds `system:authenticated` unless the user is anonymous or already in an all-users group.
+fn with_authenticated_group(mut user: UserInfo) -> UserInfo {
+    let has_all_group = user
+        .groups
+        .iter()
+        .any(|g| g == ALL_AUTHENTICATED || g == ALL_UNAUTHENTICATED);
+    if user.name != ANONYMOUS && !has_all_group {
+        user.groups.push(ALL_AUTHENTICATED.to_string());
+    }
+    user
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::Pki;
+    use rustls::pki_types::pem::PemObject;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        pki: Pki,
+        auth: Authenticator,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path(), &[]).unwrap();
+        let tokens = dir.path().join("tokens.csv");
+        std::fs::write(&tokens, "s3cret,alice,uid-1,\"dev,ops\"\n").unwrap();
+        let auth = Authenticator::new(pki.ca_pem(), Some(&tokens)).unwrap();
+        Fixture { _dir: dir, pki, auth }
+    }
+
+    fn parts(build: impl FnOnce(http::request::Builder) -> http::request::Builder) -> http::request::Parts {
+        build(http::Request::builder().uri("/api"))
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn peer(cert_pem: &str) -> PeerCertificates {
+        PeerCertificates(vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()])
+    }
+
+    #[test]
+    fn certificate_user_gets_cn_groups_and_credential_id() {
+        let f = fixture();
+        let (cert, _) = f.pki.issue_client_cert("jane", &["dev"]).unwrap();
+        let user = f.auth.authenticate(&parts(|b| b.extension(peer(&cert)))).unwrap();
+        assert_eq!(user.name, "jane");
+        assert_eq!(user.groups, ["dev", ALL_AUTHENTICATED]);
+        let id = &user.extra["authentication.kubernetes.io/credential-id"];
+        assert!(
+            id[0].starts_with("X509SHA256=") && id[0].len() == "X509SHA256=".len() + 64,
+            "{id:?}"
+        );
+    }
+
+    #[test]
+    fn certificate_wins_over_token_and_token_works_alone() {
+        let f = fixture();
+        let (cert, _) = f.pki.issue_client_cert("jane", &[]).unwrap();
+        let both = parts(|b| b.extension(peer(&cert)).header("authorization", "Bearer s3cret"));
+        assert_eq!(f.auth.authenticate(&both).unwrap().name, "jane");
+        let token = f
+            .auth
+            .authenticate(&parts(|b| b.header("authorization", "Bearer s3cret")))
+            .unwrap();
+        assert_eq!(
+            token,
+            UserInfo {
+                name: "alice".into(),
+                uid: "uid-1".into(),
+                groups: vec!["dev".into(), "ops".into(), ALL_AUTHENTICATED.into()],
+                extra: BTreeMap::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn bad_credentials_are_errors_and_none_is_none() {
+        let f = fixture();
+        let wrong = parts(|b| b.header("authorization", "Bearer nope"));
+        assert_eq!(f.auth.try_authenticate(&wrong), Err(AuthError::InvalidBearerToken));
+        assert_eq!(f.auth.authenticate(&wrong), None);
+        assert_eq!(f.auth.try_authenticate(&parts(|b| b)), Ok(None));
+        assert_eq!(
+            f.auth
+                .try_authenticate(&parts(|b| b.extension(PeerCertificates::default()))),
+            Ok(None)
+        );
+
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = Pki::load_or_create(other_dir.path(), &[]).unwrap();
+        let (cert, _) = other.issue_client_cert("mallory", &[]).unwrap();
+        let foreign = f.auth.try_authenticate(&parts(|b| b.extension(peer(&cert))));
+        assert!(
+            matches!(foreign, Err(AuthError::InvalidClientCertificate(_))),
+            "{foreign:?}"
+        );
+    }
+
+    #[test]
+    fn in_process_user_is_trusted_as_is() {
+        let f = fixture();
+        let me = UserInfo {
+            name: "system:kube-controller-manager".into(),
+            ..UserInfo::default()
+        };
+        let got = f.auth.authenticate(&parts(|b| {
+            b.extension(me.clone()).header("authorization", "Bearer nope")
+        }));
+        assert_eq!(got, Some(me));
+    }
+
+    #[test]
+    fn authenticated_group_is_added_once() {
+        let user = UserInfo {
+            name: "a".into(),
+            groups: vec![ALL_AUTHENTICATED.into()],
+            ..UserInfo::default()
+        };
+        assert_eq!(with_authenticated_group(user.clone()), user);
+        assert_eq!(with_authenticated_group(UserInfo::anonymous()), UserInfo::anonymous());
+    }
+}

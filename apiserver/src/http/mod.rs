@@ -12,6 +12,7 @@ mod table;
 
 pub use system::GIT_VERSION;
 
+use crate::auth::{Authenticator, Authorizer, Decision, RequestAttributes, UserInfo};
 use crate::registry::definitions::Definitions;
 use crate::registry::{ResourceIndex, Store};
 use crate::status::ApiError;
@@ -31,6 +32,10 @@ pub struct ApiState {
     /// host:port clients reach the server at (for /api's serverAddressByClientCIDRs).
     pub server_address: String,
     pub ready: AtomicBool,
+    /// Checks client certificates and tokens; `None` accepts only in-process requests (which carry
+    /// their [`UserInfo`]).
+    pub authenticator: Option<Authenticator>,
+    pub authorizer: Arc<dyn Authorizer>,
 }
 
 /// The whole API as an axum router.
@@ -47,18 +52,60 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     };
     let path = parts.uri.path();
     let params = params::Params::parse(parts.uri.query());
+    let public = matches!(path, "/healthz" | "/livez" | "/readyz");
+    let user = match authenticate(&state, &parts) {
+        Some(user) => user,
+        None if public => UserInfo::anonymous(),
+        None => return response::error(ApiError::unauthorized()),
+    };
+    let info = request::parse(&parts.method, path, params.is_watch());
+    let attributes = match &info {
+        Some(i) => RequestAttributes {
+            verb: i.verb.to_string(),
+            api_group: i.group.clone(),
+            resource: i.resource.clone(),
+            subresource: i.subresource.clone().unwrap_or_default(),
+            namespace: i.namespace.clone().unwrap_or_default(),
+            name: i.name.clone().unwrap_or_default(),
+            path: path.to_string(),
+            resource_request: true,
+        },
+        None => RequestAttributes {
+            verb: parts.method.as_str().to_lowercase(),
+            path: path.to_string(),
+            ..Default::default()
+        },
+    };
+    if !public {
+        if let Decision::Deny(reason) = state.authorizer.authorize(&user, &attributes) {
+            let message = if reason.is_empty() {
+                attributes.forbidden_message(&user)
+            } else {
+                reason
+            };
+            return response::error(ApiError::new(403, "Forbidden", message));
+        }
+    }
     match non_resource(&state, &parts.method, path, &parts.headers) {
         Some(Ok(response)) => return response,
         Some(Err(err)) => return response::error(err),
         None => {}
     }
-    let Some(info) = request::parse(&parts.method, path, params.is_watch()) else {
+    let Some(info) = info else {
         return response::error(ApiError::unknown_resource());
     };
     match resources::handle(&state, info, params, &parts.headers, body).await {
         Ok(response) => response,
         Err(err) => response::error(err),
     }
+}
+
+/// The request's user: an in-process identity, or what its credentials prove.
+fn authenticate(state: &ApiState, parts: &http::request::Parts) -> Option<UserInfo> {
+    if let Some(user) = parts.extensions.get::<UserInfo>() {
+        return Some(user.clone());
+    }
+    state.authenticator.as_ref()?.try_authenticate(parts).ok().flatten()
 }
 
 /// Discovery, version and health endpoints; `None` for resource paths.

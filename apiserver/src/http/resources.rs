@@ -104,11 +104,16 @@ pub async fn handle(
         "watch" => watch(state, resource.clone(), namespace, &params, output, include).await,
         "create" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let warnings = check_fields(state, &resource, &params, &obj)?;
             let created = store.create(scope, obj, &params.write()?).await?;
-            Ok(render_one(&resource, output, include, StatusCode::CREATED, created))
+            Ok(with_warnings(
+                render_one(&resource, output, include, StatusCode::CREATED, created),
+                &warnings,
+            ))
         }
         "update" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let warnings = check_fields(state, &resource, &params, &obj)?;
             let opts = params.write()?;
             let updated = if subresource == Some("finalize") {
                 let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
@@ -122,15 +127,23 @@ pub async fn handle(
             } else {
                 store.update(scope, name, subresource, obj, &opts).await?
             };
-            Ok(render_one(&resource, output, include, StatusCode::OK, updated))
+            Ok(with_warnings(
+                render_one(&resource, output, include, StatusCode::OK, updated),
+                &warnings,
+            ))
         }
         "patch" => {
             let kind = negotiate::body_type(headers, true)?;
             if body.len() > negotiate::MAX_BODY {
                 return Err(ApiError::too_large());
             }
-            let patched = patch(state, scope, name, subresource, kind, &body, &params).await?;
-            Ok(render_one(&resource, output, include, StatusCode::OK, patched))
+            let warnings = std::sync::Mutex::new(Vec::new());
+            let patched = patch(state, scope, name, subresource, kind, &body, &params, &warnings).await?;
+            let warnings = warnings.into_inner().unwrap_or_default();
+            Ok(with_warnings(
+                render_one(&resource, output, include, StatusCode::OK, patched),
+                &warnings,
+            ))
         }
         "delete" => {
             let opts = params.delete(optional_body(&body, headers)?)?;
@@ -170,6 +183,44 @@ pub async fn handle(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// fieldValidation: unknown fields fail the request (Strict), become Warning headers (Warn, the
+/// default), or pass silently (Ignore). Returns the warnings to send.
+fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Value) -> ApiResult<Vec<String>> {
+    let mode = params.get("fieldValidation").unwrap_or("Warn");
+    if !matches!(mode, "Strict" | "Warn" | "Ignore") {
+        return Err(ApiError::bad_request(format!(
+            "fieldValidation parameter unsupported: {mode}, only the following are supported: Strict, Warn, Ignore"
+        )));
+    }
+    if mode == "Ignore" {
+        return Ok(Vec::new());
+    }
+    let unknown: Vec<String> = state
+        .definitions
+        .unknown_fields(resource, obj)
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if mode == "Strict" && !unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(unknown)
+}
+
+/// Add `Warning: 299 - "<text>"` headers, as upstream sends them.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
 }
 
 fn optional_body(body: &Bytes, headers: &HeaderMap) -> ApiResult<Option<Value>> {
@@ -212,6 +263,7 @@ async fn patch(
     kind: BodyType,
     body: &Bytes,
     params: &Params,
+    warnings: &std::sync::Mutex<Vec<String>>,
 ) -> ApiResult<Bytes> {
     let opts = params.write()?;
     let resource = scope.resource;
@@ -249,7 +301,20 @@ async fn patch(
                 (_, Some(p), _) => crate::patch::merge_patch(current, p),
                 _ => return Err(ApiError::bad_request("empty patch")),
             };
-            let mut patched = result.map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+            let mut patched = result.map_err(|e| {
+                let code = e.status_code();
+                let reason = match code {
+                    400 => "BadRequest",
+                    413 => "RequestEntityTooLarge",
+                    422 => "Invalid",
+                    _ => "InternalError",
+                };
+                ApiError::new(code, reason, e.to_string())
+            })?;
+            let found = check_fields(state, resource, params, &patched)?;
+            if let Ok(mut w) = warnings.lock() {
+                *w = found;
+            }
             // A patch never pins a resourceVersion unless it sets one explicitly.
             if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion") {
                 if let Some(meta) = patched.get_mut("metadata").and_then(Value::as_object_mut) {

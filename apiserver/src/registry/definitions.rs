@@ -43,3 +43,67 @@ impl Definitions {
             .cloned()
     }
 }
+
+impl Definitions {
+    /// Fields of `obj` that the kind's schema does not declare, as upstream's strict decoding
+    /// names them (`spec.template.spec.containers[0].foo`). Empty for custom resources.
+    pub fn unknown_fields(&self, r: &Resource, obj: &Value) -> Vec<String> {
+        let mut unknown = Vec::new();
+        if let Some(root) = self.root_of(r) {
+            if let Some(schema) = self.schemas.get(&root) {
+                self.walk(schema, obj, "", &mut unknown);
+            }
+        }
+        unknown
+    }
+
+    /// Follow `$ref` (directly or as the only `allOf` member) to the schema it names.
+    fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        let reference = schema
+            .get("$ref")
+            .or_else(|| schema.get("allOf").and_then(|a| a.get(0)).and_then(|s| s.get("$ref")))
+            .and_then(Value::as_str);
+        match reference
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|name| self.schemas.get(name))
+        {
+            Some(target) => target,
+            None => schema,
+        }
+    }
+
+    fn walk(&self, schema: &Value, value: &Value, path: &str, unknown: &mut Vec<String>) {
+        let schema = self.resolve(schema);
+        if schema.get("x-kubernetes-preserve-unknown-fields").is_some() {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                let properties = schema.get("properties").and_then(Value::as_object);
+                let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+                if properties.is_none() && additional.is_none() {
+                    return;
+                }
+                for (key, child) in map {
+                    let child_path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    match properties.and_then(|p| p.get(key)).or(additional) {
+                        Some(child_schema) => self.walk(child_schema, child, &child_path, unknown),
+                        None => unknown.push(child_path),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.walk(item_schema, item, &format!("{path}[{i}]"), unknown);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

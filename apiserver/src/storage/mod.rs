@@ -6,6 +6,7 @@ mod memory;
 mod sqlite;
 
 pub use memory::MemoryBackend;
+pub use sqlite::SqliteBackend;
 
 use async_trait::async_trait;
 use bytes::Bytes;

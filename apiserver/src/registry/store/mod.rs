@@ -3,14 +3,16 @@
 
 mod list;
 pub mod object;
+mod service_ips;
 mod watch;
 mod write;
 
 pub use list::{ListOptions, ListResult};
+pub use service_ips::KUBERNETES_SERVICE_IP;
 pub use watch::{WatchOptions, WatchStream};
 pub use write::{DeleteOptions, Deleted, WriteOptions};
 
-use crate::registry::Resource;
+use crate::registry::{Resource, ResourceIndex};
 use crate::status::{ApiError, ApiResult, Gr};
 use crate::storage::{Backend, StorageError};
 use crate::watch::{CachedObject, WatchCache};
@@ -21,6 +23,8 @@ use std::sync::Arc;
 pub struct Store {
     backend: Arc<dyn Backend>,
     cache: Arc<WatchCache>,
+    /// The served resources (the store writes a few objects on its own, like Service IP claims).
+    index: Arc<ResourceIndex>,
 }
 
 /// Where an object lives: its resource and (for namespaced resources) namespace.
@@ -40,8 +44,13 @@ impl Scope<'_> {
 }
 
 impl Store {
-    pub fn new(backend: Arc<dyn Backend>, cache: Arc<WatchCache>) -> Self {
-        Store { backend, cache }
+    pub fn new(backend: Arc<dyn Backend>, cache: Arc<WatchCache>, index: Arc<ResourceIndex>) -> Self {
+        Store { backend, cache, index }
+    }
+
+    /// Whether a resource is the core Service (whose addresses the store allocates).
+    fn is_service(resource: &Resource) -> bool {
+        resource.group.is_empty() && resource.plural == "services"
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {

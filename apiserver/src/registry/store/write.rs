@@ -119,6 +119,11 @@ impl Store {
         if !errors.is_empty() {
             return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
         }
+        if Self::is_service(res) {
+            if opts.dry_run || self.get_cached(scope, &name).is_none() {
+                Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
+            }
+        }
         let obj = normalize(obj);
         let bytes = Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?);
         if opts.dry_run {
@@ -351,10 +356,13 @@ impl Store {
             };
             match self.backend.write(write).await {
                 Ok(event) => {
+                    if Self::is_service(res) {
+                        Box::pin(self.release_service_ip(&obj)).await;
+                    }
                     return Ok(Deleted::Gone(with_resource_version(
                         &strip_rv(&current.json),
                         event.revision(),
-                    )))
+                    )));
                 }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_error(scope, name, e)),

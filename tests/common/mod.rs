@@ -1,0 +1,138 @@
+//! Test harness: starts the real `skiff` binary on a temp data dir and a free port, and runs the real
+//! kubectl binaries against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `skiff server` process, killed on drop.
+pub struct Skiff {
+    child: Child,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub kubeconfig: PathBuf,
+}
+
+/// The kubectl binaries to test with: stock 1.32 and 1.35 from the project's tools.
+pub fn kubectls() -> Vec<PathBuf> {
+    let mut found = vec![PathBuf::from("/usr/bin/kubectl")];
+    let v135 = repo_root().join(".tools/bin/kubectl-1.35");
+    if v135.exists() {
+        found.push(v135);
+    } else {
+        eprintln!("note: kubectl 1.35 missing (run scripts/install-tools.sh); testing with 1.32 only");
+    }
+    found
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(16443)
+}
+
+impl Skiff {
+    /// Start on a fresh temp data dir.
+    pub fn start() -> Skiff {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        let mut skiff = Skiff::start_in(&dir);
+        skiff._tmp = Some(tmp);
+        skiff
+    }
+
+    /// Start on `data_dir` (which may hold an earlier run's data).
+    pub fn start_in(data_dir: &Path) -> Skiff {
+        let port = free_port();
+        let kubeconfig = data_dir.join("kubeconfig");
+        let _ = std::fs::remove_file(&kubeconfig);
+        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["server", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start skiff");
+        let skiff = Skiff {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            kubeconfig,
+        };
+        skiff.wait_ready();
+        skiff
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.kubeconfig.exists() {
+                let out = self.kubectl_with(Path::new("/usr/bin/kubectl"), &["get", "--raw", "/readyz"]);
+                if out.status.success() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("skiff did not become ready within 60s");
+    }
+
+    /// Run `kubectl` (a given binary) with this cluster's kubeconfig.
+    pub fn kubectl_with(&self, kubectl: &Path, args: &[&str]) -> Output {
+        Command::new(kubectl)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBECTL_EXTERNAL_DIFF")
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// Run kubectl 1.32 and return stdout, panicking with stderr on failure.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        ok(self.kubectl_with(Path::new("/usr/bin/kubectl"), args), args)
+    }
+
+    /// Stop the server (SIGTERM-like kill) and wait for it.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Skiff {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// stdout of a successful command; panics with its stderr otherwise.
+pub fn ok(out: Output, args: &[&str]) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    stdout
+}
+
+/// stderr of a failed command; panics if it succeeded.
+pub fn fails(out: Output, args: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "kubectl {args:?} unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
