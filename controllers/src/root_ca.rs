@@ -1,0 +1,131 @@
+//! The root-CA publisher: every active Namespace has ConfigMap `kube-root-ca.crt` holding the
+//! cluster CA bundle under `ca.crt`, restored if it is changed or deleted.
+
+use crate::api_errors;
+use crate::backoff::ErrorBackoff;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The published ConfigMap's name.
+pub const CONFIG_MAP: &str = "kube-root-ca.crt";
+/// The key holding the CA bundle.
+const KEY: &str = "ca.crt";
+const DESCRIPTION_ANNOTATION: &str = "kubernetes.io/description";
+const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal \
+endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions \
+of Kubernetes clusters.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("publishing configmap {namespace}/{CONFIG_MAP}: {source}")]
+    Api {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+struct Context {
+    client: Client,
+    root_ca_pem: String,
+    backoff: ErrorBackoff,
+}
+
+/// Run the root-CA publisher until its watch streams end.
+pub async fn run(client: Client, root_ca_pem: String) {
+    let context = Arc::new(Context { client: client.clone(), root_ca_pem, backoff: ErrorBackoff::default() });
+    let published = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
+    Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
+        .watches(Api::<ConfigMap>::all(client), published, |cm| {
+            cm.namespace().filter(|_| cm.name_any() == CONFIG_MAP).map(|ns| ObjectRef::new(&ns))
+        })
+        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
+        .for_each(|outcome| async move {
+            if let Err(e) = outcome {
+                tracing::warn!(controller = "root-ca-cert-publisher", error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = ns.name_any();
+    let result = if crate::active::is_active(&ns) { publish(&ctx.client, &name, &ctx.root_ca_pem).await } else { Ok(()) };
+    let result = result.map_err(|source| Error::Api { namespace: name.clone(), source });
+    ctx.backoff.track(&name, result.map(|()| Action::await_change()))
+}
+
+fn desired_data(root_ca_pem: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(KEY.to_string(), root_ca_pem.to_string())])
+}
+
+/// Whether `cm` already carries exactly the bundle and the description annotation.
+fn up_to_date(cm: &ConfigMap, root_ca_pem: &str) -> bool {
+    cm.data.as_ref() == Some(&desired_data(root_ca_pem))
+        && cm.annotations().get(DESCRIPTION_ANNOTATION).is_some_and(|d| !d.is_empty())
+}
+
+/// Make `cm` carry exactly the bundle and the description annotation, keeping everything else.
+fn restore(mut cm: ConfigMap, root_ca_pem: &str) -> ConfigMap {
+    cm.data = Some(desired_data(root_ca_pem));
+    cm.binary_data = None;
+    cm.annotations_mut().insert(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string());
+    cm
+}
+
+/// Create or repair the ConfigMap in `namespace`.
+async fn publish(client: &Client, namespace: &str, root_ca_pem: &str) -> Result<(), kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    match api.get_opt(CONFIG_MAP).await? {
+        Some(cm) if up_to_date(&cm, root_ca_pem) => Ok(()),
+        Some(cm) => api.replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem)).await.map(drop),
+        None => {
+            let cm = ConfigMap {
+                metadata: ObjectMeta { name: Some(CONFIG_MAP.to_string()), ..Default::default() },
+                ..Default::default()
+            };
+            match api.create(&PostParams::default(), &restore(cm, root_ca_pem)).await {
+                Ok(_) => Ok(()),
+                Err(e) if api_errors::is_not_found(&e) || api_errors::is_namespace_terminating(&e) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_sets_the_bundle_and_annotation_and_keeps_the_rest() {
+        let mut cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(CONFIG_MAP.into()),
+                labels: Some(BTreeMap::from([("keep".to_string(), "me".to_string())])),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([("ca.crt".to_string(), "tampered".to_string()), ("x".into(), "y".into())])),
+            ..Default::default()
+        };
+        assert!(!up_to_date(&cm, "PEM"));
+        cm = restore(cm, "PEM");
+        assert!(up_to_date(&cm, "PEM"));
+        assert_eq!(cm.data, Some(desired_data("PEM")));
+        assert_eq!(cm.labels().get("keep").map(String::as_str), Some("me"));
+        assert_eq!(cm.annotations().get(DESCRIPTION_ANNOTATION).map(String::as_str), Some(DESCRIPTION));
+    }
+
+    #[test]
+    fn a_missing_annotation_is_not_up_to_date() {
+        let cm = ConfigMap { data: Some(desired_data("PEM")), ..Default::default() };
+        assert!(!up_to_date(&cm, "PEM"));
+    }
+}
