@@ -1,7 +1,7 @@
 //! The `apps` group: Deployments, ReplicaSets, StatefulSets and DaemonSets (upstream's apps/v1
 //! defaulters, validation and status handling); ControllerRevisions need nothing special.
 
-use super::meta::{keep_status, reset_status, NameRule, Plain};
+use super::meta::{keep_status, NameRule, Plain};
 use super::podspec::default_template;
 use super::podvalidation::validate_template;
 use super::validation::non_negative;
@@ -71,12 +71,16 @@ impl Workload {
             Workload::StatefulSet => {
                 set_default_str(spec, "podManagementPolicy", "OrderedReady");
                 if let Some(strategy) = child(spec, "updateStrategy") {
-                    set_default_str(strategy, "type", "RollingUpdate");
-                    if str_of(strategy, "type") == "RollingUpdate" {
-                        if let Some(rolling) = child(strategy, "rollingUpdate") {
-                            set_default(rolling, "partition", json!(0));
-                            set_default(rolling, "maxUnavailable", json!(1));
-                        }
+                    // Only a defaulted type brings a rollingUpdate block with it.
+                    if str_of(strategy, "type").is_empty() {
+                        strategy["type"] = json!("RollingUpdate");
+                        set_default(strategy, "rollingUpdate", json!({}));
+                    }
+                    let rolling_type = str_of(strategy, "type") == "RollingUpdate";
+                    let rolling = strategy.get_mut("rollingUpdate").filter(|r| r.is_object());
+                    if let Some(rolling) = rolling.filter(|_| rolling_type) {
+                        set_default(rolling, "partition", json!(0));
+                        set_default(rolling, "maxUnavailable", json!(1));
                     }
                 }
                 if let Some(policy) = child(spec, "persistentVolumeClaimRetentionPolicy") {
@@ -209,7 +213,14 @@ impl Strategy for Workload {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        reset_status(obj);
+        // The empty status as Go serializes it (non-omitempty counters show as 0).
+        obj["status"] = match self {
+            Workload::Deployment => json!({}),
+            Workload::ReplicaSet => json!({"replicas": 0}),
+            Workload::StatefulSet => json!({"replicas": 0, "availableReplicas": 0}),
+            Workload::DaemonSet => json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0, "numberReady": 0}),
+        };
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
@@ -288,7 +299,14 @@ mod tests {
         let mut s = deployment();
         Workload::StatefulSet.default(&mut s);
         assert_eq!(s["spec"]["podManagementPolicy"], "OrderedReady");
-        assert_eq!(s["spec"]["updateStrategy"]["rollingUpdate"]["partition"], 0);
+        assert_eq!(
+            s["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}})
+        );
+        let mut explicit = deployment();
+        explicit["spec"]["updateStrategy"] = json!({"type": "RollingUpdate"});
+        Workload::StatefulSet.default(&mut explicit);
+        assert_eq!(explicit["spec"]["updateStrategy"], json!({"type": "RollingUpdate"}));
         assert_eq!(
             s["spec"]["persistentVolumeClaimRetentionPolicy"],
             json!({"whenDeleted": "Retain", "whenScaled": "Retain"})

@@ -2,13 +2,14 @@
 //! (Namespace, ReplicationController, PersistentVolumeClaim/Volume, ResourceQuota, Node).
 
 use super::config::{ConfigMap, Secret};
+use super::endpoints::Endpoints;
 use super::meta::{keep_status, reset_status, NameRule, Plain};
 use super::pod::{Pod, PodTemplate};
 use super::podspec::default_template;
 use super::podvalidation::{one_of, validate_template};
 use super::service::Service;
 use super::validation::{non_negative, resource_list};
-use super::value::{child, entries, is_empty, items, set_default, set_default_str, str_of};
+use super::value::{child, each_mut, entries, is_empty, items, set_default, set_default_str, str_of};
 use super::workload::template_matches;
 use super::Kind;
 use crate::registry::{FieldError, Strategy};
@@ -28,6 +29,8 @@ pub fn lookup(kind: &str) -> Option<Kind> {
         "PersistentVolume" => Kind::new(NameRule::Subdomain, PersistentVolume),
         "ResourceQuota" => Kind::new(NameRule::Subdomain, ResourceQuota),
         "Node" => Kind::new(NameRule::Subdomain, Node),
+        "Endpoints" => Kind::new(NameRule::Subdomain, Endpoints),
+        "LimitRange" => Kind::new(NameRule::Subdomain, LimitRange),
         _ => Kind::new(
             NameRule::Subdomain,
             Plain {
@@ -110,7 +113,7 @@ impl Strategy for ReplicationController {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        reset_status(obj);
+        obj["status"] = json!({"replicas": 0});
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
@@ -268,6 +271,49 @@ impl Strategy for ResourceQuota {
     }
 }
 
+/// LimitRanges: container items get default limits from max, and default requests from the
+/// default limits or min.
+pub struct LimitRange;
+
+impl Strategy for LimitRange {
+    fn default(&self, obj: &mut Value) {
+        let Some(spec) = obj.get_mut("spec") else {
+            return;
+        };
+        each_mut(spec, "limits", |item| {
+            if str_of(item, "type") != "Container" {
+                return;
+            }
+            let fill = |item: &mut Value, target: &str, source: &str| {
+                let from = item.get(source).and_then(Value::as_object).cloned().unwrap_or_default();
+                if let Some(to) = child(item, target).and_then(Value::as_object_mut) {
+                    for (k, v) in from {
+                        to.entry(k).or_insert(v);
+                    }
+                }
+            };
+            fill(item, "default", "max");
+            fill(item, "defaultRequest", "default");
+            fill(item, "defaultRequest", "min");
+        });
+    }
+
+    fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
+        let spec = obj.get("spec").unwrap_or(&Value::Null);
+        let mut errs = Vec::new();
+        for (i, item) in items(spec, "limits").iter().enumerate() {
+            for key in ["max", "min", "default", "defaultRequest", "maxLimitRequestRatio"] {
+                errs.extend(resource_list(item, key, &format!("spec.limits[{i}].{key}")));
+            }
+        }
+        errs
+    }
+
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+}
+
 /// Nodes: allocatable defaults to capacity; the status is kept on spec updates.
 pub struct Node;
 
@@ -316,6 +362,16 @@ mod tests {
         assert_eq!(rc["metadata"]["labels"], json!({"app": "a"}));
         assert_eq!(rc["spec"]["replicas"], 1);
         assert!(ReplicationController.validate_create(&rc).is_empty());
+    }
+
+    #[test]
+    fn limit_range_defaults() {
+        let mut lr =
+            json!({"spec": {"limits": [{"type": "Container", "max": {"cpu": "2"}, "min": {"memory": "64Mi"}}]}});
+        LimitRange.default(&mut lr);
+        let item = &lr["spec"]["limits"][0];
+        assert_eq!(item["default"], json!({"cpu": "2"}));
+        assert_eq!(item["defaultRequest"], json!({"cpu": "2", "memory": "64Mi"}));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod apps;
 mod batch;
 mod config;
 mod core;
+mod endpoints;
 mod meta;
 mod networking;
 mod pod;
@@ -47,6 +48,7 @@ pub fn strategy_for(group: &str, kind: &str) -> Arc<dyn Strategy> {
         "rbac.authorization.k8s.io" => rbac::lookup(kind),
         "networking.k8s.io" => networking::lookup(kind),
         "policy" | "scheduling.k8s.io" => policy::lookup(kind),
+        "discovery.k8s.io" => endpoints::lookup(kind),
         _ => None,
     }
     .unwrap_or_else(|| plain(group, kind));

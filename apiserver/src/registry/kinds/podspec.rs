@@ -1,7 +1,7 @@
 //! Defaulting of PodSpec and PodTemplateSpec as upstream's core/v1 defaulters do it
 //! (SetDefaults_PodSpec, _Container, _Probe, _Volume, … and the pod-only SetDefaults_Pod).
 
-use super::value::{child, each_mut, existing, set_default, set_default_str, str_of};
+use super::value::{child, each_mut, existing, items, set_default, set_default_str, str_of};
 use serde_json::{json, Value};
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
@@ -56,11 +56,41 @@ pub fn default_pod(pod: &mut Value) {
             }
         });
     }
-    if let Some(resources) = existing(spec, "resources") {
-        copy_limits_to_requests(resources);
-    }
+    default_pod_requests(spec);
     set_default(spec, "enableServiceLinks", json!(true));
     default_pod_spec(spec);
+}
+
+/// Pod-level resources: a pod-level limit of a pod-level resource (cpu, memory, hugepages) that
+/// no container requests becomes the pod-level request.
+fn default_pod_requests(spec: &mut Value) {
+    let containers_request = |key: &str| {
+        ["containers", "initContainers"].iter().any(|list| {
+            items(spec, list)
+                .iter()
+                .any(|c| c.pointer(&format!("/resources/requests/{key}")).is_some())
+        })
+    };
+    let Some(limits) = spec.pointer("/resources/limits").and_then(Value::as_object) else {
+        return;
+    };
+    let defaults: Vec<(String, Value)> = limits
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "cpu" | "memory") || k.starts_with("hugepages-"))
+        .filter(|(k, _)| !containers_request(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if defaults.is_empty() {
+        return;
+    }
+    if let Some(requests) = existing(spec, "resources")
+        .and_then(|r| child(r, "requests"))
+        .and_then(Value::as_object_mut)
+    {
+        for (k, v) in defaults {
+            requests.entry(k).or_insert(v);
+        }
+    }
 }
 
 /// A resource limit without a request gets the limit as its request.
@@ -278,6 +308,14 @@ mod tests {
         assert!(t["spec"].get("enableServiceLinks").is_none());
         assert_eq!(t["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(t["spec"]["containers"][0]["resources"], json!({}));
+    }
+
+    #[test]
+    fn pod_level_limits_default_requests() {
+        let mut pod = json!({"spec": {"resources": {"limits": {"cpu": "2", "memory": "1Gi"}},
+            "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "1"}}}]}});
+        default_pod(&mut pod);
+        assert_eq!(pod["spec"]["resources"]["requests"], json!({"memory": "1Gi"}));
     }
 
     #[test]

@@ -60,6 +60,15 @@ impl Strategy for Service {
             set_default_str(spec, "ipFamilyPolicy", policy);
             set_default(spec, "ipFamilies", json!(["IPv4"]));
         }
+        if service_type == "LoadBalancer" {
+            if let Some(lb) = obj.pointer_mut("/status/loadBalancer").filter(|l| l.is_object()) {
+                each_mut(lb, "ingress", |ingress| {
+                    if !str_of(ingress, "ip").is_empty() {
+                        set_default_str(ingress, "ipMode", "VIP");
+                    }
+                });
+            }
+        }
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
@@ -271,6 +280,9 @@ mod tests {
         assert_eq!(s["spec"]["externalTrafficPolicy"], "Cluster");
         assert_eq!(s["spec"]["allocateLoadBalancerNodePorts"], true);
         assert_eq!(s["spec"]["ports"][0]["targetPort"], "https");
+        s["status"] = json!({"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}});
+        Service.default(&mut s);
+        assert_eq!(s["status"]["loadBalancer"]["ingress"][0]["ipMode"], "VIP");
     }
 
     #[test]
