@@ -1,6 +1,7 @@
 //! Per-kind strategies of the built-in kinds: upstream's defaulting, validation and write
 //! preparation, one module per API family, plugged into the registry through [`strategy_for`].
 
+mod admission;
 mod apps;
 mod batch;
 mod config;
@@ -14,6 +15,7 @@ mod podvalidation;
 mod policy;
 mod rbac;
 mod service;
+mod storage;
 mod validation;
 mod value;
 mod workload;
@@ -49,6 +51,8 @@ pub fn strategy_for(group: &str, kind: &str) -> Arc<dyn Strategy> {
         "networking.k8s.io" => networking::lookup(kind),
         "policy" | "scheduling.k8s.io" => policy::lookup(kind),
         "discovery.k8s.io" => endpoints::lookup(kind),
+        "admissionregistration.k8s.io" => admission::lookup(kind),
+        "storage.k8s.io" => storage::lookup(kind),
         _ => None,
     }
     .unwrap_or_else(|| plain(group, kind));
@@ -139,7 +143,7 @@ mod tests {
 
     #[test]
     fn unknown_kinds_validate_names_and_skip_generation() {
-        let s = strategy_for("storage.k8s.io", "StorageClass");
+        let s = strategy_for("coordination.k8s.io", "Lease");
         assert!(!s.tracks_generation());
         let errs = s.validate_create(&json!({"metadata": {"name": "Bad"}}));
         assert_eq!(errs.len(), 1);
