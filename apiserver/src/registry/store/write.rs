@@ -113,8 +113,8 @@ impl Store {
         if res.namespaced {
             self.check_namespace(scope, &name).await?;
         }
-        res.strategy.prepare_for_create(&mut obj);
         res.strategy.default(&mut obj);
+        res.strategy.prepare_for_create(&mut obj);
         let errors = res.strategy.validate_create(&obj);
         if !errors.is_empty() {
             return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
@@ -220,12 +220,10 @@ impl Store {
                     }
                 }
             } else {
+                res.strategy.default(&mut new);
                 res.strategy.prepare_for_update(&mut new, &old);
             }
             carry_system_metadata(&mut new, &old, scope);
-            if subresource.is_none() {
-                res.strategy.default(&mut new);
-            }
             if res.strategy.tracks_generation() {
                 let generation = meta(&old)
                     .and_then(|m| m.get("generation"))
