@@ -360,7 +360,11 @@ fn event_subobject(obj: &Value) -> Value {
 fn event_source(obj: &Value) -> Value {
     let view = event(obj);
     let source = view.field("source", "deprecatedSource").unwrap_or(&Value::Null);
-    let component = or(s(source, &["component"]), s(obj, &["reportingController"]));
+    let controller = view
+        .field("reportingComponent", "reportingController")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let component = or(s(source, &["component"]), controller);
     let host = or(s(source, &["host"]), s(obj, &["reportingInstance"]));
     text(match host {
         "" => component.to_string(),
@@ -746,6 +750,8 @@ mod tests {
         assert_eq!(cells[8], json!(1));
         assert!(cells[0].as_str().unwrap().ends_with('y'));
         assert_eq!(EVENT[9].priority, 1);
+        let reported = json!({"reportingComponent": "scheduler", "source": {}});
+        assert_eq!(event_source(&reported), json!("scheduler"));
     }
 
     #[test]
