@@ -25,7 +25,8 @@ fn integer(obj: &Value, path: &[&str]) -> String {
 
 fn pod_field(pod: &Value, path: &str) -> Option<String> {
     Some(match path {
-        "spec.nodeName" => string(pod, &["spec", "nodeName"]),
+        // `spec.host` is the old v1 spelling, kept by upstream for old clients.
+        "spec.nodeName" | "spec.host" => string(pod, &["spec", "nodeName"]),
         "spec.restartPolicy" => string(pod, &["spec", "restartPolicy"]),
         "spec.schedulerName" => string(pod, &["spec", "schedulerName"]),
         "spec.serviceAccountName" => string(pod, &["spec", "serviceAccountName"]),
@@ -81,6 +82,7 @@ fn event_field(event: &Value, path: &str) -> Option<String> {
 fn events_group_label(path: &str) -> Option<&str> {
     Some(match path {
         "reason" => "reason",
+        "source" => "source",
         "type" => "type",
         "reportingController" => "reportingComponent",
         _ => match path.strip_prefix("regarding.")? {
@@ -135,6 +137,7 @@ mod tests {
         });
         let field = |path| selectable_field("", "Pod", &pod, path);
         assert_eq!(field("spec.nodeName").as_deref(), Some("node-a"));
+        assert_eq!(field("spec.host").as_deref(), Some("node-a"));
         assert_eq!(field("spec.restartPolicy").as_deref(), Some("Always"));
         assert_eq!(field("spec.schedulerName").as_deref(), Some("default-scheduler"));
         assert_eq!(field("spec.serviceAccountName").as_deref(), Some("default"));
@@ -183,7 +186,8 @@ mod tests {
         assert_eq!(field("reportingController").as_deref(), Some("kubelet"));
         assert_eq!(field("reason").as_deref(), Some("Starting"));
         assert_eq!(field("involvedObject.kind"), None);
-        assert_eq!(field("source"), None);
+        assert_eq!(field("source").as_deref(), Some("kubelet"));
+        assert_eq!(field("note"), None);
         // A core event without a source reports its reporting component as the source.
         let reported = json!({"reportingComponent": "scheduler"});
         assert_eq!(
