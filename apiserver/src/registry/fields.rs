@@ -107,9 +107,8 @@ pub fn selectable_field(group: &str, kind: &str, obj: &Value, path: &str) -> Opt
         ("events.k8s.io", "Event", _) => event_field(obj, events_group_label(path)?),
         ("", "Namespace", "status.phase") => Some(string(obj, &["status", "phase"])),
         ("", "Node", "spec.unschedulable") => Some(boolean(obj, &["spec", "unschedulable"])),
-        ("", "ReplicationController", "status.replicas") | ("apps", "ReplicaSet", "status.replicas") => {
-            Some(integer(obj, &["status", "replicas"]))
-        }
+        // apps/v1 registers no field label conversion, so ReplicaSets select by metadata only.
+        ("", "ReplicationController", "status.replicas") => Some(integer(obj, &["status", "replicas"])),
         ("", "Secret", "type") => Some(string(obj, &["type"])),
         ("", "Service", "spec.clusterIP") => Some(string(obj, &["spec", "clusterIP"])),
         ("", "Service", "spec.type") => Some(string(obj, &["spec", "type"])),
@@ -213,8 +212,9 @@ mod tests {
             Some("false")
         );
         let rs = json!({"status": {"replicas": 3}});
+        assert_eq!(selectable_field("apps", "ReplicaSet", &rs, "status.replicas"), None);
         assert_eq!(
-            selectable_field("apps", "ReplicaSet", &rs, "status.replicas").as_deref(),
+            selectable_field("", "ReplicationController", &rs, "status.replicas").as_deref(),
             Some("3")
         );
         assert_eq!(
