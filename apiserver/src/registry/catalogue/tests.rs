@@ -227,6 +227,9 @@ fn kubectl_api_resources(all: &[Resource]) -> String {
     out
 }
 
+/// `tests/data/api-resources-1.35.txt` is a verbatim `kubectl api-resources` of a CRD-free cluster
+/// serving the 1.34/1.35 built-in set (the two releases serve the same stable resources), copied
+/// from a public notes repository.
 #[test]
 fn matches_upstream_kubectl_api_resources() {
     let expected = include_str!("../../../../tests/data/api-resources-1.35.txt");
