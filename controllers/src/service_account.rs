@@ -32,11 +32,16 @@ struct Context {
 
 /// Run the service-account controller until its watch streams end.
 pub async fn run(client: Client) {
-    let context = Arc::new(Context { client: client.clone(), backoff: ErrorBackoff::default() });
+    let context = Arc::new(Context {
+        client: client.clone(),
+        backoff: ErrorBackoff::default(),
+    });
     let defaults = watcher::Config::default().fields(&format!("metadata.name={DEFAULT}"));
     Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
         .watches(Api::<ServiceAccount>::all(client), defaults, |sa| {
-            sa.namespace().filter(|_| sa.name_any() == DEFAULT).map(|ns| ObjectRef::new(&ns))
+            sa.namespace()
+                .filter(|_| sa.name_any() == DEFAULT)
+                .map(|ns| ObjectRef::new(&ns))
         })
         .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
         .for_each(|outcome| async move {
@@ -49,8 +54,15 @@ pub async fn run(client: Client) {
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = ns.name_any();
-    let result = if crate::active::is_active(&ns) { ensure(&ctx.client, &name).await } else { Ok(()) };
-    let result = result.map_err(|source| Error::Api { namespace: name.clone(), source });
+    let result = if crate::active::is_active(&ns) {
+        ensure(&ctx.client, &name).await
+    } else {
+        Ok(())
+    };
+    let result = result.map_err(|source| Error::Api {
+        namespace: name.clone(),
+        source,
+    });
     ctx.backoff.track(&name, result.map(|()| Action::await_change()))
 }
 
@@ -61,7 +73,10 @@ async fn ensure(client: &Client, namespace: &str) -> Result<(), kube::Error> {
         return Ok(());
     }
     let sa = ServiceAccount {
-        metadata: ObjectMeta { name: Some(DEFAULT.to_string()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(DEFAULT.to_string()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match api.create(&PostParams::default(), &sa).await {

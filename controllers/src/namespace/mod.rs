@@ -42,7 +42,10 @@ struct Context {
 
 /// Run the namespace controller until its watch stream ends.
 pub async fn run(client: Client) {
-    let context = Arc::new(Context { client: client.clone(), backoff: ErrorBackoff::default() });
+    let context = Arc::new(Context {
+        client: client.clone(),
+        backoff: ErrorBackoff::default(),
+    });
     Controller::new(Api::<Namespace>::all(client), watcher::Config::default())
         .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
         .for_each(|outcome| async move {
@@ -94,7 +97,10 @@ async fn sync(name: &str, client: &Client) -> Result<Action, Error> {
     }
     if report.failed() {
         let errors = report.discovery_error.into_iter().chain(report.errors).collect();
-        return Err(Error::Content { namespace: name.to_string(), errors });
+        return Err(Error::Content {
+            namespace: name.to_string(),
+            errors,
+        });
     }
     if report.estimate_seconds > 0 {
         return Ok(Action::requeue(Duration::from_secs(report.estimate_seconds)));
@@ -109,7 +115,12 @@ async fn sync(name: &str, client: &Client) -> Result<Action, Error> {
 }
 
 fn finalizers(ns: &Namespace) -> BTreeSet<String> {
-    ns.spec.as_ref().and_then(|s| s.finalizers.clone()).unwrap_or_default().into_iter().collect()
+    ns.spec
+        .as_ref()
+        .and_then(|s| s.finalizers.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 /// PUT /api/v1/namespaces/{name}/finalize with our finalizer removed from spec.finalizers.
