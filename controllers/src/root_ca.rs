@@ -3,7 +3,6 @@
 
 use crate::api_errors;
 use crate::backoff::ErrorBackoff;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -46,19 +45,14 @@ pub async fn run(client: Client, root_ca_pem: String) {
         backoff: ErrorBackoff::default(),
     });
     let published = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
-    Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
+    let outcomes = Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
         .watches(Api::<ConfigMap>::all(client), published, |cm| {
             cm.namespace()
                 .filter(|_| cm.name_any() == CONFIG_MAP)
                 .map(|ns| ObjectRef::new(&ns))
         })
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
-        .for_each(|outcome| async move {
-            if let Err(e) = outcome {
-                tracing::warn!(controller = "root-ca-cert-publisher", error = %e, "reconcile failed");
-            }
-        })
-        .await;
+        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context);
+    crate::outcomes::drain("root-ca-cert-publisher", outcomes).await;
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {

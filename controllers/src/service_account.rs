@@ -3,7 +3,6 @@
 
 use crate::api_errors;
 use crate::backoff::ErrorBackoff;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -37,19 +36,14 @@ pub async fn run(client: Client) {
         backoff: ErrorBackoff::default(),
     });
     let defaults = watcher::Config::default().fields(&format!("metadata.name={DEFAULT}"));
-    Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
+    let outcomes = Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
         .watches(Api::<ServiceAccount>::all(client), defaults, |sa| {
             sa.namespace()
                 .filter(|_| sa.name_any() == DEFAULT)
                 .map(|ns| ObjectRef::new(&ns))
         })
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
-        .for_each(|outcome| async move {
-            if let Err(e) = outcome {
-                tracing::warn!(controller = "serviceaccount", error = %e, "reconcile failed");
-            }
-        })
-        .await;
+        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context);
+    crate::outcomes::drain("serviceaccount", outcomes).await;
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -7,7 +7,6 @@ mod content;
 
 use crate::api_errors;
 use crate::backoff::ErrorBackoff;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -46,14 +45,12 @@ pub async fn run(client: Client) {
         client: client.clone(),
         backoff: ErrorBackoff::default(),
     });
-    Controller::new(Api::<Namespace>::all(client), watcher::Config::default())
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
-        .for_each(|outcome| async move {
-            if let Err(e) = outcome {
-                tracing::warn!(controller = "namespace", error = %e, "reconcile failed");
-            }
-        })
-        .await;
+    let outcomes = Controller::new(Api::<Namespace>::all(client), watcher::Config::default()).run(
+        reconcile,
+        |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()),
+        context,
+    );
+    crate::outcomes::drain("namespace", outcomes).await;
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
