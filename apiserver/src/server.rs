@@ -45,6 +45,7 @@ impl ApiServer {
             ready: Default::default(),
             authenticator,
             authorizer: Arc::new(AllowAuthenticated),
+            openapi: Default::default(),
         });
         let server = ApiServer { state };
         server.bootstrap().await?;

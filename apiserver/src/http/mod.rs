@@ -3,6 +3,7 @@
 
 mod discovery;
 mod negotiate;
+mod openapi;
 mod params;
 mod request;
 mod resources;
@@ -36,6 +37,8 @@ pub struct ApiState {
     /// their [`UserInfo`]).
     pub authenticator: Option<Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
+    /// The OpenAPI documents and the resource-set generation they were built for.
+    pub openapi: std::sync::Mutex<Option<(u64, Arc<crate::openapi::OpenApi>)>>,
 }
 
 /// The whole API as an axum router.
@@ -136,6 +139,9 @@ fn non_resource(
             return Some(Ok(response::raw(code, "text/plain; charset=utf-8", text)));
         }
         _ => {}
+    }
+    if let Some(result) = openapi::serve(state, path, headers) {
+        return Some(result);
     }
     let resources = state.index.snapshot();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
