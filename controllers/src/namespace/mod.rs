@@ -55,6 +55,10 @@ pub async fn run(client: Client) {
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = ns.name_any();
+    if ns.metadata.deletion_timestamp.is_none() {
+        // Not being deleted as far as the cache knows; the update that starts deletion wakes us.
+        return Ok(Action::await_change());
+    }
     let result = sync(&name, &ctx.client).await;
     ctx.backoff.track(&name, result)
 }
