@@ -27,7 +27,10 @@ impl ErrorBackoff {
 
     /// Forget the failures of `key` (it reconciled successfully).
     pub fn succeeded(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
     }
 
     /// The error policy's answer: requeue `key` after its next backoff delay.

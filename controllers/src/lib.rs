@@ -5,6 +5,7 @@ mod active;
 mod api_errors;
 mod backoff;
 mod namespace;
+mod outcomes;
 mod root_ca;
 mod service_account;
 

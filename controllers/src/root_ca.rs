@@ -3,7 +3,6 @@
 
 use crate::api_errors;
 use crate::backoff::ErrorBackoff;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -40,25 +39,33 @@ struct Context {
 
 /// Run the root-CA publisher until its watch streams end.
 pub async fn run(client: Client, root_ca_pem: String) {
-    let context = Arc::new(Context { client: client.clone(), root_ca_pem, backoff: ErrorBackoff::default() });
+    let context = Arc::new(Context {
+        client: client.clone(),
+        root_ca_pem,
+        backoff: ErrorBackoff::default(),
+    });
     let published = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
-    Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
+    let outcomes = Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
         .watches(Api::<ConfigMap>::all(client), published, |cm| {
-            cm.namespace().filter(|_| cm.name_any() == CONFIG_MAP).map(|ns| ObjectRef::new(&ns))
+            cm.namespace()
+                .filter(|_| cm.name_any() == CONFIG_MAP)
+                .map(|ns| ObjectRef::new(&ns))
         })
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
-        .for_each(|outcome| async move {
-            if let Err(e) = outcome {
-                tracing::warn!(controller = "root-ca-cert-publisher", error = %e, "reconcile failed");
-            }
-        })
-        .await;
+        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context);
+    crate::outcomes::drain("root-ca-cert-publisher", outcomes).await;
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = ns.name_any();
-    let result = if crate::active::is_active(&ns) { publish(&ctx.client, &name, &ctx.root_ca_pem).await } else { Ok(()) };
-    let result = result.map_err(|source| Error::Api { namespace: name.clone(), source });
+    let result = if crate::active::is_active(&ns) {
+        publish(&ctx.client, &name, &ctx.root_ca_pem).await
+    } else {
+        Ok(())
+    };
+    let result = result.map_err(|source| Error::Api {
+        namespace: name.clone(),
+        source,
+    });
     ctx.backoff.track(&name, result.map(|()| Action::await_change()))
 }
 
@@ -69,14 +76,18 @@ fn desired_data(root_ca_pem: &str) -> BTreeMap<String, String> {
 /// Whether `cm` already carries exactly the bundle and the description annotation.
 fn up_to_date(cm: &ConfigMap, root_ca_pem: &str) -> bool {
     cm.data.as_ref() == Some(&desired_data(root_ca_pem))
-        && cm.annotations().get(DESCRIPTION_ANNOTATION).is_some_and(|d| !d.is_empty())
+        && cm
+            .annotations()
+            .get(DESCRIPTION_ANNOTATION)
+            .is_some_and(|d| !d.is_empty())
 }
 
 /// Make `cm` carry exactly the bundle and the description annotation, keeping everything else.
 fn restore(mut cm: ConfigMap, root_ca_pem: &str) -> ConfigMap {
     cm.data = Some(desired_data(root_ca_pem));
     cm.binary_data = None;
-    cm.annotations_mut().insert(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string());
+    cm.annotations_mut()
+        .insert(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string());
     cm
 }
 
@@ -85,10 +96,16 @@ async fn publish(client: &Client, namespace: &str, root_ca_pem: &str) -> Result<
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     match api.get_opt(CONFIG_MAP).await? {
         Some(cm) if up_to_date(&cm, root_ca_pem) => Ok(()),
-        Some(cm) => api.replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem)).await.map(drop),
+        Some(cm) => api
+            .replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem))
+            .await
+            .map(drop),
         None => {
             let cm = ConfigMap {
-                metadata: ObjectMeta { name: Some(CONFIG_MAP.to_string()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(CONFIG_MAP.to_string()),
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             match api.create(&PostParams::default(), &restore(cm, root_ca_pem)).await {
@@ -112,7 +129,10 @@ mod tests {
                 labels: Some(BTreeMap::from([("keep".to_string(), "me".to_string())])),
                 ..Default::default()
             },
-            data: Some(BTreeMap::from([("ca.crt".to_string(), "tampered".to_string()), ("x".into(), "y".into())])),
+            data: Some(BTreeMap::from([
+                ("ca.crt".to_string(), "tampered".to_string()),
+                ("x".into(), "y".into()),
+            ])),
             ..Default::default()
         };
         assert!(!up_to_date(&cm, "PEM"));
@@ -120,12 +140,18 @@ mod tests {
         assert!(up_to_date(&cm, "PEM"));
         assert_eq!(cm.data, Some(desired_data("PEM")));
         assert_eq!(cm.labels().get("keep").map(String::as_str), Some("me"));
-        assert_eq!(cm.annotations().get(DESCRIPTION_ANNOTATION).map(String::as_str), Some(DESCRIPTION));
+        assert_eq!(
+            cm.annotations().get(DESCRIPTION_ANNOTATION).map(String::as_str),
+            Some(DESCRIPTION)
+        );
     }
 
     #[test]
     fn a_missing_annotation_is_not_up_to_date() {
-        let cm = ConfigMap { data: Some(desired_data("PEM")), ..Default::default() };
+        let cm = ConfigMap {
+            data: Some(desired_data("PEM")),
+            ..Default::default()
+        };
         assert!(!up_to_date(&cm, "PEM"));
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::api_errors;
 use crate::backoff::ErrorBackoff;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -32,25 +31,32 @@ struct Context {
 
 /// Run the service-account controller until its watch streams end.
 pub async fn run(client: Client) {
-    let context = Arc::new(Context { client: client.clone(), backoff: ErrorBackoff::default() });
+    let context = Arc::new(Context {
+        client: client.clone(),
+        backoff: ErrorBackoff::default(),
+    });
     let defaults = watcher::Config::default().fields(&format!("metadata.name={DEFAULT}"));
-    Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
+    let outcomes = Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
         .watches(Api::<ServiceAccount>::all(client), defaults, |sa| {
-            sa.namespace().filter(|_| sa.name_any() == DEFAULT).map(|ns| ObjectRef::new(&ns))
+            sa.namespace()
+                .filter(|_| sa.name_any() == DEFAULT)
+                .map(|ns| ObjectRef::new(&ns))
         })
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
-        .for_each(|outcome| async move {
-            if let Err(e) = outcome {
-                tracing::warn!(controller = "serviceaccount", error = %e, "reconcile failed");
-            }
-        })
-        .await;
+        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context);
+    crate::outcomes::drain("serviceaccount", outcomes).await;
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = ns.name_any();
-    let result = if crate::active::is_active(&ns) { ensure(&ctx.client, &name).await } else { Ok(()) };
-    let result = result.map_err(|source| Error::Api { namespace: name.clone(), source });
+    let result = if crate::active::is_active(&ns) {
+        ensure(&ctx.client, &name).await
+    } else {
+        Ok(())
+    };
+    let result = result.map_err(|source| Error::Api {
+        namespace: name.clone(),
+        source,
+    });
     ctx.backoff.track(&name, result.map(|()| Action::await_change()))
 }
 
@@ -61,7 +67,10 @@ async fn ensure(client: &Client, namespace: &str) -> Result<(), kube::Error> {
         return Ok(());
     }
     let sa = ServiceAccount {
-        metadata: ObjectMeta { name: Some(DEFAULT.to_string()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(DEFAULT.to_string()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match api.create(&PostParams::default(), &sa).await {

@@ -40,7 +40,10 @@ const FINALIZERS_REMAINING: Kind = Kind {
 
 /// For each condition type in upstream's order: `Some((reason, message))` when it is failing.
 fn evaluate(report: &Report) -> [(Kind, Option<(String, String)>); 5] {
-    let discovery = report.discovery_error.as_ref().map(|e| ("DiscoveryFailed".to_string(), e.clone()));
+    let discovery = report
+        .discovery_error
+        .as_ref()
+        .map(|e| ("DiscoveryFailed".to_string(), e.clone()));
     let content_failure = (!report.errors.is_empty()).then(|| {
         let mut errors = report.errors.clone();
         errors.sort();
@@ -52,16 +55,28 @@ fn evaluate(report: &Report) -> [(Kind, Option<(String, String)>); 5] {
         ("ContentDeletionFailed".to_string(), message)
     });
     let remaining = (!report.remaining.is_empty()).then(|| {
-        let mut parts: Vec<String> =
-            report.remaining.iter().map(|(resource, n)| format!("{resource} has {n} resource instances")).collect();
+        let mut parts: Vec<String> = report
+            .remaining
+            .iter()
+            .map(|(resource, n)| format!("{resource} has {n} resource instances"))
+            .collect();
         parts.sort();
-        ("SomeResourcesRemain".to_string(), format!("Some resources are remaining: {}", parts.join(", ")))
+        (
+            "SomeResourcesRemain".to_string(),
+            format!("Some resources are remaining: {}", parts.join(", ")),
+        )
     });
     let finalizers = (!report.finalizers.is_empty()).then(|| {
-        let mut parts: Vec<String> =
-            report.finalizers.iter().map(|(finalizer, n)| format!("{finalizer} in {n} resource instances")).collect();
+        let mut parts: Vec<String> = report
+            .finalizers
+            .iter()
+            .map(|(finalizer, n)| format!("{finalizer} in {n} resource instances"))
+            .collect();
         parts.sort();
-        let message = format!("Some content in the namespace has finalizers remaining: {}", parts.join(", "));
+        let message = format!(
+            "Some content in the namespace has finalizers remaining: {}",
+            parts.join(", ")
+        );
         ("SomeFinalizersRemain".to_string(), message)
     });
     [
@@ -140,11 +155,19 @@ mod tests {
                 "NamespaceFinalizersRemaining"
             ]
         );
-        assert!(conditions.iter().all(|c| c.status == "False" && c.last_transition_time == Some(at(10))));
+        assert!(conditions
+            .iter()
+            .all(|c| c.status == "False" && c.last_transition_time == Some(at(10))));
         let finalizers = find(&conditions, "NamespaceFinalizersRemaining");
         assert_eq!(finalizers.reason.as_deref(), Some("ContentHasNoFinalizers"));
-        assert_eq!(finalizers.message.as_deref(), Some("All content-preserving finalizers finished"));
-        assert!(!apply(&mut conditions, &Report::default(), &at(20)), "nothing changes the second time");
+        assert_eq!(
+            finalizers.message.as_deref(),
+            Some("All content-preserving finalizers finished")
+        );
+        assert!(
+            !apply(&mut conditions, &Report::default(), &at(20)),
+            "nothing changes the second time"
+        );
     }
 
     #[test]
@@ -171,7 +194,11 @@ mod tests {
             Some("Some content in the namespace has finalizers remaining: example.com/hold in 3 resource instances")
         );
         let discovery = find(&conditions, "NamespaceDeletionDiscoveryFailure");
-        assert_eq!(discovery.last_transition_time, Some(at(10)), "unchanged conditions keep their time");
+        assert_eq!(
+            discovery.last_transition_time,
+            Some(at(10)),
+            "unchanged conditions keep their time"
+        );
     }
 
     #[test]
@@ -183,7 +210,10 @@ mod tests {
         report.remaining.insert("pods.".into(), 1);
         assert!(apply(&mut conditions, &report, &at(20)));
         let remaining = find(&conditions, "NamespaceContentRemaining");
-        assert_eq!(remaining.message.as_deref(), Some("Some resources are remaining: pods. has 1 resource instances"));
+        assert_eq!(
+            remaining.message.as_deref(),
+            Some("Some resources are remaining: pods. has 1 resource instances")
+        );
         assert_eq!(remaining.last_transition_time, Some(at(10)));
     }
 
@@ -203,6 +233,9 @@ mod tests {
             Some("Failed to delete all resource types, 2 remaining: a failed, b failed")
         );
         let discovery = find(&conditions, "NamespaceDeletionDiscoveryFailure");
-        assert_eq!((discovery.status.as_str(), discovery.reason.as_deref()), ("True", Some("DiscoveryFailed")));
+        assert_eq!(
+            (discovery.status.as_str(), discovery.reason.as_deref()),
+            ("True", Some("DiscoveryFailed"))
+        );
     }
 }

@@ -39,7 +39,8 @@ impl Report {
     fn add(&mut self, resource: &ApiResource, outcome: Outcome) {
         self.estimate_seconds = self.estimate_seconds.max(outcome.estimate_seconds);
         if outcome.remaining > 0 {
-            self.remaining.insert(format!("{}.{}", resource.plural, resource.group), outcome.remaining);
+            self.remaining
+                .insert(format!("{}.{}", resource.plural, resource.group), outcome.remaining);
             for (finalizer, n) in outcome.finalizers {
                 *self.finalizers.entry(finalizer).or_default() += n;
             }
@@ -70,7 +71,9 @@ pub async fn delete_all(client: &Client, namespace: &str, deleted_at: Timestamp)
     let candidates = discovery.groups().flat_map(|group| {
         let preferred = group.preferred_version_or_latest().to_string();
         let others: Vec<String> = group.versions().filter(|v| *v != preferred).map(String::from).collect();
-        std::iter::once(preferred).chain(others).flat_map(|version| group.versioned_resources(&version))
+        std::iter::once(preferred)
+            .chain(others)
+            .flat_map(|version| group.versioned_resources(&version))
     });
     let resources = deletable(candidates);
     let outcomes: Vec<(ApiResource, Outcome)> = stream::iter(resources)
@@ -149,7 +152,10 @@ async fn delete_resource(
         }
     }
     if !can_list {
-        return Outcome { estimate_seconds, ..Default::default() };
+        return Outcome {
+            estimate_seconds,
+            ..Default::default()
+        };
     }
     if !collection_deleted {
         let items = match api.list(&ListParams::default()).await {
@@ -192,7 +198,9 @@ fn remaining(left: &[DynamicObject], estimate_seconds: u64, namespace: &str, gvr
     };
     if estimate_seconds == 0 {
         if outcome.finalizers.is_empty() {
-            outcome.error = Some(format!("unexpected items still remain in namespace: {namespace} for gvr: {gvr}"));
+            outcome.error = Some(format!(
+                "unexpected items still remain in namespace: {namespace} for gvr: {gvr}"
+            ));
         } else {
             outcome.estimate_seconds = FINALIZER_ESTIMATE_SECONDS;
         }
@@ -209,7 +217,11 @@ fn pod_estimate(pods: &[DynamicObject], deleted_at: Timestamp, now: Timestamp) -
             let phase = pod.data.pointer("/status/phase").and_then(|p| p.as_str());
             !matches!(phase, Some("Succeeded" | "Failed"))
         })
-        .filter_map(|pod| pod.data.pointer("/spec/terminationGracePeriodSeconds").and_then(|g| g.as_u64()))
+        .filter_map(|pod| {
+            pod.data
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(|g| g.as_u64())
+        })
         .max()
         .unwrap_or(0);
     let elapsed = now.as_second().saturating_sub(deleted_at.as_second());
@@ -237,7 +249,11 @@ mod tests {
         ApiResource {
             group: group.into(),
             version: version.into(),
-            api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
+            api_version: if group.is_empty() {
+                version.into()
+            } else {
+                format!("{group}/{version}")
+            },
             kind: plural.into(),
             plural: plural.into(),
         }
@@ -261,13 +277,18 @@ mod tests {
         let chosen = deletable(vec![
             (resource("", "v1", "configmaps"), caps(Scope::Namespaced, all)),
             (resource("", "v1", "namespaces"), caps(Scope::Cluster, all)),
-            (resource("", "v1", "bindings"), caps(Scope::Namespaced, &[verbs::CREATE])),
+            (
+                resource("", "v1", "bindings"),
+                caps(Scope::Namespaced, &[verbs::CREATE]),
+            ),
             (resource("batch", "v1", "jobs"), caps(Scope::Namespaced, all)),
             (resource("batch", "v1beta1", "jobs"), caps(Scope::Namespaced, all)),
             (resource("batch", "v1beta1", "cronjobs"), caps(Scope::Namespaced, all)),
         ]);
-        let names: Vec<String> =
-            chosen.iter().map(|(r, _)| format!("{}/{}/{}", r.group, r.version, r.plural)).collect();
+        let names: Vec<String> = chosen
+            .iter()
+            .map(|(r, _)| format!("{}/{}/{}", r.group, r.version, r.plural))
+            .collect();
         assert_eq!(names, ["/v1/configmaps", "batch/v1/jobs", "batch/v1beta1/cronjobs"]);
     }
 
@@ -294,7 +315,10 @@ mod tests {
             Some("unexpected items still remain in namespace: ns for gvr: /v1, Resource=pods")
         );
         let graceful = remaining(&left, 30, "ns", "/v1, Resource=pods");
-        assert_eq!((graceful.error, graceful.estimate_seconds, graceful.remaining), (None, 30, 1));
+        assert_eq!(
+            (graceful.error, graceful.estimate_seconds, graceful.remaining),
+            (None, 30, 1)
+        );
         assert_eq!(remaining(&[], 0, "ns", "x").remaining, 0);
     }
 
@@ -302,8 +326,10 @@ mod tests {
     fn pod_estimate_is_the_longest_grace_of_running_pods_while_it_lasts() {
         let pods = [
             object(json!({"metadata": {"name": "a"}, "spec": {"terminationGracePeriodSeconds": 30}})),
-            object(json!({"metadata": {"name": "b"}, "spec": {"terminationGracePeriodSeconds": 90},
-                "status": {"phase": "Succeeded"}})),
+            object(
+                json!({"metadata": {"name": "b"}, "spec": {"terminationGracePeriodSeconds": 90},
+                "status": {"phase": "Succeeded"}}),
+            ),
             object(json!({"metadata": {"name": "c"}, "spec": {}})),
         ];
         let start = Timestamp::from_second(1_000).unwrap();
@@ -319,11 +345,21 @@ mod tests {
         finalizers.insert("f".to_string(), 1);
         report.add(
             &resource("", "v1", "configmaps"),
-            Outcome { estimate_seconds: 15, remaining: 1, finalizers: finalizers.clone(), error: None },
+            Outcome {
+                estimate_seconds: 15,
+                remaining: 1,
+                finalizers: finalizers.clone(),
+                error: None,
+            },
         );
         report.add(
             &resource("example.com", "v1", "widgets"),
-            Outcome { estimate_seconds: 5, remaining: 2, finalizers, error: Some("boom".into()) },
+            Outcome {
+                estimate_seconds: 5,
+                remaining: 2,
+                finalizers,
+                error: Some("boom".into()),
+            },
         );
         assert_eq!(report.estimate_seconds, 15);
         assert_eq!(report.remaining.get("configmaps."), Some(&1));

@@ -7,7 +7,6 @@ mod content;
 
 use crate::api_errors;
 use crate::backoff::ErrorBackoff;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -42,19 +41,24 @@ struct Context {
 
 /// Run the namespace controller until its watch stream ends.
 pub async fn run(client: Client) {
-    let context = Arc::new(Context { client: client.clone(), backoff: ErrorBackoff::default() });
-    Controller::new(Api::<Namespace>::all(client), watcher::Config::default())
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context)
-        .for_each(|outcome| async move {
-            if let Err(e) = outcome {
-                tracing::warn!(controller = "namespace", error = %e, "reconcile failed");
-            }
-        })
-        .await;
+    let context = Arc::new(Context {
+        client: client.clone(),
+        backoff: ErrorBackoff::default(),
+    });
+    let outcomes = Controller::new(Api::<Namespace>::all(client), watcher::Config::default()).run(
+        reconcile,
+        |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()),
+        context,
+    );
+    crate::outcomes::drain("namespace", outcomes).await;
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = ns.name_any();
+    if ns.metadata.deletion_timestamp.is_none() {
+        // Not being deleted as far as the cache knows; the update that starts deletion wakes us.
+        return Ok(Action::await_change());
+    }
     let result = sync(&name, &ctx.client).await;
     ctx.backoff.track(&name, result)
 }
@@ -94,7 +98,10 @@ async fn sync(name: &str, client: &Client) -> Result<Action, Error> {
     }
     if report.failed() {
         let errors = report.discovery_error.into_iter().chain(report.errors).collect();
-        return Err(Error::Content { namespace: name.to_string(), errors });
+        return Err(Error::Content {
+            namespace: name.to_string(),
+            errors,
+        });
     }
     if report.estimate_seconds > 0 {
         return Ok(Action::requeue(Duration::from_secs(report.estimate_seconds)));
@@ -109,7 +116,12 @@ async fn sync(name: &str, client: &Client) -> Result<Action, Error> {
 }
 
 fn finalizers(ns: &Namespace) -> BTreeSet<String> {
-    ns.spec.as_ref().and_then(|s| s.finalizers.clone()).unwrap_or_default().into_iter().collect()
+    ns.spec
+        .as_ref()
+        .and_then(|s| s.finalizers.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 /// PUT /api/v1/namespaces/{name}/finalize with our finalizer removed from spec.finalizers.
