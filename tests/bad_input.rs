@@ -19,7 +19,9 @@ impl Raw {
         )
         .await
         .unwrap();
-        Raw { client: kube::Client::try_from(config).unwrap() }
+        Raw {
+            client: kube::Client::try_from(config).unwrap(),
+        }
     }
 
     async fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
@@ -36,7 +38,14 @@ impl Raw {
     }
 
     async fn revision(&self) -> String {
-        let (_, list) = self.send("GET", "/api/v1/namespaces/default/configmaps", "application/json", vec![]).await;
+        let (_, list) = self
+            .send(
+                "GET",
+                "/api/v1/namespaces/default/configmaps",
+                "application/json",
+                vec![],
+            )
+            .await;
         list["metadata"]["resourceVersion"].as_str().unwrap().to_string()
     }
 }
@@ -56,48 +65,125 @@ async fn bad_requests_answer_status_and_write_nothing() {
     let skiff = Skiff::start();
     let raw = Raw::new(&skiff).await;
     let cms = "/api/v1/namespaces/default/configmaps";
-    let (code, _) = raw.send("POST", cms, "application/json", json!({"metadata": {"name": "base"}}).to_string().into_bytes()).await;
+    let (code, _) = raw
+        .send(
+            "POST",
+            cms,
+            "application/json",
+            json!({"metadata": {"name": "base"}}).to_string().into_bytes(),
+        )
+        .await;
     assert_eq!(code, 201);
     let before = raw.revision().await;
 
-    assert_status(&raw.send("POST", cms, "application/json", b"{not json".to_vec()).await, 400, "BadRequest", "json");
-    assert_status(&raw.send("POST", cms, "application/yaml", b"a: [unclosed".to_vec()).await, 400, "BadRequest", "yaml");
-    let huge = json!({"metadata": {"name": "huge"}, "data": {"k": "x".repeat(3 * 1024 * 1024 + 10)}});
-    assert_status(&raw.send("POST", cms, "application/json", huge.to_string().into_bytes()).await, 413, "RequestEntityTooLarge", "limit is 3145728");
     assert_status(
-        &raw.send("POST", cms, "application/json", json!({"metadata": {"name": "Bad_Name"}}).to_string().into_bytes()).await,
+        &raw.send("POST", cms, "application/json", b"{not json".to_vec()).await,
+        400,
+        "BadRequest",
+        "json",
+    );
+    assert_status(
+        &raw.send("POST", cms, "application/yaml", b"a: [unclosed".to_vec())
+            .await,
+        400,
+        "BadRequest",
+        "yaml",
+    );
+    let huge = json!({"metadata": {"name": "huge"}, "data": {"k": "x".repeat(3 * 1024 * 1024 + 10)}});
+    assert_status(
+        &raw.send("POST", cms, "application/json", huge.to_string().into_bytes())
+            .await,
+        413,
+        "RequestEntityTooLarge",
+        "limit is 3145728",
+    );
+    assert_status(
+        &raw.send(
+            "POST",
+            cms,
+            "application/json",
+            json!({"metadata": {"name": "Bad_Name"}}).to_string().into_bytes(),
+        )
+        .await,
         422,
         "Invalid",
         "metadata.name: Invalid value: \"Bad_Name\"",
     );
     assert_status(
-        &raw.send("POST", cms, "application/json", json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "x"}}).to_string().into_bytes()).await,
+        &raw.send(
+            "POST",
+            cms,
+            "application/json",
+            json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await,
         400,
         "BadRequest",
         "does not match the expected API version",
     );
     assert_status(
-        &raw.send("POST", cms, "application/json", json!({"metadata": {"name": "base"}}).to_string().into_bytes()).await,
+        &raw.send(
+            "POST",
+            cms,
+            "application/json",
+            json!({"metadata": {"name": "base"}}).to_string().into_bytes(),
+        )
+        .await,
         409,
         "AlreadyExists",
         "configmaps \"base\" already exists",
     );
     assert_status(
-        &raw.send("PUT", &format!("{cms}/base"), "application/json", json!({"metadata": {"name": "base", "resourceVersion": "1"}}).to_string().into_bytes()).await,
+        &raw.send(
+            "PUT",
+            &format!("{cms}/base"),
+            "application/json",
+            json!({"metadata": {"name": "base", "resourceVersion": "1"}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await,
         409,
         "Conflict",
         "the object has been modified",
     );
-    assert_status(&raw.send("GET", "/api/v1/namespaces/default/widgets", "application/json", vec![]).await, 404, "NotFound", "the server could not find the requested resource");
     assert_status(
-        &raw.send("POST", "/api/v1/namespaces/missing/configmaps", "application/json", json!({"metadata": {"name": "x"}}).to_string().into_bytes()).await,
+        &raw.send("GET", "/api/v1/namespaces/default/widgets", "application/json", vec![])
+            .await,
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
+    assert_status(
+        &raw.send(
+            "POST",
+            "/api/v1/namespaces/missing/configmaps",
+            "application/json",
+            json!({"metadata": {"name": "x"}}).to_string().into_bytes(),
+        )
+        .await,
         404,
         "NotFound",
         "namespaces \"missing\" not found",
     );
-    assert_status(&raw.send("POST", cms, "application/cbor", vec![0xa0]).await, 415, "UnsupportedMediaType", "");
     assert_status(
-        &raw.send("POST", &format!("{cms}?fieldValidation=Strict"), "application/json", json!({"metadata": {"name": "strict"}, "bogus": 1}).to_string().into_bytes()).await,
+        &raw.send("POST", cms, "application/cbor", vec![0xa0]).await,
+        415,
+        "UnsupportedMediaType",
+        "",
+    );
+    assert_status(
+        &raw.send(
+            "POST",
+            &format!("{cms}?fieldValidation=Strict"),
+            "application/json",
+            json!({"metadata": {"name": "strict"}, "bogus": 1})
+                .to_string()
+                .into_bytes(),
+        )
+        .await,
         400,
         "BadRequest",
         "strict decoding error: unknown field \"bogus\"",
@@ -105,7 +191,12 @@ async fn bad_requests_answer_status_and_write_nothing() {
 
     assert_eq!(raw.revision().await, before, "a rejected request changed the store");
     let (_, list) = raw.send("GET", cms, "application/json", vec![]).await;
-    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["base", "kube-root-ca.crt"]);
 
     // No credentials at all: 401.

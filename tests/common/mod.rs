@@ -99,8 +99,15 @@ impl Skiff {
     /// host:port from the kubeconfig the server wrote.
     pub fn kubeconfig_server(&self) -> String {
         let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
-        let line = text.lines().find(|l| l.trim_start().starts_with("server:")).expect("server line");
-        line.trim().trim_start_matches("server:").trim().trim_start_matches("https://").to_string()
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("server:"))
+            .expect("server line");
+        line.trim()
+            .trim_start_matches("server:")
+            .trim()
+            .trim_start_matches("https://")
+            .to_string()
     }
 
     /// Run kubectl 1.32 and return stdout, panicking with stderr on failure.

@@ -118,7 +118,7 @@ pub async fn handle(
             let updated = if subresource == Some("finalize") {
                 let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
                 store
-                    .update_with(scope, name, None, &opts, |old| {
+                    .update_with(scope, name, Some("finalize"), &opts, |old| {
                         let mut new = old.clone();
                         new["spec"]["finalizers"] = finalizers.clone();
                         Ok(new)

@@ -81,6 +81,15 @@ impl Strategy for Namespace {
     fn tracks_generation(&self) -> bool {
         false
     }
+
+    fn deletion_pending(&self, obj: &Value) -> bool {
+        let nonempty = |p| obj.pointer(p).and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        nonempty("/metadata/finalizers") || nonempty("/spec/finalizers")
+    }
+
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        obj["status"]["phase"] = json!("Terminating");
+    }
 }
 
 /// ReplicationControllers: selector and labels from the template, replicas 1.

@@ -127,6 +127,14 @@ impl Strategy for Builtin {
         self.rules.strategy.tracks_generation()
     }
 
+    fn deletion_pending(&self, obj: &Value) -> bool {
+        self.rules.strategy.deletion_pending(obj)
+    }
+
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        self.rules.strategy.prepare_for_delete(obj)
+    }
+
     fn columns(&self) -> Option<&[Column]> {
         tables::columns_for(&self.group, &self.kind)
     }

@@ -219,7 +219,8 @@ impl Store {
                         }
                     }
                 }
-            } else {
+            } else if subresource.is_none() {
+                // Other subresources (namespaces/finalize) hand over exactly the object to store.
                 res.strategy.default(&mut new);
                 res.strategy.prepare_for_update(&mut new, &old);
             }
