@@ -200,11 +200,9 @@ async fn bad_requests_answer_status_and_write_nothing() {
     assert_eq!(names, vec!["base", "kube-root-ca.crt"]);
 
     // No credentials at all: 401.
-    let anonymous = kube::Client::try_from(kube::Config {
-        accept_invalid_certs: true,
-        ..kube::Config::new(format!("https://{}", skiff.kubeconfig_server()).parse().unwrap())
-    })
-    .unwrap();
+    let mut config = kube::Config::new(format!("https://{}", skiff.kubeconfig_server()).parse().unwrap());
+    config.accept_invalid_certs = true;
+    let anonymous = kube::Client::try_from(config).unwrap();
     let err = anonymous.list_api_groups().await.unwrap_err();
     assert!(matches!(err, kube::Error::Api(ref s) if s.code == 401), "{err:?}");
 }

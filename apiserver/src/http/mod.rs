@@ -8,6 +8,7 @@ mod params;
 mod request;
 mod resources;
 mod response;
+mod scale;
 mod system;
 mod table;
 

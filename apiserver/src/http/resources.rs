@@ -5,6 +5,7 @@ use super::negotiate::{self, BodyType, Output};
 use super::params::Params;
 use super::request::RequestInfo;
 use super::response;
+use super::scale;
 use super::table::{self, IncludeObject};
 use super::ApiState;
 use crate::registry::store::{Deleted, Scope};
@@ -35,7 +36,7 @@ pub async fn handle(
         if !known {
             return Err(ApiError::unknown_resource());
         }
-        if !matches!(sub, "status" | "finalize") || !matches!(info.verb, "get" | "update" | "patch") {
+        if !matches!(sub, "status" | "finalize" | "scale") || !matches!(info.verb, "get" | "update" | "patch") {
             return Err(ApiError::method_not_allowed());
         }
     } else if !resource.verbs.iter().any(|v| v == info.verb) {
@@ -59,6 +60,21 @@ pub async fn handle(
     let subresource = info.subresource.as_deref();
     let store = &state.store;
     match info.verb {
+        "get" if subresource == Some("scale") => {
+            let object = store.get(scope, name).await?;
+            let scale = scale::to_scale(&crate::registry::store::object::parse(&object.json)?);
+            Ok(response::value(StatusCode::OK, output, &scale))
+        }
+        "update" if subresource == Some("scale") => {
+            let body = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let updated = store
+                .update_with(scope, name, subresource, &params.write()?, |old| {
+                    scale::from_scale(old, &body)
+                })
+                .await?;
+            let scale = scale::to_scale(&crate::registry::store::object::parse(&updated)?);
+            Ok(response::value(StatusCode::OK, output, &scale))
+        }
         "get" => {
             let object = store.get(scope, name).await?;
             Ok(render_one(
@@ -140,6 +156,13 @@ pub async fn handle(
             let warnings = std::sync::Mutex::new(Vec::new());
             let patched = patch(state, scope, name, subresource, kind, &body, &params, &warnings).await?;
             let warnings = warnings.into_inner().unwrap_or_default();
+            if subresource == Some("scale") {
+                let scale = scale::to_scale(&crate::registry::store::object::parse(&patched)?);
+                return Ok(with_warnings(
+                    response::value(StatusCode::OK, output, &scale),
+                    &warnings,
+                ));
+            }
             Ok(with_warnings(
                 render_one(&resource, output, include, StatusCode::OK, patched),
                 &warnings,
@@ -278,6 +301,13 @@ async fn patch(
             "server-side apply is not supported yet",
         ));
     }
+    let scale_view = subresource == Some("scale");
+    // Scale has no lists, so a strategic merge patch of it is a merge patch.
+    let kind = if scale_view && kind == BodyType::StrategicMergePatch {
+        BodyType::MergePatch
+    } else {
+        kind
+    };
     let definitions = if kind == BodyType::StrategicMergePatch {
         let root = state.definitions.root_of(resource).ok_or_else(|| {
             ApiError::new(
@@ -292,7 +322,14 @@ async fn patch(
     };
     state
         .store
-        .update_with(scope, name, subresource, &opts, |current| {
+        .update_with(scope, name, subresource, &opts, |stored| {
+            let shown;
+            let current = if scale_view {
+                shown = scale::to_scale(stored);
+                &shown
+            } else {
+                stored
+            };
             let result = match (kind, &patch_value, &definitions) {
                 (BodyType::JsonPatch, _, _) => crate::patch::json_patch(current, body),
                 (BodyType::StrategicMergePatch, Some(p), Some((defs, root))) => {
@@ -311,15 +348,20 @@ async fn patch(
                 };
                 ApiError::new(code, reason, e.to_string())
             })?;
-            let found = check_fields(state, resource, params, &patched)?;
-            if let Ok(mut w) = warnings.lock() {
-                *w = found;
+            if !scale_view {
+                let found = check_fields(state, resource, params, &patched)?;
+                if let Ok(mut w) = warnings.lock() {
+                    *w = found;
+                }
             }
             // A patch never pins a resourceVersion unless it sets one explicitly.
             if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion") {
                 if let Some(meta) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
                     meta.shift_remove("resourceVersion");
                 }
+            }
+            if scale_view {
+                return scale::from_scale(stored, &patched);
             }
             Ok(patched)
         })
