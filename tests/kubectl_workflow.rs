@@ -110,18 +110,18 @@ fn edit_patch_label_annotate_scale() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "app.yaml", MANIFEST);
     skiff.kubectl(&["apply", "-f", &file]);
-    for kubectl in common::kubectls() {
-        let k = |args: &[&str]| ok(skiff.kubectl_with(&kubectl, args), args);
+    for (i, kubectl) in common::kubectls().iter().enumerate() {
+        let k = |args: &[&str]| ok(skiff.kubectl_with(kubectl, args), args);
         // edit through an editor that rewrites the file
-        let out = Command::new(&kubectl)
+        let out = Command::new(kubectl)
             .args(["edit", "configmap", "settings"])
             .env("KUBECONFIG", &skiff.kubeconfig)
-            .env("KUBE_EDITOR", "sed -i -e s/size:.*/size:\\ edited/")
+            .env("KUBE_EDITOR", format!("sed -i -e s/size:.*/size:\\ edited-{i}/"))
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "configmap/settings edited\n");
-        assert_eq!(k(&["get", "cm", "settings", "-o", "jsonpath={.data.size}"]), "edited");
+        assert_eq!(k(&["get", "cm", "settings", "-o", "jsonpath={.data.size}"]), format!("edited-{i}"));
 
         assert_eq!(
             k(&["patch", "cm", "settings", "-p", r#"{"data":{"shape":"round"}}"#]),
@@ -145,13 +145,13 @@ fn edit_patch_label_annotate_scale() {
                 "settings",
                 "--type=json",
                 "-p",
-                r#"[{"op":"add","path":"/data/json","value":"yes"}]"#
+                &format!(r#"[{{"op":"add","path":"/data/json","value":"yes-{i}"}}]"#)
             ]),
             "configmap/settings patched\n"
         );
         assert_eq!(
             k(&["get", "cm", "settings", "-o", "jsonpath={.data.json}/{.data.shape}"]),
-            "yes/"
+            format!("yes-{i}/")
         );
         assert_eq!(
             k(&[
@@ -160,7 +160,7 @@ fn edit_patch_label_annotate_scale() {
                 "settings",
                 "--type=merge",
                 "-p",
-                r#"{"data":{"json":"yes"}}"#
+                &format!(r#"{{"data":{{"json":"yes-{i}"}}}}"#)
             ]),
             "configmap/settings patched (no change)\n"
         );
