@@ -410,3 +410,69 @@ fn stdin_apply() {
         "configmap/settings created\ndeployment.apps/web created\n"
     );
 }
+
+const EVENTS: &str = "apiVersion: v1
+kind: Event
+metadata:
+  name: second
+involvedObject:
+  kind: ConfigMap
+  name: settings
+  namespace: default
+reason: Updated
+message: second thing happened
+type: Normal
+firstTimestamp: \"2026-01-01T00:00:10Z\"
+lastTimestamp: \"2026-01-01T00:00:10Z\"
+count: 1
+---
+apiVersion: v1
+kind: Event
+metadata:
+  name: first
+involvedObject:
+  kind: ConfigMap
+  name: settings
+  namespace: default
+reason: Created
+message: first thing happened
+type: Warning
+firstTimestamp: \"2026-01-01T00:00:05Z\"
+lastTimestamp: \"2026-01-01T00:00:05Z\"
+count: 1
+";
+
+#[test]
+fn get_all_events_expose_and_namespace_deletion() {
+    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = write(dir.path(), "app.yaml", MANIFEST);
+    let events = write(dir.path(), "events.yaml", EVENTS);
+    for (i, kubectl) in common::kubectls().iter().enumerate() {
+        let k = |args: &[&str]| ok(skiff.kubectl_with(kubectl, args), args);
+        let ns = format!("work-{i}");
+        k(&["create", "namespace", &ns]);
+        k(&["apply", "-n", &ns, "-f", &app]);
+        let all = k(&["get", "all", "-n", &ns]);
+        assert!(all.contains("deployment.apps/web"), "{all}");
+        assert!(!all.contains("configmap"), "configmaps are not in the `all` category: {all}");
+
+        k(&["apply", "-n", &ns, "-f", &events]);
+        let sorted = k(&["get", "events", "-n", &ns, "--sort-by=.lastTimestamp", "-o", "custom-columns=REASON:.reason"]);
+        assert_eq!(sorted, "REASON\nCreated\nUpdated\n");
+        let listed = k(&["events", "-n", &ns]);
+        assert!(listed.starts_with("LAST SEEN"), "{listed}");
+        assert!(listed.find("first thing").unwrap() < listed.find("second thing").unwrap(), "{listed}");
+
+        assert_eq!(k(&["expose", "deployment", "web", "-n", &ns, "--port=80", "--target-port=8080"]), "service/web exposed\n");
+        let svc: serde_json::Value = serde_json::from_str(&k(&["get", "svc", "web", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(svc["spec"]["selector"]["app"], "web");
+        assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+        assert!(svc["spec"]["clusterIP"].as_str().unwrap().starts_with("10."), "{svc}");
+
+        assert_eq!(k(&["delete", "namespace", &ns]), format!("namespace \"{ns}\" deleted\n"));
+        let gone = skiff.kubectl_with(kubectl, &["get", "namespace", &ns]);
+        assert!(!gone.status.success(), "namespace deletion waits until it is gone");
+        assert_eq!(k(&["get", "cm", "-n", &ns, "-o", "name"]), "");
+    }
+}
