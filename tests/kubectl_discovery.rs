@@ -36,14 +36,34 @@ v1
 fn api_resources_and_versions_match_upstream() {
     let skiff = Skiff::start();
     for kubectl in common::kubectls() {
-        assert_eq!(ok(skiff.kubectl_with(&kubectl, &["api-resources"]), &[]), UPSTREAM_API_RESOURCES, "{kubectl:?}");
-        assert_eq!(ok(skiff.kubectl_with(&kubectl, &["api-versions"]), &[]), UPSTREAM_API_VERSIONS, "{kubectl:?}");
-        let namespaced = ok(skiff.kubectl_with(&kubectl, &["api-resources", "--namespaced=false", "-o", "name"]), &[]);
-        assert!(namespaced.lines().any(|l| l == "namespaces") && !namespaced.lines().any(|l| l == "pods"), "{namespaced}");
+        assert_eq!(
+            ok(skiff.kubectl_with(&kubectl, &["api-resources"]), &[]),
+            UPSTREAM_API_RESOURCES,
+            "{kubectl:?}"
+        );
+        assert_eq!(
+            ok(skiff.kubectl_with(&kubectl, &["api-versions"]), &[]),
+            UPSTREAM_API_VERSIONS,
+            "{kubectl:?}"
+        );
+        let namespaced = ok(
+            skiff.kubectl_with(&kubectl, &["api-resources", "--namespaced=false", "-o", "name"]),
+            &[],
+        );
+        assert!(
+            namespaced.lines().any(|l| l == "namespaces") && !namespaced.lines().any(|l| l == "pods"),
+            "{namespaced}"
+        );
     }
     let version = skiff.kubectl(&["version", "-o", "json"]);
     let version: serde_json::Value = serde_json::from_str(&version).unwrap();
-    assert!(version["serverVersion"]["gitVersion"].as_str().unwrap().starts_with("v1.35."), "{version}");
+    assert!(
+        version["serverVersion"]["gitVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.35."),
+        "{version}"
+    );
 }
 
 #[test]
@@ -52,12 +72,19 @@ fn explain_reads_openapi() {
     for kubectl in common::kubectls() {
         let k = |args: &[&str]| ok(skiff.kubectl_with(&kubectl, args), args);
         let deploy = k(&["explain", "deployment"]);
-        assert!(deploy.starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n"), "{deploy}");
+        assert!(
+            deploy.starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n"),
+            "{deploy}"
+        );
         let containers = k(&["explain", "deployment.spec.template.spec.containers"]);
         assert!(containers.contains("FIELD: containers <[]Container>"), "{containers}");
         assert!(containers.contains("name\t<string> -required-"), "{containers}");
         let recursive = k(&["explain", "configmap", "--recursive"]);
-        assert!(recursive.contains("binaryData\t<map[string]string>") && recursive.contains("    labels\t<map[string]string>"), "{recursive}");
+        assert!(
+            recursive.contains("binaryData\t<map[string]string>")
+                && recursive.contains("    labels\t<map[string]string>"),
+            "{recursive}"
+        );
         let port = k(&["explain", "svc.spec.ports.targetPort"]);
         assert!(port.contains("FIELD: targetPort <IntOrString>"), "{port}");
     }

@@ -121,7 +121,10 @@ fn edit_patch_label_annotate_scale() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "configmap/settings edited\n");
-        assert_eq!(k(&["get", "cm", "settings", "-o", "jsonpath={.data.size}"]), format!("edited-{i}"));
+        assert_eq!(
+            k(&["get", "cm", "settings", "-o", "jsonpath={.data.size}"]),
+            format!("edited-{i}")
+        );
 
         assert_eq!(
             k(&["patch", "cm", "settings", "-p", r#"{"data":{"shape":"round"}}"#]),
@@ -455,22 +458,50 @@ fn get_all_events_expose_and_namespace_deletion() {
         k(&["apply", "-n", &ns, "-f", &app]);
         let all = k(&["get", "all", "-n", &ns]);
         assert!(all.contains("deployment.apps/web"), "{all}");
-        assert!(!all.contains("configmap"), "configmaps are not in the `all` category: {all}");
+        assert!(
+            !all.contains("configmap"),
+            "configmaps are not in the `all` category: {all}"
+        );
 
         k(&["apply", "-n", &ns, "-f", &events]);
-        let sorted = k(&["get", "events", "-n", &ns, "--sort-by=.lastTimestamp", "-o", "custom-columns=REASON:.reason"]);
+        let sorted = k(&[
+            "get",
+            "events",
+            "-n",
+            &ns,
+            "--sort-by=.lastTimestamp",
+            "-o",
+            "custom-columns=REASON:.reason",
+        ]);
         assert_eq!(sorted, "REASON\nCreated\nUpdated\n");
         let listed = k(&["events", "-n", &ns]);
         assert!(listed.starts_with("LAST SEEN"), "{listed}");
-        assert!(listed.find("first thing").unwrap() < listed.find("second thing").unwrap(), "{listed}");
+        assert!(
+            listed.find("first thing").unwrap() < listed.find("second thing").unwrap(),
+            "{listed}"
+        );
 
-        assert_eq!(k(&["expose", "deployment", "web", "-n", &ns, "--port=80", "--target-port=8080"]), "service/web exposed\n");
+        assert_eq!(
+            k(&[
+                "expose",
+                "deployment",
+                "web",
+                "-n",
+                &ns,
+                "--port=80",
+                "--target-port=8080"
+            ]),
+            "service/web exposed\n"
+        );
         let svc: serde_json::Value = serde_json::from_str(&k(&["get", "svc", "web", "-n", &ns, "-o", "json"])).unwrap();
         assert_eq!(svc["spec"]["selector"]["app"], "web");
         assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
         assert!(svc["spec"]["clusterIP"].as_str().unwrap().starts_with("10."), "{svc}");
 
-        assert_eq!(k(&["delete", "namespace", &ns]), format!("namespace \"{ns}\" deleted\n"));
+        assert_eq!(
+            k(&["delete", "namespace", &ns]),
+            format!("namespace \"{ns}\" deleted\n")
+        );
         let gone = skiff.kubectl_with(kubectl, &["get", "namespace", &ns]);
         assert!(!gone.status.success(), "namespace deletion waits until it is gone");
         assert_eq!(k(&["get", "cm", "-n", &ns, "-o", "name"]), "");

@@ -5,6 +5,7 @@ pub mod http;
 pub mod openapi;
 pub mod patch;
 pub mod pki;
+pub mod protobuf;
 pub mod registry;
 pub mod server;
 pub mod status;

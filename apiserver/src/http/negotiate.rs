@@ -1,5 +1,5 @@
 //! Content negotiation: what a client accepts (JSON, YAML, Table, aggregated discovery) and what
-//! a request body is (JSON, YAML, patch types); protobuf and CBOR are refused so clients fall back.
+//! a request body is (JSON, YAML, Kubernetes protobuf, patch types); CBOR is refused so clients fall back.
 
 use crate::status::{ApiError, ApiResult};
 use http::HeaderMap;
@@ -83,6 +83,8 @@ pub fn output(headers: &HeaderMap, discovery: bool) -> ApiResult<Output> {
 pub enum BodyType {
     Json,
     Yaml,
+    /// Kubernetes protobuf (typed client-go clients send it for built-in kinds).
+    Protobuf,
     JsonPatch,
     MergePatch,
     StrategicMergePatch,
@@ -99,6 +101,7 @@ pub fn body_type(headers: &HeaderMap, patch: bool) -> ApiResult<BodyType> {
     let found = match (essence, patch) {
         ("application/json" | "", false) => Some(BodyType::Json),
         ("application/yaml", false) => Some(BodyType::Yaml),
+        ("application/vnd.kubernetes.protobuf", false) => Some(BodyType::Protobuf),
         ("application/json-patch+json", true) => Some(BodyType::JsonPatch),
         ("application/merge-patch+json", true) => Some(BodyType::MergePatch),
         ("application/strategic-merge-patch+json", true) => Some(BodyType::StrategicMergePatch),
@@ -109,7 +112,7 @@ pub fn body_type(headers: &HeaderMap, patch: bool) -> ApiResult<BodyType> {
         let accepted = if patch {
             "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
         } else {
-            "application/json, application/yaml"
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf"
         };
         ApiError::new(
             415,
@@ -125,6 +128,8 @@ pub fn decode(body: &[u8], kind: BodyType) -> ApiResult<Value> {
         return Err(ApiError::too_large());
     }
     match kind {
+        BodyType::Protobuf => crate::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("failed to decode protobuf body: {e}"))),
         BodyType::Yaml | BodyType::ApplyPatch => serde_yaml_ng::from_slice::<Value>(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e}"))),
         _ => serde_json::from_slice(body)
@@ -163,13 +168,17 @@ mod tests {
     }
 
     #[test]
-    fn refuses_protobuf_bodies() {
+    fn body_types() {
         let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, "application/cbor".parse().unwrap());
+        assert_eq!(body_type(&h, false).unwrap_err().code, 415);
         h.insert(
             http::header::CONTENT_TYPE,
             "application/vnd.kubernetes.protobuf".parse().unwrap(),
         );
-        assert_eq!(body_type(&h, false).unwrap_err().code, 415);
+        assert_eq!(body_type(&h, false).unwrap(), BodyType::Protobuf);
+        assert_eq!(body_type(&h, true).unwrap_err().code, 415);
+        assert_eq!(decode(b"k8s\0garbage", BodyType::Protobuf).unwrap_err().code, 400);
         assert!(decode(b"{not json", BodyType::Json)
             .unwrap_err()
             .message
