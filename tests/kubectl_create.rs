@@ -24,8 +24,9 @@ fn every_create_subcommand() {
     for (i, kubectl) in common::kubectls().iter().enumerate() {
         let ns = format!("create-{i}");
         let run = |args: &[&str]| {
-            let mut full: Vec<&str> = args.to_vec();
-            full.extend_from_slice(&["-n", &ns]);
+            // The namespace goes first: anything after `--` is the container's command.
+            let mut full: Vec<&str> = vec!["-n", &ns];
+            full.extend_from_slice(args);
             ok(skiff.kubectl_with(kubectl, &full), &full)
         };
         assert_eq!(

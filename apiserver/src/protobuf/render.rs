@@ -24,11 +24,32 @@ pub(super) fn message(msg: &dyn MessageDyn) -> Result<Value, ProtobufError> {
     }
     let mut out = Map::new();
     for field in descriptor.fields() {
-        if let Some(value) = field_value(&field, msg)? {
-            out.insert(json_name(descriptor.name(), field.name()), value);
+        match field_value(&field, msg)? {
+            // Go's `json:",inline"` embeddings are a field in proto but flat in JSON.
+            Some(Value::Object(embedded)) if is_inline(descriptor.name(), field.name()) => out.extend(embedded),
+            Some(value) => {
+                out.insert(json_name(descriptor.name(), field.name()), value);
+            }
+            None => {}
         }
     }
     Ok(Value::Object(out))
+}
+
+/// Struct fields upstream embeds with `json:",inline"`: (message name, proto field name).
+const INLINE: &[(&str, &str)] = &[
+    ("Volume", "volumeSource"),
+    ("PersistentVolumeSpec", "persistentVolumeSource"),
+    ("EphemeralContainer", "ephemeralContainerCommon"),
+    ("Probe", "handler"),
+    ("IngressRule", "ingressRuleValue"),
+    ("DeviceClaimConfiguration", "deviceConfiguration"),
+    ("DeviceClassConfiguration", "deviceConfiguration"),
+    ("DeviceAllocationConfiguration", "deviceConfiguration"),
+];
+
+fn is_inline(message: &str, field: &str) -> bool {
+    field == "localObjectReference" || INLINE.contains(&(message, field))
 }
 
 /// The JSON of one field, or None when upstream's encoder would leave it out.
