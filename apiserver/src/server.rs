@@ -46,6 +46,7 @@ impl ApiServer {
             authenticator,
             authorizer: Arc::new(AllowAuthenticated),
             openapi: Default::default(),
+            metrics: Default::default(),
         });
         let server = ApiServer { state };
         server.bootstrap().await?;

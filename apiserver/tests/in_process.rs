@@ -93,3 +93,50 @@ async fn configmap_lifecycle_through_kube_client() {
     let left = api.list(&ListParams::default().labels("app=demo")).await.unwrap();
     assert_eq!(left.items.len(), 1);
 }
+
+#[tokio::test]
+async fn watch_list_dry_run_and_expired_watches() {
+    use kube::runtime::watcher::{self, Event};
+    let server = ApiServer::in_memory().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    api.create(&PostParams::default(), &configmap("listed", "x"))
+        .await
+        .unwrap();
+
+    // Watch-list: initial events stream, then the initial-events-end bookmark ends the init phase.
+    let config = watcher::Config::default().streaming_lists().labels("app=demo");
+    let mut events = watcher::watcher(api.clone(), config).boxed();
+    assert!(matches!(events.next().await.unwrap().unwrap(), Event::Init));
+    match events.next().await.unwrap().unwrap() {
+        Event::InitApply(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("listed")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(events.next().await.unwrap().unwrap(), Event::InitDone));
+
+    // dryRun=All answers like a create and stores nothing.
+    let dry = api
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &configmap("dry", "x"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dry.metadata.name.as_deref(), Some("dry"));
+    assert!(matches!(api.get("dry").await, Err(kube::Error::Api(ref s)) if s.code == 404));
+
+    // A watch from a version older than the cache's window ends with a 410 Expired event.
+    let start = api.get("listed").await.unwrap().metadata.resource_version.unwrap();
+    for i in 0..4100 {
+        let mut cm = configmap("listed", &i.to_string());
+        cm.metadata.resource_version = None;
+        api.replace("listed", &PostParams::default(), &cm).await.unwrap();
+    }
+    let mut stale = api.watch(&WatchParams::default(), &start).await.unwrap().boxed();
+    match stale.next().await.unwrap().unwrap() {
+        WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("{other:?}"),
+    }
+}

@@ -2,6 +2,7 @@
 //! answers every error as a metav1.Status. Handlers are thin: the registry does the work.
 
 mod discovery;
+mod metrics;
 mod negotiate;
 mod openapi;
 mod params;
@@ -40,6 +41,7 @@ pub struct ApiState {
     pub authorizer: Arc<dyn Authorizer>,
     /// The OpenAPI documents and the resource-set generation they were built for.
     pub openapi: std::sync::Mutex<Option<(u64, Arc<crate::openapi::OpenApi>)>>,
+    pub metrics: metrics::Metrics,
 }
 
 /// The whole API as an axum router.
@@ -98,10 +100,16 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     let Some(info) = info else {
         return response::error(ApiError::unknown_resource());
     };
-    match resources::handle(&state, info, params, &parts.headers, body).await {
+    let started = std::time::Instant::now();
+    let (verb, group, resource) = (info.verb, info.group.clone(), info.resource.clone());
+    let response = match resources::handle(&state, info, params, &parts.headers, body).await {
         Ok(response) => response,
         Err(err) => response::error(err),
-    }
+    };
+    state
+        .metrics
+        .observe(verb, &group, &resource, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// The request's user: an in-process identity, or what its credentials prove.
@@ -126,6 +134,10 @@ fn non_resource(
     let ok = |v: serde_json::Value| Some(Ok(response::value(StatusCode::OK, Output::Json, &v)));
     match path {
         "/version" => return ok(system::version()),
+        "/metrics" => {
+            let content_type = "text/plain; version=0.0.4; charset=utf-8";
+            return Some(Ok(response::raw(StatusCode::OK, content_type, state.metrics.render())));
+        }
         "/healthz" | "/livez" => return Some(Ok(response::raw(StatusCode::OK, "text/plain; charset=utf-8", "ok"))),
         "/readyz" => {
             let ready = state.ready.load(Ordering::Acquire);
