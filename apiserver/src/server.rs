@@ -35,10 +35,11 @@ impl ApiServer {
         authenticator: Option<Authenticator>,
     ) -> anyhow::Result<Self> {
         let cache = WatchCache::start(backend.clone()).await?;
+        let store_backend = backend.clone();
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
         let definitions = Arc::new(Definitions::build(&index.snapshot()));
         let state = Arc::new(ApiState {
-            store: Store::new(backend, cache.clone(), index.clone()),
+            store: Store::new(store_backend, cache.clone(), index.clone()),
             index,
             definitions,
             server_address: server_address.to_string(),
@@ -59,6 +60,7 @@ impl ApiServer {
                 cache.bookmark_all();
             }
         });
+        tokio::spawn(compact_periodically(Arc::downgrade(&backend)));
         server.state.ready.store(true, Ordering::Release);
         Ok(server)
     }
@@ -133,5 +135,41 @@ fn in_process_user() -> UserInfo {
         uid: String::new(),
         groups: vec!["system:masters".into(), crate::auth::ALL_AUTHENTICATED.into()],
         extra: Default::default(),
+    }
+}
+
+/// How often old revisions are compacted away (upstream's default compaction interval).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Like upstream's apiserver: every interval, compact up to the revision seen one interval ago, so
+/// history stays readable for at least one interval.
+async fn compact_periodically(backend: std::sync::Weak<dyn Backend>) {
+    let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+    tick.tick().await;
+    let mut previous = None;
+    loop {
+        tick.tick().await;
+        let Some(backend) = backend.upgrade() else { break };
+        if let Some(revision) = previous {
+            if let Err(e) = backend.compact(revision).await {
+                tracing::warn!("compaction to revision {revision} failed: {e}");
+            }
+        }
+        previous = Some(backend.revision());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn old_revisions_are_compacted_after_an_interval() {
+        let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+        let _server = ApiServer::start(backend.clone(), "127.0.0.1:6443", None).await.unwrap();
+        let seen = backend.revision();
+        assert!(seen > 0, "bootstrap wrote the system namespaces");
+        tokio::time::sleep(COMPACTION_INTERVAL * 2 + Duration::from_secs(1)).await;
+        assert_eq!(backend.compacted_revision(), seen);
     }
 }
