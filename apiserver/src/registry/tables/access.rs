@@ -344,11 +344,8 @@ pub static API_SERVICE: &[Column] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::row;
     use serde_json::json;
-
-    fn row(columns: &[Column], obj: &Value) -> Vec<Value> {
-        columns.iter().map(|c| (c.cell)(obj)).collect()
-    }
 
     #[test]
     fn role_binding_rows() {

@@ -45,6 +45,20 @@ fn ready_replicas(obj: &Value) -> Value {
     number(int(obj, &["status", "readyReplicas"]))
 }
 
+/// The Desired and Current columns of ReplicationController and ReplicaSet.
+const DESIRED: Column = col(
+    "Desired",
+    "integer",
+    "Replicas is the number of desired replicas.",
+    desired,
+);
+const CURRENT: Column = col(
+    "Current",
+    "integer",
+    "Replicas is the most recently observed number of replicas.",
+    current,
+);
+
 /// ReplicationController: its selector is a plain label map.
 fn rc_selector(obj: &Value) -> Value {
     text(format_labels(at(obj, &["spec", "selector"])))
@@ -52,18 +66,8 @@ fn rc_selector(obj: &Value) -> Value {
 
 pub static REPLICATION_CONTROLLER: &[Column] = &[
     NAME,
-    col(
-        "Desired",
-        "integer",
-        "Replicas is the number of desired replicas.",
-        desired,
-    ),
-    col(
-        "Current",
-        "integer",
-        "Replicas is the most recently observed number of replicas.",
-        current,
-    ),
+    DESIRED,
+    CURRENT,
     col(
         "Ready",
         "integer",
@@ -78,18 +82,8 @@ pub static REPLICATION_CONTROLLER: &[Column] = &[
 
 pub static REPLICA_SET: &[Column] = &[
     NAME,
-    col(
-        "Desired",
-        "integer",
-        "Replicas is the number of desired replicas.",
-        desired,
-    ),
-    col(
-        "Current",
-        "integer",
-        "Replicas is the most recently observed number of replicas.",
-        current,
-    ),
+    DESIRED,
+    CURRENT,
     col(
         "Ready",
         "integer",
@@ -464,15 +458,8 @@ pub static POD_DISRUPTION_BUDGET: &[Column] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::{ago, row};
     use serde_json::json;
-
-    fn row(columns: &[Column], obj: &Value) -> Vec<Value> {
-        columns.iter().map(|c| (c.cell)(obj)).collect()
-    }
-
-    fn ago(seconds: i64) -> String {
-        (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds)).to_string()
-    }
 
     #[test]
     fn deployment_row() {
