@@ -105,6 +105,14 @@ fn ready_of_desired(obj: &Value) -> Value {
     ))
 }
 
+/// The Ready column of Deployment and StatefulSet.
+const READY_OF_DESIRED: Column = col(
+    "Ready",
+    "string",
+    "Number of the pod with ready state",
+    ready_of_desired,
+);
+
 fn updated_replicas(obj: &Value) -> Value {
     number(int(obj, &["status", "updatedReplicas"]))
 }
@@ -119,12 +127,7 @@ fn deployment_selector(obj: &Value) -> Value {
 
 pub static DEPLOYMENT: &[Column] = &[
     NAME,
-    col(
-        "Ready",
-        "string",
-        "Number of the pod with ready state",
-        ready_of_desired,
-    ),
+    READY_OF_DESIRED,
     col(
         "Up-to-date",
         "string",
@@ -145,18 +148,7 @@ pub static DEPLOYMENT: &[Column] = &[
     wide("Selector", "string", SELECTOR_DOC, deployment_selector),
 ];
 
-pub static STATEFUL_SET: &[Column] = &[
-    NAME,
-    col(
-        "Ready",
-        "string",
-        "Number of the pod with ready state",
-        ready_of_desired,
-    ),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-];
+pub static STATEFUL_SET: &[Column] = &[NAME, READY_OF_DESIRED, AGE, CONTAINERS, IMAGES];
 
 fn ds_desired(obj: &Value) -> Value {
     number(int(obj, &["status", "desiredNumberScheduled"]))
