@@ -6,6 +6,7 @@ mod api_errors;
 mod backoff;
 mod namespace;
 mod outcomes;
+mod per_namespace;
 mod root_ca;
 mod service_account;
 

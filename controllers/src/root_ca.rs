@@ -1,16 +1,11 @@
 //! The root-CA publisher: every active Namespace has ConfigMap `kube-root-ca.crt` holding the
 //! cluster CA bundle under `ca.crt`, restored if it is changed or deleted.
 
-use crate::api_errors;
-use crate::backoff::ErrorBackoff;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use crate::per_namespace::{self, Publisher};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The published ConfigMap's name.
 pub const CONFIG_MAP: &str = "kube-root-ca.crt";
@@ -21,52 +16,44 @@ const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the k
 endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions \
 of Kubernetes clusters.";
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("publishing configmap {namespace}/{CONFIG_MAP}: {source}")]
-    Api {
-        namespace: String,
-        #[source]
-        source: kube::Error,
-    },
+/// Publishes the CA bundle it holds.
+struct RootCa {
+    root_ca_pem: String,
 }
 
-struct Context {
-    client: Client,
-    root_ca_pem: String,
-    backoff: ErrorBackoff,
+impl Publisher for RootCa {
+    type Object = ConfigMap;
+    const NAME: &'static str = CONFIG_MAP;
+    const CONTROLLER: &'static str = "root-ca-cert-publisher";
+    const ACTION: &'static str = "publishing configmap";
+
+    /// Create or repair the ConfigMap in `namespace`.
+    async fn ensure(&self, client: &Client, namespace: &str) -> Result<(), kube::Error> {
+        let root_ca_pem = &self.root_ca_pem;
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+        match api.get_opt(CONFIG_MAP).await? {
+            Some(cm) if up_to_date(&cm, root_ca_pem) => Ok(()),
+            Some(cm) => api
+                .replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem))
+                .await
+                .map(drop),
+            None => {
+                let cm = ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some(CONFIG_MAP.to_string()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                per_namespace::create(&api, &restore(cm, root_ca_pem)).await
+            }
+        }
+    }
 }
 
 /// Run the root-CA publisher until its watch streams end.
 pub async fn run(client: Client, root_ca_pem: String) {
-    let context = Arc::new(Context {
-        client: client.clone(),
-        root_ca_pem,
-        backoff: ErrorBackoff::default(),
-    });
-    let published = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
-    let outcomes = Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
-        .watches(Api::<ConfigMap>::all(client), published, |cm| {
-            cm.namespace()
-                .filter(|_| cm.name_any() == CONFIG_MAP)
-                .map(|ns| ObjectRef::new(&ns))
-        })
-        .run(reconcile, |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()), context);
-    crate::outcomes::drain("root-ca-cert-publisher", outcomes).await;
-}
-
-async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let name = ns.name_any();
-    let result = if crate::active::is_active(&ns) {
-        publish(&ctx.client, &name, &ctx.root_ca_pem).await
-    } else {
-        Ok(())
-    };
-    let result = result.map_err(|source| Error::Api {
-        namespace: name.clone(),
-        source,
-    });
-    ctx.backoff.track(&name, result.map(|()| Action::await_change()))
+    per_namespace::run(client, RootCa { root_ca_pem }).await;
 }
 
 fn desired_data(root_ca_pem: &str) -> BTreeMap<String, String> {
@@ -89,32 +76,6 @@ fn restore(mut cm: ConfigMap, root_ca_pem: &str) -> ConfigMap {
     cm.annotations_mut()
         .insert(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string());
     cm
-}
-
-/// Create or repair the ConfigMap in `namespace`.
-async fn publish(client: &Client, namespace: &str, root_ca_pem: &str) -> Result<(), kube::Error> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    match api.get_opt(CONFIG_MAP).await? {
-        Some(cm) if up_to_date(&cm, root_ca_pem) => Ok(()),
-        Some(cm) => api
-            .replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem))
-            .await
-            .map(drop),
-        None => {
-            let cm = ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(CONFIG_MAP.to_string()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            match api.create(&PostParams::default(), &restore(cm, root_ca_pem)).await {
-                Ok(_) => Ok(()),
-                Err(e) if api_errors::is_not_found(&e) || api_errors::is_namespace_terminating(&e) => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -277,6 +277,51 @@ pub(super) fn resource_paths(resource: &Resource, defs: &ResourceDefs) -> Vec<Pa
         PATCH_BODY_NO_SMP
     };
     let list_description = format!("list or watch objects of kind {kind}");
+    // The get, create, update or patch operation on an object (or one of its subresources: then
+    // `suffix` is `Status` and `of` is `status of `) whose definition is `def`.
+    let object_op = |verb: &str, suffix: &str, of: &str, def: &str, gvk: &Gvk| {
+        Some(match verb {
+            "get" => op(
+                "get",
+                "get",
+                id("read", "", suffix),
+                format!("read {of}the specified {kind}"),
+                gvk,
+            )
+            .responds(&["200"], def),
+            "create" => op(
+                "post",
+                "post",
+                id("create", "", suffix),
+                format!("create {of}a {kind}"),
+                gvk,
+            )
+            .params(WRITE_PARAMS)
+            .body(JSON_BODY, def)
+            .responds(&["200", "201", "202"], def),
+            "update" => op(
+                "put",
+                "put",
+                id("replace", "", suffix),
+                format!("replace {of}the specified {kind}"),
+                gvk,
+            )
+            .params(WRITE_PARAMS)
+            .body(JSON_BODY, def)
+            .responds(&["200", "201"], def),
+            "patch" => op(
+                "patch",
+                "patch",
+                id("patch", "", suffix),
+                format!("partially update {of}the specified {kind}"),
+                gvk,
+            )
+            .params(PATCH_PARAMS)
+            .body(patch_body, &patch)
+            .responds(&["200", "201"], def),
+            _ => return None,
+        })
+    };
     let mut paths = Vec::new();
 
     let mut ops = Vec::new();
@@ -288,12 +333,7 @@ pub(super) fn resource_paths(resource: &Resource, defs: &ResourceDefs) -> Vec<Pa
         );
     }
     if has(resource, "create") {
-        ops.push(
-            op("post", "post", id("create", "", ""), format!("create a {kind}"), &gvk)
-                .params(WRITE_PARAMS)
-                .body(JSON_BODY, &defs.kind)
-                .responds(&["200", "201", "202"], &defs.kind),
-        );
+        ops.extend(object_op("create", "", "", &defs.kind, &gvk));
     }
     if has(resource, "deletecollection") {
         ops.push(
@@ -319,45 +359,10 @@ pub(super) fn resource_paths(resource: &Resource, defs: &ResourceDefs) -> Vec<Pa
     }
 
     let mut ops = Vec::new();
-    if has(resource, "get") {
-        ops.push(
-            op(
-                "get",
-                "get",
-                id("read", "", ""),
-                format!("read the specified {kind}"),
-                &gvk,
-            )
-            .responds(&["200"], &defs.kind),
-        );
-    }
-    if has(resource, "update") {
-        ops.push(
-            op(
-                "put",
-                "put",
-                id("replace", "", ""),
-                format!("replace the specified {kind}"),
-                &gvk,
-            )
-            .params(WRITE_PARAMS)
-            .body(JSON_BODY, &defs.kind)
-            .responds(&["200", "201"], &defs.kind),
-        );
-    }
-    if has(resource, "patch") {
-        ops.push(
-            op(
-                "patch",
-                "patch",
-                id("patch", "", ""),
-                format!("partially update the specified {kind}"),
-                &gvk,
-            )
-            .params(PATCH_PARAMS)
-            .body(patch_body, &patch)
-            .responds(&["200", "201"], &defs.kind),
-        );
+    for verb in ["get", "update", "patch"] {
+        if has(resource, verb) {
+            ops.extend(object_op(verb, "", "", &defs.kind, &gvk));
+        }
     }
     if has(resource, "delete") {
         ops.push(
@@ -395,54 +400,15 @@ pub(super) fn resource_paths(resource: &Resource, defs: &ResourceDefs) -> Vec<Pa
     for (sub, def) in resource.subresources.iter().zip(&defs.subresources) {
         let Some((def, sub_gvk)) = def else { continue };
         let suffix = capitalize(&sub.name);
-        let name = &sub.name;
-        let mut ops = Vec::new();
-        for verb in &sub.verbs {
-            ops.push(match verb.as_str() {
-                "get" => op(
-                    "get",
-                    "get",
-                    id("read", "", &suffix),
-                    format!("read {name} of the specified {kind}"),
-                    sub_gvk,
-                )
-                .responds(&["200"], def),
-                "create" => op(
-                    "post",
-                    "post",
-                    id("create", "", &suffix),
-                    format!("create {name} of a {kind}"),
-                    sub_gvk,
-                )
-                .params(WRITE_PARAMS)
-                .body(JSON_BODY, def)
-                .responds(&["200", "201", "202"], def),
-                "update" => op(
-                    "put",
-                    "put",
-                    id("replace", "", &suffix),
-                    format!("replace {name} of the specified {kind}"),
-                    sub_gvk,
-                )
-                .params(WRITE_PARAMS)
-                .body(JSON_BODY, def)
-                .responds(&["200", "201"], def),
-                "patch" => op(
-                    "patch",
-                    "patch",
-                    id("patch", "", &suffix),
-                    format!("partially update {name} of the specified {kind}"),
-                    sub_gvk,
-                )
-                .params(PATCH_PARAMS)
-                .body(patch_body, &patch)
-                .responds(&["200", "201"], def),
-                _ => continue,
-            });
-        }
+        let of = format!("{} of ", sub.name);
+        let ops: Vec<Operation> = sub
+            .verbs
+            .iter()
+            .filter_map(|verb| object_op(verb, &suffix, &of, def, sub_gvk))
+            .collect();
         if !ops.is_empty() {
             paths.push(PathItem {
-                path: format!("{collection}/{{name}}/{name}"),
+                path: format!("{collection}/{{name}}/{}", sub.name),
                 params: item_params.clone(),
                 ops,
             });

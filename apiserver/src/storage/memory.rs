@@ -116,7 +116,7 @@ impl Backend for MemoryBackend {
                 },
                 Some(prev),
             ) => {
-                check_revision(&prev, expected_revision)?;
+                check_revision(&prev.key, prev.mod_revision, expected_revision)?;
                 let kv = KeyValue {
                     key,
                     value,
@@ -126,7 +126,7 @@ impl Backend for MemoryBackend {
                 Event::Put { kv, prev: Some(prev) }
             }
             (Write::Delete { expected_revision, .. }, Some(prev)) => {
-                check_revision(&prev, expected_revision)?;
+                check_revision(&prev.key, prev.mod_revision, expected_revision)?;
                 Event::Delete { prev, revision }
             }
         };
@@ -184,13 +184,14 @@ impl Backend for MemoryBackend {
     }
 }
 
-/// Compare-and-swap check shared by update and delete.
-pub(super) fn check_revision(current: &KeyValue, expected: i64) -> Result<()> {
-    if current.mod_revision != expected {
+/// Compare-and-swap check shared by update and delete (of both backends): `key`, last modified at
+/// `actual`, must still be at the `expected` revision.
+pub(super) fn check_revision(key: &str, actual: i64, expected: i64) -> Result<()> {
+    if actual != expected {
         return Err(StorageError::Conflict {
-            key: current.key.to_string(),
+            key: key.to_string(),
             expected,
-            actual: current.mod_revision,
+            actual,
         });
     }
     Ok(())

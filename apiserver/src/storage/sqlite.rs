@@ -5,6 +5,7 @@
 //! remembers the revision of the version it replaced (`prev_revision`), which is enough to rebuild
 //! watch events with their previous value. Compaction removes superseded rows and markers.
 
+use super::memory::check_revision;
 use super::{Backend, Event, KeyValue, RangeResult, Result, StorageError, Write};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -643,13 +644,7 @@ fn apply(
 
 /// Compare-and-swap `key` against its live version, then read that version's value.
 fn load_previous(tx: &Connection, key: Arc<str>, cur: Live, expected: i64) -> Result<KeyValue> {
-    if cur.modified != expected {
-        return Err(StorageError::Conflict {
-            key: key.to_string(),
-            expected,
-            actual: cur.modified,
-        });
-    }
+    check_revision(&key, cur.modified, expected)?;
     let mut stmt = tx.prepare_cached("SELECT value FROM kv WHERE revision = ?1")?;
     let value: Vec<u8> = stmt.query_row([cur.modified], |r| r.get(0))?;
     Ok(KeyValue {

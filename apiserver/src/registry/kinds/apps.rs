@@ -126,27 +126,24 @@ impl Workload {
                     "spec.podManagementPolicy",
                     &["OrderedReady", "Parallel"],
                 ));
-                let strategy = spec.get("updateStrategy").unwrap_or(&Value::Null);
-                errs.extend(super::podvalidation::one_of(
-                    strategy,
-                    "type",
-                    "spec.updateStrategy.type",
-                    &["OnDelete", "RollingUpdate"],
-                ));
+                errs.extend(update_strategy_type(spec));
             }
-            Workload::DaemonSet => {
-                let strategy = spec.get("updateStrategy").unwrap_or(&Value::Null);
-                errs.extend(super::podvalidation::one_of(
-                    strategy,
-                    "type",
-                    "spec.updateStrategy.type",
-                    &["OnDelete", "RollingUpdate"],
-                ));
-            }
+            Workload::DaemonSet => errs.extend(update_strategy_type(spec)),
             Workload::ReplicaSet => {}
         }
         errs
     }
+}
+
+/// StatefulSet and DaemonSet `spec.updateStrategy.type`: OnDelete or RollingUpdate.
+fn update_strategy_type(spec: &Value) -> Option<FieldError> {
+    let strategy = spec.get("updateStrategy").unwrap_or(&Value::Null);
+    super::podvalidation::one_of(
+        strategy,
+        "type",
+        "spec.updateStrategy.type",
+        &["OnDelete", "RollingUpdate"],
+    )
 }
 
 /// Deployment strategy rules: known type, no rollingUpdate with Recreate, sane surge/unavailable.

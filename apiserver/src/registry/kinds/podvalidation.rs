@@ -35,18 +35,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
     for list in ["initContainers", "containers"] {
         for (i, c) in items(spec, list).iter().enumerate() {
             let p = format!("{path}.{list}[{i}]");
-            let name = str_of(c, "name");
-            if name.is_empty() {
-                errs.push(FieldError::required(format!("{p}.name"), ""));
-            } else if !names.insert(name) {
-                errs.push(FieldError::duplicate(format!("{p}.name"), json!(name)));
-            } else {
-                errs.extend(invalid_each(
-                    &format!("{p}.name"),
-                    name,
-                    validation::dns1123_label(name),
-                ));
-            }
+            unique_label_name(c, &p, &mut names, &mut errs);
             errs.extend(validate_container(c, &p, &volumes));
         }
     }
@@ -105,23 +94,26 @@ pub fn one_of(obj: &Value, key: &str, path: &str, allowed: &[&str]) -> Option<Fi
     }
 }
 
+/// The `name` of the list entry at `path`: required, a DNS-1123 label, and not already in `seen`
+/// (where it is then added).
+fn unique_label_name<'a>(entry: &'a Value, path: &str, seen: &mut HashSet<&'a str>, errs: &mut Vec<FieldError>) {
+    let name = str_of(entry, "name");
+    let field = format!("{path}.name");
+    if name.is_empty() {
+        errs.push(FieldError::required(field, ""));
+    } else if !seen.insert(name) {
+        errs.push(FieldError::duplicate(field, json!(name)));
+    } else {
+        errs.extend(invalid_each(&field, name, validation::dns1123_label(name)));
+    }
+}
+
 /// Validates the volumes and returns their names.
 fn validate_volumes<'a>(spec: &'a Value, path: &str, errs: &mut Vec<FieldError>) -> HashSet<&'a str> {
     let mut names = HashSet::new();
     for (i, v) in items(spec, "volumes").iter().enumerate() {
         let p = format!("{path}.volumes[{i}]");
-        let name = str_of(v, "name");
-        if name.is_empty() {
-            errs.push(FieldError::required(format!("{p}.name"), ""));
-        } else if !names.insert(name) {
-            errs.push(FieldError::duplicate(format!("{p}.name"), json!(name)));
-        } else {
-            errs.extend(invalid_each(
-                &format!("{p}.name"),
-                name,
-                validation::dns1123_label(name),
-            ));
-        }
+        unique_label_name(v, &p, &mut names, errs);
         match volume_sources(v).as_slice() {
             [] => errs.push(FieldError::required(p, "must specify a volume type")),
             [_] => {}

@@ -42,33 +42,27 @@ const ROLE_REF_DOC: &str = "RoleRef can reference a Role in the current namespac
 ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must \
 return an error. This field is immutable.";
 
-pub static ROLE_BINDING: &[Column] = &[
-    NAME,
-    col("Role", "string", ROLE_REF_DOC, role_ref),
-    AGE,
-    wide("Users", "string", "Users in the roleBinding", users),
-    wide("Groups", "string", "Groups in the roleBinding", groups),
-    wide(
-        "ServiceAccounts",
-        "string",
-        "ServiceAccounts in the roleBinding",
-        service_accounts,
-    ),
-];
+/// The columns of RoleBinding and ClusterRoleBinding; `$noun` names the kind in the descriptions.
+macro_rules! binding_columns {
+    ($noun:literal) => {
+        &[
+            NAME,
+            col("Role", "string", ROLE_REF_DOC, role_ref),
+            AGE,
+            wide("Users", "string", concat!("Users in the ", $noun), users),
+            wide("Groups", "string", concat!("Groups in the ", $noun), groups),
+            wide(
+                "ServiceAccounts",
+                "string",
+                concat!("ServiceAccounts in the ", $noun),
+                service_accounts,
+            ),
+        ]
+    };
+}
 
-pub static CLUSTER_ROLE_BINDING: &[Column] = &[
-    NAME,
-    col("Role", "string", ROLE_REF_DOC, role_ref),
-    AGE,
-    wide("Users", "string", "Users in the clusterRoleBinding", users),
-    wide("Groups", "string", "Groups in the clusterRoleBinding", groups),
-    wide(
-        "ServiceAccounts",
-        "string",
-        "ServiceAccounts in the clusterRoleBinding",
-        service_accounts,
-    ),
-];
+pub static ROLE_BINDING: &[Column] = binding_columns!("roleBinding");
+pub static CLUSTER_ROLE_BINDING: &[Column] = binding_columns!("clusterRoleBinding");
 
 fn signer_name(obj: &Value) -> Value {
     text(or(s(obj, &["spec", "signerName"]), "<none>"))
@@ -344,11 +338,8 @@ pub static API_SERVICE: &[Column] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::row;
     use serde_json::json;
-
-    fn row(columns: &[Column], obj: &Value) -> Vec<Value> {
-        columns.iter().map(|c| (c.cell)(obj)).collect()
-    }
 
     #[test]
     fn role_binding_rows() {

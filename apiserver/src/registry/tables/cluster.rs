@@ -493,11 +493,8 @@ pub static RESOURCE_SLICE: &[Column] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::row;
     use serde_json::json;
-
-    fn row(columns: &[Column], obj: &Value) -> Vec<Value> {
-        columns.iter().map(|c| (c.cell)(obj)).collect()
-    }
 
     #[test]
     fn ingress_rows() {

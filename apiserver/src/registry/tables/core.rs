@@ -620,15 +620,8 @@ pub static COMPONENT_STATUS: &[Column] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::{ago, row};
     use serde_json::json;
-
-    fn row(columns: &[Column], obj: &Value) -> Vec<Value> {
-        columns.iter().map(|c| (c.cell)(obj)).collect()
-    }
-
-    fn ago(seconds: i64) -> String {
-        (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds)).to_string()
-    }
 
     #[test]
     fn node_row() {

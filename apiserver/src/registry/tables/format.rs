@@ -150,42 +150,38 @@ pub fn human_duration(nanos: i128) -> String {
     }
     let minutes = seconds / 60;
     if minutes < 10 {
-        return match seconds % 60 {
-            0 => format!("{minutes}m"),
-            s => format!("{minutes}m{s}s"),
-        };
+        return with_remainder(minutes, "m", seconds % 60, "s");
     }
     if minutes < 180 {
         return format!("{minutes}m");
     }
     let hours = minutes / 60;
     if hours < 8 {
-        return match minutes % 60 {
-            0 => format!("{hours}h"),
-            m => format!("{hours}h{m}m"),
-        };
+        return with_remainder(hours, "h", minutes % 60, "m");
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     let days = hours / 24;
     if hours < 24 * 8 {
-        return match hours % 24 {
-            0 => format!("{days}d"),
-            h => format!("{days}d{h}h"),
-        };
+        return with_remainder(days, "d", hours % 24, "h");
     }
     if hours < 24 * 365 * 2 {
         return format!("{days}d");
     }
     let years = days / 365;
     if hours < 24 * 365 * 8 {
-        return match days % 365 {
-            0 => format!("{years}y"),
-            d => format!("{years}y{d}d"),
-        };
+        return with_remainder(years, "y", days % 365, "d");
     }
     format!("{years}y")
+}
+
+/// `{major}{unit}`, followed by `{minor}{minor_unit}` unless `minor` is zero (`3m2s`, `4h`).
+fn with_remainder(major: i128, unit: &str, minor: i128, minor_unit: &str) -> String {
+    match minor {
+        0 => format!("{major}{unit}"),
+        minor => format!("{major}{unit}{minor}{minor_unit}"),
+    }
 }
 
 /// upstream's labels.FormatLabels: sorted `k=v,k2=v2`, or `<none>`.

@@ -8,6 +8,8 @@ mod core;
 mod format;
 mod hpa;
 mod pod;
+#[cfg(test)]
+mod testing;
 mod workloads;
 
 pub use format::human_duration;
@@ -177,7 +179,7 @@ mod tests {
         let cols = columns_for("rbac.authorization.k8s.io", "ClusterRole").unwrap();
         assert_eq!(names(cols), ["Name", "Created At"]);
         assert_eq!(cols[1].type_, "date");
-        let cells: Vec<Value> = cols.iter().map(|c| (c.cell)(&role)).collect();
+        let cells = testing::row(cols, &role);
         assert_eq!(cells, [json!("pod-reader"), json!("2025-11-16T18:56:34Z")]);
         assert_eq!(created_at(&json!({})), json!("0001-01-01T00:00:00Z"));
     }

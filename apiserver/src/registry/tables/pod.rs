@@ -262,15 +262,8 @@ fn readiness_gates(pod: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::{ago, row};
     use serde_json::json;
-
-    fn cells(pod: &Value) -> Vec<Value> {
-        COLUMNS.iter().map(|c| (c.cell)(pod)).collect()
-    }
-
-    fn ago(seconds: i64) -> String {
-        (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds)).to_string()
-    }
 
     #[test]
     fn running_pod() {
@@ -288,7 +281,7 @@ mod tests {
             }
         });
         assert_eq!(
-            cells(&pod),
+            row(COLUMNS, &pod),
             [
                 json!("web-1"),
                 json!("2/2"),
@@ -310,7 +303,7 @@ mod tests {
             "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Pending"}
         });
-        let c = cells(&pod);
+        let c = row(COLUMNS, &pod);
         assert_eq!(c[1], json!("0/1"));
         assert_eq!(c[2], json!("Pending"));
         assert_eq!(c[4], json!("<unknown>"));
@@ -331,7 +324,7 @@ mod tests {
                 }]
             }
         });
-        let c = cells(&pod);
+        let c = row(COLUMNS, &pod);
         assert_eq!(c[1], json!("0/1"));
         assert_eq!(c[2], json!("CrashLoopBackOff"));
         assert_eq!(c[3], json!("6 (2m47s ago)"));
@@ -353,7 +346,7 @@ mod tests {
                 ]
             }
         });
-        let c = cells(&pod);
+        let c = row(COLUMNS, &pod);
         assert_eq!(c[1], json!("0/2"));
         assert_eq!(c[2], json!("Init:0/2"));
 

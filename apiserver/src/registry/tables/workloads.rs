@@ -45,6 +45,20 @@ fn ready_replicas(obj: &Value) -> Value {
     number(int(obj, &["status", "readyReplicas"]))
 }
 
+/// The Desired and Current columns of ReplicationController and ReplicaSet.
+const DESIRED: Column = col(
+    "Desired",
+    "integer",
+    "Replicas is the number of desired replicas.",
+    desired,
+);
+const CURRENT: Column = col(
+    "Current",
+    "integer",
+    "Replicas is the most recently observed number of replicas.",
+    current,
+);
+
 /// ReplicationController: its selector is a plain label map.
 fn rc_selector(obj: &Value) -> Value {
     text(format_labels(at(obj, &["spec", "selector"])))
@@ -52,18 +66,8 @@ fn rc_selector(obj: &Value) -> Value {
 
 pub static REPLICATION_CONTROLLER: &[Column] = &[
     NAME,
-    col(
-        "Desired",
-        "integer",
-        "Replicas is the number of desired replicas.",
-        desired,
-    ),
-    col(
-        "Current",
-        "integer",
-        "Replicas is the most recently observed number of replicas.",
-        current,
-    ),
+    DESIRED,
+    CURRENT,
     col(
         "Ready",
         "integer",
@@ -78,18 +82,8 @@ pub static REPLICATION_CONTROLLER: &[Column] = &[
 
 pub static REPLICA_SET: &[Column] = &[
     NAME,
-    col(
-        "Desired",
-        "integer",
-        "Replicas is the number of desired replicas.",
-        desired,
-    ),
-    col(
-        "Current",
-        "integer",
-        "Replicas is the most recently observed number of replicas.",
-        current,
-    ),
+    DESIRED,
+    CURRENT,
     col(
         "Ready",
         "integer",
@@ -111,6 +105,14 @@ fn ready_of_desired(obj: &Value) -> Value {
     ))
 }
 
+/// The Ready column of Deployment and StatefulSet.
+const READY_OF_DESIRED: Column = col(
+    "Ready",
+    "string",
+    "Number of the pod with ready state",
+    ready_of_desired,
+);
+
 fn updated_replicas(obj: &Value) -> Value {
     number(int(obj, &["status", "updatedReplicas"]))
 }
@@ -125,12 +127,7 @@ fn deployment_selector(obj: &Value) -> Value {
 
 pub static DEPLOYMENT: &[Column] = &[
     NAME,
-    col(
-        "Ready",
-        "string",
-        "Number of the pod with ready state",
-        ready_of_desired,
-    ),
+    READY_OF_DESIRED,
     col(
         "Up-to-date",
         "string",
@@ -151,18 +148,7 @@ pub static DEPLOYMENT: &[Column] = &[
     wide("Selector", "string", SELECTOR_DOC, deployment_selector),
 ];
 
-pub static STATEFUL_SET: &[Column] = &[
-    NAME,
-    col(
-        "Ready",
-        "string",
-        "Number of the pod with ready state",
-        ready_of_desired,
-    ),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-];
+pub static STATEFUL_SET: &[Column] = &[NAME, READY_OF_DESIRED, AGE, CONTAINERS, IMAGES];
 
 fn ds_desired(obj: &Value) -> Value {
     number(int(obj, &["status", "desiredNumberScheduled"]))
@@ -464,15 +450,8 @@ pub static POD_DISRUPTION_BUDGET: &[Column] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::tables::testing::{ago, row};
     use serde_json::json;
-
-    fn row(columns: &[Column], obj: &Value) -> Vec<Value> {
-        columns.iter().map(|c| (c.cell)(obj)).collect()
-    }
-
-    fn ago(seconds: i64) -> String {
-        (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds)).to_string()
-    }
 
     #[test]
     fn deployment_row() {
