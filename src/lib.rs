@@ -44,7 +44,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         .with_context(|| format!("listening on {}", options.listen))?;
     let address = listener.local_addr()?;
     let host = address.ip().to_string();
-    let pki = Pki::load_or_create(&options.data_dir, &[host.clone()])?;
+    let pki = Pki::load_or_create(&options.data_dir, std::slice::from_ref(&host))?;
     let authenticator = Authenticator::new(pki.ca_pem(), options.token_file.as_deref())?;
     let api = ApiServer::start(Arc::new(store), &address.to_string(), Some(authenticator)).await?;
     let kubeconfig = options.data_dir.join("kubeconfig");

@@ -153,9 +153,7 @@ pub async fn handle(
             if body.len() > negotiate::MAX_BODY {
                 return Err(ApiError::too_large());
             }
-            let warnings = std::sync::Mutex::new(Vec::new());
-            let patched = patch(state, scope, name, subresource, kind, &body, &params, &warnings).await?;
-            let warnings = warnings.into_inner().unwrap_or_default();
+            let (patched, warnings) = patch(state, scope, name, subresource, kind, &body, &params).await?;
             if subresource == Some("scale") {
                 let scale = scale::to_scale(&crate::registry::store::object::parse(&patched)?);
                 return Ok(with_warnings(
@@ -286,8 +284,8 @@ async fn patch(
     kind: BodyType,
     body: &Bytes,
     params: &Params,
-    warnings: &std::sync::Mutex<Vec<String>>,
-) -> ApiResult<Bytes> {
+) -> ApiResult<(Bytes, Vec<String>)> {
+    let warnings = std::sync::Mutex::new(Vec::new());
     let opts = params.write()?;
     let resource = scope.resource;
     let patch_value = match kind {
@@ -320,7 +318,7 @@ async fn patch(
     } else {
         None
     };
-    state
+    let patched = state
         .store
         .update_with(scope, name, subresource, &opts, |stored| {
             let shown;
@@ -365,7 +363,8 @@ async fn patch(
             }
             Ok(patched)
         })
-        .await
+        .await?;
+    Ok((patched, warnings.into_inner().unwrap_or_default()))
 }
 
 /// A watch: the store's event lines, as JSON or as one-row Tables.

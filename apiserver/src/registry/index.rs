@@ -36,7 +36,7 @@ impl Resources {
                         resources.push(r);
                     }
                 }
-                versions.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+                versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
                 let preferred = resources
                     .iter()
                     .find(|r| r.preferred)

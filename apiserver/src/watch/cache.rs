@@ -112,6 +112,9 @@ pub fn frame_value(type_: &str, object: &serde_json::Value) -> Bytes {
     Bytes::from(out)
 }
 
+/// A subscription to a resource's events as they happen.
+pub type LiveEvents = broadcast::Receiver<Arc<WatchEvent>>;
+
 /// The live objects of a resource at one revision.
 pub type Snapshot = imbl::OrdMap<Arc<str>, Arc<CachedObject>>;
 
@@ -243,10 +246,7 @@ impl ResourceCache {
 
     /// Events after `revision` from the window and a subscription to everything after them, taken
     /// atomically so nothing is missed or repeated. `Err(oldest)` if the window no longer reaches back.
-    pub fn watch_from(
-        &self,
-        revision: i64,
-    ) -> Result<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>), i64> {
+    pub fn watch_from(&self, revision: i64) -> Result<(Vec<Arc<WatchEvent>>, LiveEvents), i64> {
         let inner = self.read();
         if revision < inner.window_start {
             return Err(inner.window_start);

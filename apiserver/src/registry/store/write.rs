@@ -119,10 +119,8 @@ impl Store {
         if !errors.is_empty() {
             return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
         }
-        if Self::is_service(res) {
-            if opts.dry_run || self.get_cached(scope, &name).is_none() {
-                Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
-            }
+        if Self::is_service(res) && (opts.dry_run || self.get_cached(scope, &name).is_none()) {
+            Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
         }
         let obj = normalize(obj);
         let bytes = Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?);
