@@ -4,6 +4,7 @@
 mod active;
 mod api_errors;
 mod backoff;
+mod crd_cleanup;
 mod namespace;
 mod outcomes;
 mod per_namespace;
@@ -14,6 +15,7 @@ mod service_account;
 pub async fn run(client: kube::Client, root_ca_pem: String) {
     tokio::join!(
         namespace::run(client.clone()),
+        crd_cleanup::run(client.clone()),
         service_account::run(client.clone()),
         root_ca::run(client, root_ca_pem),
     );

@@ -4,7 +4,7 @@ pub mod resource;
 pub mod strategy;
 
 pub use resource::{Resource, Subresource};
-pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, Strategy};
+pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, PrinterColumn, Strategy};
 pub mod catalogue;
 pub mod definitions;
 pub mod fields;

@@ -136,6 +136,19 @@ pub struct Column {
     pub cell: fn(&Value) -> Value,
 }
 
+/// A printer column defined by data (a CRD's additionalPrinterColumns): a JSONPath into the object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrinterColumn {
+    pub name: String,
+    /// `string`, `integer`, `number`, `boolean`, `date`.
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i32,
+    /// Kubernetes JSONPath without braces, e.g. `.status.conditions[?(@.type=="Ready")].status`.
+    pub json_path: String,
+}
+
 /// Per-kind behaviour plugged into the generic registry. Every method has a neutral default, so a
 /// kind implements only what differs.
 pub trait Strategy: Send + Sync {
@@ -176,6 +189,11 @@ pub trait Strategy: Send + Sync {
 
     /// Columns of `kubectl get`; `None` means upstream's default Name/Age (plus CRD columns).
     fn columns(&self) -> Option<&[Column]> {
+        None
+    }
+
+    /// Columns given as JSONPaths (custom resources); used when [`Strategy::columns`] is `None`.
+    fn printer_columns(&self) -> Option<&[PrinterColumn]> {
         None
     }
 

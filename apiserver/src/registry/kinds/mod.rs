@@ -2,6 +2,7 @@
 //! preparation, one module per API family, plugged into the registry through [`strategy_for`].
 
 mod admission;
+pub mod apiextensions;
 mod apps;
 mod batch;
 mod config;
@@ -25,6 +26,12 @@ use serde_json::Value;
 use std::sync::Arc;
 
 pub use meta::NameRule;
+
+/// upstream's ObjectMeta validation (name, labels, annotations, finalizers), for kinds defined at
+/// run time.
+pub fn validate_metadata(obj: &Value) -> Vec<FieldError> {
+    meta::validate(obj, NameRule::Subdomain)
+}
 
 /// A kind's own rules: how its name is checked and the strategy for the rest.
 pub struct Kind {
@@ -53,6 +60,7 @@ pub fn strategy_for(group: &str, kind: &str) -> Arc<dyn Strategy> {
         "discovery.k8s.io" => endpoints::lookup(kind),
         "admissionregistration.k8s.io" => admission::lookup(kind),
         "storage.k8s.io" => storage::lookup(kind),
+        "apiextensions.k8s.io" => apiextensions::lookup(kind),
         _ => None,
     }
     .unwrap_or_else(|| plain(group, kind));

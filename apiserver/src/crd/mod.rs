@@ -1,0 +1,238 @@
+//! CustomResourceDefinitions become served resources: every CRD in the watch cache is turned into
+//! catalogue entries (one per served version) through the same generic registry as built-ins, and
+//! its status says so (NamesAccepted, Established, storedVersions).
+
+mod custom;
+
+use crate::registry::kinds::apiextensions::storage_version;
+use crate::registry::resource::ALL_VERBS;
+use crate::registry::store::{Scope, WriteOptions};
+use crate::registry::{PrinterColumn, Resource, ResourceIndex, Store, Subresource};
+use custom::CustomResource;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
+
+/// The resources one CRD serves (empty if it is malformed or being deleted and fully cleaned up).
+pub fn resources_of(crd: &Value) -> Vec<Resource> {
+    let spec = &crd["spec"];
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let list = |v: &Value| v.as_array().map(|a| a.iter().map(text).collect()).unwrap_or_default();
+    let group = text(&spec["group"]);
+    let names = &spec["names"];
+    let storage = storage_version(crd).unwrap_or_default();
+    let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    let preferred = versions
+        .iter()
+        .filter(|v| v["served"] == json!(true))
+        .map(|v| text(&v["name"]))
+        .max_by_key(|v| crate::registry::index::version_priority(v));
+    versions
+        .iter()
+        .filter(|v| v["served"] == json!(true))
+        .map(|v| {
+            let version = text(&v["name"]);
+            let kind = text(&names["kind"]);
+            let mut resource = Resource {
+                group: group.clone(),
+                version: version.clone(),
+                list_kind: names["listKind"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{kind}List")),
+                plural: text(&names["plural"]),
+                singular: names["singular"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| kind.to_lowercase()),
+                namespaced: spec["scope"] == "Namespaced",
+                short_names: list(&names["shortNames"]),
+                categories: list(&names["categories"]),
+                verbs: ALL_VERBS.iter().map(|s| s.to_string()).collect(),
+                subresources: Vec::new(),
+                storage_version: storage.clone(),
+                preferred: preferred.as_deref() == Some(version.as_str()),
+                strategy: Arc::new(CustomResource {
+                    has_status: v["subresources"]["status"].is_object(),
+                    columns: columns(v),
+                }),
+                builtin_schema: None,
+                kind,
+            };
+            if v["subresources"]["status"].is_object() {
+                resource.subresources.push(Subresource::status(&resource));
+            }
+            if v["subresources"]["scale"].is_object() {
+                resource.subresources.push(Subresource::scale());
+            }
+            resource
+        })
+        .collect()
+}
+
+/// A version's printer columns; upstream's default is Age.
+fn columns(version: &Value) -> Vec<PrinterColumn> {
+    let defined = version["additionalPrinterColumns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if defined.is_empty() {
+        return vec![PrinterColumn {
+            name: "Age".into(),
+            type_: "date".into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+            json_path: ".metadata.creationTimestamp".into(),
+        }];
+    }
+    defined
+        .iter()
+        .map(|c| PrinterColumn {
+            name: c["name"].as_str().unwrap_or("").into(),
+            type_: c["type"].as_str().unwrap_or("string").into(),
+            format: c["format"].as_str().unwrap_or("").into(),
+            description: c["description"].as_str().unwrap_or("").into(),
+            priority: c["priority"].as_i64().unwrap_or(0) as i32,
+            json_path: c["jsonPath"].as_str().unwrap_or("").into(),
+        })
+        .collect()
+}
+
+/// Register every CRD in the store now, then keep the catalogue in step with CRD changes.
+pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
+    let cache = store.cache().cache(CRD_PREFIX);
+    let (snapshot, _, mut live) = cache.snapshot_and_watch();
+    let crds: Vec<Value> = snapshot
+        .values()
+        .filter_map(|o| serde_json::from_slice(&o.json).ok())
+        .collect();
+    register(&index, &crds);
+    for crd in &crds {
+        establish(&store, &index, crd).await;
+    }
+    tokio::spawn(async move {
+        loop {
+            match live.recv().await {
+                Ok(event) if event.object.is_some() => {
+                    let (snapshot, _) = cache.snapshot();
+                    let crds: Vec<Value> = snapshot
+                        .values()
+                        .filter_map(|o| serde_json::from_slice(&o.json).ok())
+                        .collect();
+                    register(&index, &crds);
+                    if let Some(crd) = event
+                        .object
+                        .as_ref()
+                        .and_then(|o| serde_json::from_slice::<Value>(&o.json).ok())
+                    {
+                        if event.type_ != crate::watch::WatchEventType::Deleted {
+                            establish(&store, &index, &crd).await;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let (snapshot, _) = cache.snapshot();
+                    let crds: Vec<Value> = snapshot
+                        .values()
+                        .filter_map(|o| serde_json::from_slice(&o.json).ok())
+                        .collect();
+                    register(&index, &crds);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// Replace every custom resource in the catalogue with those of `crds`.
+fn register(index: &ResourceIndex, crds: &[Value]) {
+    let custom: Vec<Resource> = crds.iter().flat_map(resources_of).collect();
+    index.update(|resources| {
+        resources.retain(|r| r.builtin_schema.is_some());
+        resources.extend(custom);
+    });
+}
+
+/// Set NamesAccepted and Established (and the accepted names) once a CRD is served.
+async fn establish(store: &Store, index: &ResourceIndex, crd: &Value) {
+    let established = crd
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+    let accepted_same = crd.pointer("/status/acceptedNames") == crd.pointer("/spec/names");
+    if established && accepted_same {
+        return;
+    }
+    let resources = index.snapshot();
+    let Some(crds) = resources.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
+        return;
+    };
+    let name = crd
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let scope = Scope {
+        resource: crds,
+        namespace: None,
+    };
+    let result = store
+        .update_with(scope, &name, Some("status"), &WriteOptions::default(), |current| {
+            let mut new = current.clone();
+            let now = crate::registry::store::object::now_rfc3339();
+            let mut conditions: Vec<Value> = current.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+            conditions.retain(|c| c["type"] != "NamesAccepted" && c["type"] != "Established");
+            conditions.push(json!({"type": "NamesAccepted", "status": "True", "lastTransitionTime": now, "reason": "NoConflicts", "message": "no conflicts found"}));
+            conditions.push(json!({"type": "Established", "status": "True", "lastTransitionTime": now, "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}));
+            new["status"]["conditions"] = json!(conditions);
+            new["status"]["acceptedNames"] = current.pointer("/spec/names").cloned().unwrap_or(json!({}));
+            if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.shift_remove("resourceVersion");
+            }
+            Ok(new)
+        })
+        .await;
+    if let Err(e) = result {
+        if e.code != 404 {
+            tracing::warn!("establishing CRD {name}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_versions_become_resources() {
+        let crd = json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList", "shortNames": ["wd"], "categories": ["all"]},
+                "versions": [
+                    {"name": "v1", "served": true, "storage": true, "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
+                     "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}]},
+                    {"name": "v1beta1", "served": true, "storage": false},
+                    {"name": "v1alpha1", "served": false, "storage": false}
+                ]}
+        });
+        let resources = resources_of(&crd);
+        assert_eq!(resources.len(), 2);
+        let v1 = &resources[0];
+        assert_eq!(
+            (v1.plural.as_str(), v1.kind.as_str(), v1.namespaced, v1.preferred),
+            ("widgets", "Widget", true, true)
+        );
+        assert_eq!(v1.short_names, vec!["wd"]);
+        assert_eq!(
+            v1.subresources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            vec!["status", "scale"]
+        );
+        assert_eq!(v1.strategy.printer_columns().unwrap()[0].json_path, ".spec.size");
+        assert!(!resources[1].preferred);
+        assert_eq!(resources[1].strategy.printer_columns().unwrap()[0].name, "Age");
+    }
+}

@@ -1,0 +1,124 @@
+//! CustomResourceDefinitions from real projects (../shared/fieldkit/crds) install with stock kubectl,
+//! become Established, show in discovery, serve custom objects with their printer columns, and
+//! deleting a CRD deletes its objects first.
+
+mod common;
+
+use common::{ok, Skiff};
+use std::path::PathBuf;
+
+fn fieldkit_crds() -> Option<PathBuf> {
+    let dir = common::repo_root().join("../shared/fieldkit/crds");
+    if dir.exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
+        None
+    }
+}
+
+#[test]
+fn fieldkit_crds_install_and_become_established() {
+    let Some(dir) = fieldkit_crds() else { return };
+    let skiff = Skiff::start();
+    for project in [
+        "cert-manager",
+        "prometheus-operator",
+        "crossplane",
+        "gateway-api/standard",
+    ] {
+        let path = dir.join(project);
+        let created = skiff.kubectl(&["create", "-f", path.to_str().unwrap()]);
+        assert!(created.lines().all(|l| l.ends_with(" created")), "{created}");
+    }
+    skiff.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    let resources = skiff.kubectl(&["api-resources", "-o", "name"]);
+    for name in [
+        "certificates.cert-manager.io",
+        "prometheuses.monitoring.coreos.com",
+        "httproutes.gateway.networking.k8s.io",
+        "compositions.apiextensions.crossplane.io",
+    ] {
+        assert!(
+            resources.lines().any(|l| l == name),
+            "{name} missing from api-resources"
+        );
+    }
+    let short = skiff.kubectl(&["api-resources", "--api-group=cert-manager.io"]);
+    assert!(
+        short
+            .lines()
+            .any(|l| l.starts_with("certificates") && l.contains("cert,certs")),
+        "{short}"
+    );
+}
+
+const ISSUER_CRD: &str = "../shared/fieldkit/crds/cert-manager/cert-manager.io_issuers.yaml";
+
+const ISSUER: &str = "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: selfsigned
+spec:
+  selfSigned: {}
+";
+
+#[test]
+fn custom_objects_print_their_columns_and_go_with_their_crd() {
+    if fieldkit_crds().is_none() {
+        return;
+    }
+    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crd = common::repo_root().join(ISSUER_CRD);
+    skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/issuers.cert-manager.io",
+        "--timeout=30s",
+    ]);
+    let issuer = dir.path().join("issuer.yaml");
+    std::fs::write(&issuer, ISSUER).unwrap();
+    for kubectl in common::kubectls() {
+        let k = |args: &[&str]| ok(skiff.kubectl_with(&kubectl, args), args);
+        assert_eq!(
+            k(&["apply", "-f", issuer.to_str().unwrap()]),
+            "issuer.cert-manager.io/selfsigned created\n"
+        );
+        let table = k(&["get", "issuers"]);
+        let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(header, ["NAME", "READY", "AGE"]);
+        let wide = k(&["get", "issuers", "-o", "wide"]);
+        let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(header, ["NAME", "READY", "STATUS", "AGE"]);
+        // status is a subresource: the main endpoint ignores it, /status takes it
+        k(&[
+            "patch",
+            "issuer",
+            "selfsigned",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True","message":"ok"}]}}"#,
+        ]);
+        assert_eq!(k(&["get", "issuer", "selfsigned", "-o", "jsonpath={.status}"]), "");
+        k(&[
+            "patch",
+            "issuer",
+            "selfsigned",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True","message":"ok"}]}}"#,
+        ]);
+        let table = k(&["get", "issuer", "selfsigned", "--no-headers"]);
+        assert_eq!(table.split_whitespace().nth(1), Some("True"), "{table}");
+        k(&["delete", "issuer", "selfsigned"]);
+    }
+    skiff.kubectl(&["apply", "-f", issuer.to_str().unwrap()]);
+    skiff.kubectl(&["delete", "crd", "issuers.cert-manager.io", "--timeout=30s"]);
+    let crds = skiff.kubectl(&["get", "crd", "-o", "name"]);
+    assert_eq!(crds, "");
+    let gone = skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &["get", "issuers"]);
+    assert!(!gone.status.success(), "issuers are no longer served");
+}
