@@ -44,6 +44,22 @@ fn fieldkit_crds_install_and_become_established() {
             "{name} missing from api-resources"
         );
     }
+    for kubectl in common::kubectls() {
+        let explained = ok(
+            skiff.kubectl_with(&kubectl, &["explain", "certificate.spec.secretName"]),
+            &[],
+        );
+        assert!(
+            explained.starts_with("GROUP:      cert-manager.io\nKIND:       Certificate\nVERSION:    v1\n"),
+            "{explained}"
+        );
+        assert!(explained.contains("FIELD: secretName <string>"), "{explained}");
+        let recursive = ok(
+            skiff.kubectl_with(&kubectl, &["explain", "httproutes", "--recursive"]),
+            &[],
+        );
+        assert!(recursive.contains("parentRefs\t<[]Object>"), "{recursive}");
+    }
     let short = skiff.kubectl(&["api-resources", "--api-group=cert-manager.io"]);
     assert!(
         short

@@ -58,6 +58,7 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
                     columns: columns(v),
                 }),
                 builtin_schema: None,
+                custom_schema: v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
                 kind,
             };
             if v["subresources"]["status"].is_object() {

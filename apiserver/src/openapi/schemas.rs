@@ -224,13 +224,26 @@ fn type_meta_properties() -> Map<String, Value> {
     props
 }
 
-/// An object of a kind with no known schema: typed metadata, anything else accepted.
+/// A custom resource's definition: its CRD schema with typed apiVersion, kind and metadata, as
+/// upstream publishes it; without a schema, typed metadata and anything else accepted.
 fn schemaless_kind(resource: &Resource) -> Value {
     let mut props = type_meta_properties();
     props.insert(
         "metadata".into(),
         json!({"$ref": format!("{DEF_PREFIX}{}", meta_def("ObjectMeta")), "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}),
     );
+    if let Some(mut schema) = resource.custom_schema.as_deref().cloned().filter(Value::is_object) {
+        let own = schema
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        for (name, value) in own {
+            props.entry(name).or_insert(value);
+        }
+        schema["properties"] = Value::Object(props);
+        return schema;
+    }
     json!({
         "description": format!("{} is served without a published schema.", resource.kind),
         "properties": props,

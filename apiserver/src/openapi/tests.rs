@@ -31,6 +31,7 @@ fn resource(
         preferred: true,
         strategy: Arc::new(DefaultStrategy),
         builtin_schema: schema,
+        custom_schema: None,
     }
 }
 

@@ -168,6 +168,7 @@ where
         preferred: spec.preferred,
         strategy: strategy_for(T::GROUP, T::KIND),
         builtin_schema: Some(schema_of::<T>),
+        custom_schema: None,
     };
     resource.subresources = spec
         .subresources

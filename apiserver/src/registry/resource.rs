@@ -43,6 +43,8 @@ pub struct Resource {
     /// For built-in kinds: adds the kind's k8s-openapi type to an OpenAPI generator and returns its
     /// `$ref` (definitions are named like `io.k8s.api.apps.v1.Deployment`).
     pub builtin_schema: Option<fn(&mut schemars::SchemaGenerator) -> schemars::Schema>,
+    /// For custom resources: the CRD version's openAPIV3Schema.
+    pub custom_schema: Option<Arc<serde_json::Value>>,
 }
 
 impl Resource {
