@@ -128,6 +128,7 @@ impl FieldSet {
     }
 
     /// Whether `path` is a member.
+    #[cfg(test)]
     pub fn contains(&self, path: &[Element]) -> bool {
         match path.split_first() {
             None => self.member,
