@@ -2,8 +2,8 @@
 //! read-modify-write loop, and creates the object when it does not exist yet.
 
 use super::{apply, Schema, Target, FIELD_MANAGER_MAX_LENGTH};
-use crate::registry::definitions::Definitions;
-use crate::registry::store::{Scope, Store, WriteOptions};
+use crate::http::ApiState;
+use crate::registry::store::{Scope, WriteOptions};
 use crate::registry::{FieldError, FieldErrorKind};
 use crate::status::{ApiError, ApiResult};
 use bytes::Bytes;
@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 
 /// Serves one apply request: `config` is the decoded body, `force` the `force` query parameter.
 pub async fn serve(
-    store: &Store,
-    definitions: &Definitions,
+    state: &ApiState,
     scope: Scope<'_>,
     name: &str,
     subresource: Option<&str>,
@@ -20,6 +19,7 @@ pub async fn serve(
     opts: &WriteOptions,
     force: bool,
 ) -> ApiResult<Bytes> {
+    let (store, definitions) = (&state.store, &state.definitions);
     let manager = check_field_manager(opts.field_manager.as_deref())?;
     if !config.is_object() {
         return Err(ApiError::bad_request(

@@ -297,17 +297,7 @@ async fn patch(
     if kind == BodyType::ApplyPatch {
         let config = patch_value.unwrap_or_default();
         let force = matches!(params.get("force"), Some("true" | "1"));
-        return crate::apply::request::serve(
-            &state.store,
-            &state.definitions,
-            scope,
-            name,
-            subresource,
-            &config,
-            &opts,
-            force,
-        )
-        .await;
+        return crate::apply::request::serve(state, scope, name, subresource, &config, &opts, force).await;
     }
     let scale_view = subresource == Some("scale");
     // Scale has no lists, so a strategic merge patch of it is a merge patch.
