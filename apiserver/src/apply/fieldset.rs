@@ -128,7 +128,6 @@ impl FieldSet {
     }
 
     /// Whether `path` is a member.
-    #[cfg(test)]
     pub fn contains(&self, path: &[Element]) -> bool {
         match path.split_first() {
             None => self.member,

@@ -5,6 +5,7 @@
 //! every other write (create, update, patch); [`request::serve`] is the PATCH handler's apply path.
 
 mod fieldset;
+mod last_applied;
 mod managed;
 pub mod request;
 mod schema;
@@ -14,12 +15,12 @@ mod typed;
 
 use crate::registry::store::object::now_rfc3339;
 use crate::status::ApiError;
-use fieldset::{Element, FieldSet};
-use managed::{Conflict, Entry, Operation};
+use managed::{Entry, Operation};
 use serde_json::{json, Value};
 use typed::Comparison;
 
-pub use fieldset::path_string;
+pub use fieldset::{path_string, Element, FieldSet, Path};
+pub use managed::Conflict;
 pub use schema::Schema;
 
 /// The manager that owns what existed before an object's first apply.
@@ -31,8 +32,8 @@ pub const FIELD_MANAGER_MAX_LENGTH: usize = 128;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApplyError {
     /// Other managers own fields the configuration changes (409).
-    #[error("{message}")]
-    Conflict { message: String, causes: Vec<Value> },
+    #[error("{}", managed::conflict_message(.0))]
+    Conflict(Vec<Conflict>),
     /// The configuration is not acceptable (400).
     #[error("{0}")]
     BadRequest(String),
@@ -41,9 +42,9 @@ pub enum ApplyError {
 impl From<ApplyError> for ApiError {
     fn from(e: ApplyError) -> Self {
         match e {
-            ApplyError::Conflict { message, causes } => ApiError {
-                details: Some(json!({ "causes": causes })),
-                ..ApiError::new(409, "Conflict", message)
+            ApplyError::Conflict(conflicts) => ApiError {
+                details: Some(json!({ "causes": managed::conflict_causes(&conflicts) })),
+                ..ApiError::new(409, "Conflict", managed::conflict_message(&conflicts))
             },
             ApplyError::BadRequest(message) => ApiError::bad_request(message),
         }
@@ -133,7 +134,32 @@ fn bad_type(target: &Target<'_>, e: typed::TypeError) -> ApplyError {
 /// Applies `config` for `manager` to `live` (`None` creates), returning the new object with its
 /// managedFields. Fields the manager applied before but no longer specifies are removed unless another
 /// manager owns them; changing a field another manager owns fails with a conflict unless `force`.
+/// The `kubectl` manager also upgrades from client-side apply (see [`last_applied`]).
 pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    target: &Target<'_>,
+) -> Result<Value, ApplyError> {
+    if manager != last_applied::KUBECTL {
+        return apply_once(live, config, manager, force, target);
+    }
+    let mut out = match (apply_once(live, config, manager, force, target), live) {
+        (Err(ApplyError::Conflict(conflicts)), Some(live)) => {
+            match last_applied::unexplained(&conflicts, live, target) {
+                Some(rest) if rest.is_empty() => apply_once(Some(live), config, manager, true, target)?,
+                Some(rest) => return Err(ApplyError::Conflict(rest)),
+                None => return Err(ApplyError::Conflict(conflicts)),
+            }
+        }
+        (result, _) => result?,
+    };
+    last_applied::sync(&mut out, config);
+    Ok(out)
+}
+
+fn apply_once(
     live: Option<&Value>,
     config: &Value,
     manager: &str,
@@ -267,10 +293,7 @@ fn transfer(entries: &mut Vec<Entry>, comparison: &Comparison, force: bool) -> R
     }
     if !force && !conflicts.is_empty() {
         conflicts.sort_by(|a, b| a.manager.cmp(&b.manager));
-        return Err(ApplyError::Conflict {
-            message: managed::conflict_message(&conflicts),
-            causes: managed::conflict_causes(&conflicts),
-        });
+        return Err(ApplyError::Conflict(conflicts));
     }
     for entry in entries.iter_mut() {
         entry.set = entry.set.difference(&changed).difference(&comparison.removed);

@@ -151,16 +151,15 @@ fn dropped_fields_are_removed_unless_someone_else_owns_them() {
 fn conflicting_values_fail_with_upstream_message_and_force_takes_ownership() {
     let live = apply(None, &config_map(json!({"key": "one"})), "first", false, &cm()).unwrap();
     let err = apply(Some(&live), &config_map(json!({"key": "two"})), "second", false, &cm()).unwrap_err();
-    let ApplyError::Conflict { message, causes } = &err else {
-        panic!("expected a conflict, got {err:?}");
-    };
     assert_eq!(
-        message,
+        err.to_string(),
         "Apply failed with 1 conflict: conflict with \"first\": .data.key"
     );
+    let status = ApiError::from(err);
+    assert_eq!((status.code, status.reason), (409, "Conflict"));
     assert_eq!(
-        causes,
-        &vec![json!({"type": "FieldManagerConflict", "message": "conflict with \"first\"", "field": ".data.key"})]
+        status.details.unwrap()["causes"],
+        json!([{"type": "FieldManagerConflict", "message": "conflict with \"first\"", "field": ".data.key"}])
     );
 
     // The same value is no conflict: both own it.
@@ -263,4 +262,28 @@ fn default_manager_is_the_user_agent_program() {
         "kube-controller-manager"
     );
     assert_eq!(default_manager(&"x".repeat(200)).len(), 128);
+}
+
+#[test]
+fn kubectl_upgrades_from_client_side_apply() {
+    let mut csa = config_map(json!({"key": "one"}));
+    csa["metadata"]["annotations"] = json!({
+        "kubectl.kubernetes.io/last-applied-configuration":
+            "{\"apiVersion\":\"v1\",\"data\":{\"key\":\"one\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}"
+    });
+    let live = record_update(None, &csa, "kubectl-client-side-apply", &cm());
+    // Another manager still conflicts.
+    let err = apply(Some(&live), &config_map(json!({"key": "two"})), "other", false, &cm()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .data.key"
+    );
+    // kubectl takes over what it applied before, and the annotation follows the new configuration.
+    let out = apply(Some(&live), &config_map(json!({"key": "two"})), "kubectl", false, &cm()).unwrap();
+    assert_eq!(out["data"]["key"], "two");
+    assert_eq!(
+        out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+        "{\"apiVersion\":\"v1\",\"data\":{\"key\":\"two\"},\"kind\":\"ConfigMap\",\"metadata\":{\"labels\":{\"app\":\"x\"},\"name\":\"c\"}}"
+    );
+    assert_eq!(fields_of(&out, "kubectl")["f:data"], json!({"f:key": {}}));
 }
