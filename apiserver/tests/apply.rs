@@ -209,3 +209,29 @@ async fn deployment_apply_merges_by_schema_and_reports_conflicts() {
     assert_eq!(containers.len(), 1);
     assert!(managers(&pruned).iter().all(|(m, _)| m != "sidecar"));
 }
+
+#[tokio::test]
+async fn dry_run_apply_persists_nothing_and_status_applies_through_the_subresource() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let mut dry = PatchParams::apply("mgr");
+    dry.dry_run = true;
+    let shown = api
+        .patch("web", &dry, &Patch::Apply(deployment(1, "nginx")))
+        .await
+        .unwrap();
+    assert_eq!(shown.spec.unwrap().replicas, Some(1));
+    assert!(api.get_opt("web").await.unwrap().is_none());
+
+    api.patch("web", &PatchParams::apply("mgr"), &Patch::Apply(deployment(1, "nginx")))
+        .await
+        .unwrap();
+    let status =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "status": {"observedGeneration": 1, "replicas": 1}});
+    let patched = api
+        .patch_status("web", &PatchParams::apply("controller"), &Patch::Apply(status))
+        .await
+        .unwrap();
+    assert_eq!(patched.status.unwrap().replicas, Some(1));
+    assert_eq!(patched.spec.unwrap().replicas, Some(1));
+}
