@@ -19,7 +19,8 @@ use managed::{Entry, Operation};
 use serde_json::{json, Value};
 use typed::Comparison;
 
-pub use fieldset::{path_string, Element, FieldSet, Path};
+use fieldset::FieldSet;
+pub use fieldset::{path_string, Element, Path};
 pub use managed::Conflict;
 pub use schema::Schema;
 
