@@ -1,5 +1,6 @@
 //! Skiff's apiserver: the upstream Kubernetes wire API over an etcd-shaped revisioned store.
 
+pub mod apply;
 pub mod auth;
 pub mod crd;
 pub mod http;

@@ -293,11 +293,9 @@ async fn patch(
         other => Some(negotiate::decode(body, other)?),
     };
     if kind == BodyType::ApplyPatch {
-        return Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "server-side apply is not supported yet",
-        ));
+        let config = patch_value.unwrap_or_default();
+        let force = matches!(params.get("force"), Some("true" | "1"));
+        return crate::apply::request::serve(state, scope, name, subresource, &config, &opts, force).await;
     }
     let scale_view = subresource == Some("scale");
     // Scale has no lists, so a strategic merge patch of it is a merge patch.

@@ -1,0 +1,110 @@
+//! PATCH with `application/apply-patch+yaml`: checks the options, applies inside the store's
+//! read-modify-write loop, and creates the object when it does not exist yet.
+
+use super::{apply, Schema, Target, FIELD_MANAGER_MAX_LENGTH};
+use crate::http::ApiState;
+use crate::registry::store::{Scope, WriteOptions};
+use crate::registry::{FieldError, FieldErrorKind};
+use crate::status::{ApiError, ApiResult};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+/// Serves one apply request: `config` is the decoded body, `force` the `force` query parameter.
+pub async fn serve(
+    state: &ApiState,
+    scope: Scope<'_>,
+    name: &str,
+    subresource: Option<&str>,
+    config: &Value,
+    opts: &WriteOptions,
+    force: bool,
+) -> ApiResult<Bytes> {
+    let (store, definitions) = (&state.store, &state.definitions);
+    let manager = check_field_manager(opts.field_manager.as_deref())?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "error decoding YAML: the applied configuration is not an object",
+        ));
+    }
+    let resource = scope.resource;
+    let api_version = resource.api_version();
+    let unknown = definitions.unknown_fields(resource, config);
+    if !unknown.is_empty() {
+        let errors: Vec<String> = unknown
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        let text = match errors.as_slice() {
+            [one] => one.clone(),
+            many => format!("errors:\n  {}", many.join("\n  ")),
+        };
+        return Err(ApiError::bad_request(format!(
+            "failed to create typed patch object ({}): {text}",
+            super::Target::gvk_of(&json!({"apiVersion": api_version, "kind": resource.kind}))
+        )));
+    }
+    let root = definitions.root_of(resource);
+    let schema = match &root {
+        Some(root) => Schema::typed(definitions.schemas(), root),
+        None => Schema::deduced(Some(definitions.schemas())),
+    };
+    let target = Target {
+        schema,
+        api_version: &api_version,
+        kind: &resource.kind,
+        subresource,
+        has_status: resource.subresource("status").is_some(),
+    };
+    match config.pointer("/metadata/name").and_then(Value::as_str) {
+        Some(n) if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )))
+        }
+        _ => {}
+    }
+    let updated = store
+        .update_with(scope, name, subresource, opts, |live| {
+            let mut merged = apply(Some(live), config, manager, force, &target)?;
+            // The live resourceVersion is not a precondition unless the configuration names one.
+            if config.pointer("/metadata/resourceVersion").is_none() {
+                if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.shift_remove("resourceVersion");
+                }
+            }
+            Ok(merged)
+        })
+        .await;
+    match updated {
+        Err(e) if e.code == 404 && e.reason == "NotFound" && subresource.is_none() => {
+            let mut created = apply(None, config, manager, force, &target)?;
+            if let Some(meta) = created.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("name".into(), json!(name));
+            }
+            store.create(scope, created, opts).await
+        }
+        other => other,
+    }
+}
+
+/// fieldManager is required for apply and must be short and printable, as upstream validates PatchOptions.
+fn check_field_manager(manager: Option<&str>) -> ApiResult<&str> {
+    let error = match manager {
+        None | Some("") => FieldError::required("fieldManager", "is required for apply patch"),
+        Some(m) if m.len() > FIELD_MANAGER_MAX_LENGTH => FieldError::new(
+            FieldErrorKind::TooLong,
+            "fieldManager",
+            Some(json!(m)),
+            format!("may not be more than {FIELD_MANAGER_MAX_LENGTH} bytes"),
+        ),
+        Some(m) if m.chars().any(char::is_control) => {
+            FieldError::invalid("fieldManager", json!(m), "must only contain printable characters")
+        }
+        Some(m) => return Ok(m),
+    };
+    let mut err = ApiError::invalid("PatchOptions", "meta.k8s.io", "", &[error]);
+    if let Some(details) = err.details.as_mut().and_then(Value::as_object_mut) {
+        details.shift_remove("name");
+    }
+    Err(err)
+}

@@ -1,0 +1,237 @@
+//! Server-side apply through kube::Client against the in-process apiserver: create, update, no-op,
+//! conflicts between managers, force, field removal, and managedFields bookkeeping.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{json, Value};
+use skiff_apiserver::ApiServer;
+
+fn configmap(data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": data})
+}
+
+fn deployment(replicas: i64, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": image}]}
+            }
+        }
+    })
+}
+
+fn api_error(err: kube::Error) -> kube::core::Status {
+    match err {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+/// (manager, operation) of each managedFields entry.
+fn managers<K: kube::Resource>(obj: &K) -> Vec<(String, String)> {
+    obj.meta()
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|e| {
+            (
+                e.manager.clone().unwrap_or_default(),
+                e.operation.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn configmap_apply_create_update_noop_conflict_force_and_removal() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+
+    let created = api
+        .patch(
+            "cfg",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(configmap(json!({"a": "1", "b": "2"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.data.as_ref().unwrap().len(), 2);
+    assert!(created.metadata.uid.is_some());
+    assert_eq!(managers(&created), vec![("mgr".to_string(), "Apply".to_string())]);
+    let entry = &created.metadata.managed_fields.as_ref().unwrap()[0];
+    assert_eq!(
+        entry.fields_v1.as_ref().unwrap().0,
+        json!({"f:data": {"f:a": {}, "f:b": {}}})
+    );
+
+    // Re-applying the same configuration writes nothing.
+    let again = api
+        .patch(
+            "cfg",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(configmap(json!({"a": "1", "b": "2"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.metadata.resource_version, created.metadata.resource_version);
+
+    // Update one value, drop another: the dropped field goes away.
+    let updated = api
+        .patch(
+            "cfg",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(configmap(json!({"a": "3"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.data.unwrap(), [("a".to_string(), "3".to_string())].into());
+
+    // A second manager changing the field conflicts.
+    let err = api_error(
+        api.patch(
+            "cfg",
+            &PatchParams::apply("other"),
+            &Patch::Apply(configmap(json!({"a": "4"}))),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 409);
+    assert_eq!(err.reason, "Conflict");
+    assert_eq!(
+        err.message,
+        "Apply failed with 1 conflict: conflict with \"mgr\": .data.a"
+    );
+
+    // Forcing takes the field over.
+    let forced = api
+        .patch(
+            "cfg",
+            &PatchParams::apply("other").force(),
+            &Patch::Apply(configmap(json!({"a": "4"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data.as_ref().unwrap()["a"], "4");
+    assert_eq!(managers(&forced), vec![("other".to_string(), "Apply".to_string())]);
+
+    // Applying without a field manager is refused as upstream refuses it.
+    let err = api_error(
+        api.patch(
+            "cfg",
+            &PatchParams::default(),
+            &Patch::Apply(configmap(json!({"a": "5"}))),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    assert_eq!(
+        err.message,
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+}
+
+#[tokio::test]
+async fn deployment_apply_merges_by_schema_and_reports_conflicts() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let created = api
+        .patch(
+            "web",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(deployment(2, "nginx:1")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.spec.as_ref().unwrap().replicas, Some(2));
+
+    // A second manager adds a sidecar container: containers merge by name.
+    let sidecar = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}}
+    });
+    let merged = api
+        .patch("web", &PatchParams::apply("sidecar"), &Patch::Apply(sidecar))
+        .await
+        .unwrap();
+    let containers = &merged.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers;
+    let names: Vec<_> = containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["web", "side"]);
+
+    let err = api_error(
+        api.patch(
+            "web",
+            &PatchParams::apply("other"),
+            &Patch::Apply(deployment(3, "nginx:2")),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 409);
+    assert_eq!(
+        err.message,
+        "Apply failed with 2 conflicts: conflicts with \"mgr\":\n- .spec.replicas\n- .spec.template.spec.containers[name=\"web\"].image"
+    );
+
+    let forced = api
+        .patch(
+            "web",
+            &PatchParams::apply("other").force(),
+            &Patch::Apply(deployment(3, "nginx:2")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.spec.as_ref().unwrap().replicas, Some(3));
+
+    // "mgr" no longer owns replicas or the image; dropping replicas from its config keeps "other"'s value.
+    let mut without_replicas = deployment(3, "nginx:2");
+    without_replicas["spec"].as_object_mut().unwrap().remove("replicas");
+    let after = api
+        .patch("web", &PatchParams::apply("mgr"), &Patch::Apply(without_replicas))
+        .await
+        .unwrap();
+    assert_eq!(after.spec.as_ref().unwrap().replicas, Some(3));
+
+    // The sidecar manager dropping its container removes it.
+    let empty = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+    let pruned = api
+        .patch("web", &PatchParams::apply("sidecar"), &Patch::Apply(empty))
+        .await
+        .unwrap();
+    let containers = &pruned.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers;
+    assert_eq!(containers.len(), 1);
+    assert!(managers(&pruned).iter().all(|(m, _)| m != "sidecar"));
+}
+
+#[tokio::test]
+async fn dry_run_apply_persists_nothing_and_status_applies_through_the_subresource() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let mut dry = PatchParams::apply("mgr");
+    dry.dry_run = true;
+    let shown = api
+        .patch("web", &dry, &Patch::Apply(deployment(1, "nginx")))
+        .await
+        .unwrap();
+    assert_eq!(shown.spec.unwrap().replicas, Some(1));
+    assert!(api.get_opt("web").await.unwrap().is_none());
+
+    api.patch("web", &PatchParams::apply("mgr"), &Patch::Apply(deployment(1, "nginx")))
+        .await
+        .unwrap();
+    let status =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "status": {"observedGeneration": 1, "replicas": 1}});
+    let patched = api
+        .patch_status("web", &PatchParams::apply("controller"), &Patch::Apply(status))
+        .await
+        .unwrap();
+    assert_eq!(patched.status.unwrap().replicas, Some(1));
+    assert_eq!(patched.spec.unwrap().replicas, Some(1));
+}
