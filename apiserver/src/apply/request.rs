@@ -4,7 +4,7 @@
 use super::{apply, Schema, Target, FIELD_MANAGER_MAX_LENGTH};
 use crate::http::ApiState;
 use crate::registry::store::{Scope, WriteOptions};
-use crate::registry::{FieldError, FieldErrorKind};
+use crate::registry::{FieldError, FieldErrorKind, Resource};
 use crate::status::{ApiError, ApiResult};
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -44,17 +44,7 @@ pub async fn serve(
         )));
     }
     let root = definitions.root_of(resource);
-    let schema = match &root {
-        Some(root) => Schema::typed(definitions.schemas(), root),
-        None => Schema::deduced(Some(definitions.schemas())),
-    };
-    let target = Target {
-        schema,
-        api_version: &api_version,
-        kind: &resource.kind,
-        subresource,
-        has_status: resource.subresource("status").is_some(),
-    };
+    let target = target(state, resource, &api_version, root.as_deref(), subresource);
     match config.pointer("/metadata/name").and_then(Value::as_str) {
         Some(n) if n != name => {
             return Err(ApiError::bad_request(format!(
@@ -107,4 +97,44 @@ fn check_field_manager(manager: Option<&str>) -> ApiResult<&str> {
         details.shift_remove("name");
     }
     Err(err)
+}
+
+/// What the field manager needs to know about a write's object: its schema and type.
+fn target<'a>(
+    state: &'a ApiState,
+    resource: &'a Resource,
+    api_version: &'a str,
+    root: Option<&'a str>,
+    subresource: Option<&'a str>,
+) -> Target<'a> {
+    let schemas = state.definitions.schemas();
+    Target {
+        schema: match root {
+            Some(root) => Schema::typed(schemas, root),
+            None => Schema::deduced(Some(schemas)),
+        },
+        api_version,
+        kind: &resource.kind,
+        subresource,
+        has_status: resource.subresource("status").is_some(),
+    }
+}
+
+/// `new` with its managedFields updated for a create, update or non-apply patch by `manager`.
+pub fn record(
+    state: &ApiState,
+    resource: &Resource,
+    subresource: Option<&str>,
+    old: Option<&Value>,
+    new: &Value,
+    manager: &str,
+) -> Value {
+    let api_version = resource.api_version();
+    let root = state.definitions.root_of(resource);
+    super::record_update(
+        old,
+        new,
+        manager,
+        &target(state, resource, &api_version, root.as_deref(), subresource),
+    )
 }

@@ -8,6 +8,7 @@ use super::response;
 use super::scale;
 use super::table::{self, IncludeObject};
 use super::ApiState;
+use crate::apply::request::record;
 use crate::registry::store::{Deleted, Scope};
 use crate::registry::Resource;
 use crate::status::{ApiError, ApiResult};
@@ -121,6 +122,8 @@ pub async fn handle(
         "create" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             let warnings = check_fields(state, &resource, &params, &obj)?;
+            let manager = field_manager(&params, headers);
+            let obj = record(state, &resource, None, None, &obj, &manager);
             let created = store.create(scope, obj, &params.write()?).await?;
             Ok(with_warnings(
                 render_one(&resource, output, include, StatusCode::CREATED, created),
@@ -141,7 +144,12 @@ pub async fn handle(
                     })
                     .await?
             } else {
-                store.update(scope, name, subresource, obj, &opts).await?
+                let manager = field_manager(&params, headers);
+                store
+                    .update_with(scope, name, subresource, &opts, |old| {
+                        Ok(record(state, &resource, subresource, Some(old), &obj, &manager))
+                    })
+                    .await?
             };
             Ok(with_warnings(
                 render_one(&resource, output, include, StatusCode::OK, updated),
@@ -153,7 +161,7 @@ pub async fn handle(
             if body.len() > negotiate::MAX_BODY {
                 return Err(ApiError::too_large());
             }
-            let (patched, warnings) = patch(state, scope, name, subresource, kind, &body, &params).await?;
+            let (patched, warnings) = patch(state, scope, name, subresource, kind, &body, &params, headers).await?;
             if subresource == Some("scale") {
                 let scale = scale::to_scale(&crate::registry::store::object::parse(&patched)?);
                 return Ok(with_warnings(
@@ -233,6 +241,20 @@ fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Va
     Ok(unknown)
 }
 
+/// The field manager of a write: the `fieldManager` parameter, else the client's program name.
+fn field_manager(params: &Params, headers: &HeaderMap) -> String {
+    match params.get("fieldManager") {
+        Some(manager) if !manager.is_empty() => manager.to_string(),
+        _ => {
+            let agent = headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            crate::apply::default_manager(agent)
+        }
+    }
+}
+
 /// Add `Warning: 299 - "<text>"` headers, as upstream sends them.
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
@@ -284,7 +306,9 @@ async fn patch(
     kind: BodyType,
     body: &Bytes,
     params: &Params,
+    headers: &HeaderMap,
 ) -> ApiResult<(Bytes, Vec<String>)> {
+    let manager = field_manager(params, headers);
     let warnings = std::sync::Mutex::new(Vec::new());
     let opts = params.write()?;
     let resource = scope.resource;
@@ -295,7 +319,8 @@ async fn patch(
     if kind == BodyType::ApplyPatch {
         let config = patch_value.unwrap_or_default();
         let force = matches!(params.get("force"), Some("true" | "1"));
-        return crate::apply::request::serve(state, scope, name, subresource, &config, &opts, force).await;
+        let applied = crate::apply::request::serve(state, scope, name, subresource, &config, &opts, force).await?;
+        return Ok((applied, Vec::new()));
     }
     let scale_view = subresource == Some("scale");
     // Scale has no lists, so a strategic merge patch of it is a merge patch.
@@ -356,10 +381,12 @@ async fn patch(
                     meta.shift_remove("resourceVersion");
                 }
             }
-            if scale_view {
-                return scale::from_scale(stored, &patched);
-            }
-            Ok(patched)
+            let patched = if scale_view {
+                scale::from_scale(stored, &patched)?
+            } else {
+                patched
+            };
+            Ok(record(state, resource, subresource, Some(stored), &patched, &manager))
         })
         .await?;
     Ok((patched, warnings.into_inner().unwrap_or_default()))

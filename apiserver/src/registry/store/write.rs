@@ -208,7 +208,11 @@ impl Store {
             }
             if subresource == Some("status") {
                 let status = new.get("status").cloned();
+                let managed = new.pointer("/metadata/managedFields").cloned();
                 new = old.clone();
+                if let Some(managed) = managed {
+                    meta_mut(&mut new).insert("managedFields".into(), managed);
+                }
                 match status {
                     Some(status) => new["status"] = status,
                     None => {
@@ -271,19 +275,6 @@ impl Store {
             }
         }
         Err(ApiError::modified(scope.gr(), name))
-    }
-
-    /// PUT: replace an object (or its status, with `subresource = Some("status")`).
-    pub async fn update(
-        &self,
-        scope: Scope<'_>,
-        name: &str,
-        subresource: Option<&str>,
-        obj: Value,
-        opts: &WriteOptions,
-    ) -> ApiResult<Bytes> {
-        self.update_with(scope, name, subresource, opts, |_| Ok(obj.clone()))
-            .await
     }
 
     /// Delete an object, or mark it for deletion while finalizers remain.
