@@ -53,6 +53,14 @@ impl Strategy for CustomResource {
         errors
     }
 
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut errors = crate::registry::kinds::validate_metadata(new);
+        if let Some(schema) = &self.schema {
+            errors.extend(schema::validate_update(schema, new, old));
+        }
+        errors
+    }
+
     fn printer_columns(&self) -> Option<&[PrinterColumn]> {
         Some(&self.columns)
     }

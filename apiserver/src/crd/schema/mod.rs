@@ -1,10 +1,11 @@
 //! A CRD version's structural schema applied to custom objects as upstream's apiextensions-apiserver
 //! does: unknown fields pruned, defaults filled, values validated (with kube-openapi's messages) and
-//! x-kubernetes-list-type sets and maps checked for duplicates.
+//! x-kubernetes-list-type sets and maps checked for duplicates (on update, ratcheted as upstream).
 
 mod defaults;
 mod format;
 mod lists;
+mod pattern;
 mod prune;
 mod validate;
 
@@ -14,10 +15,20 @@ use serde_json::Value;
 pub use defaults::default;
 pub use prune::{prune, unknown_fields};
 
-/// Every schema violation of `obj`, in upstream's field.Error form.
+/// Every schema violation of a new `obj`, in upstream's field.Error form.
 pub fn validate(schema: &Value, obj: &Value) -> Vec<FieldError> {
-    let mut errors = validate::validate(schema, obj);
+    let mut errors = validate::validate(schema, obj, None);
     errors.extend(lists::validate(schema, obj, ""));
+    errors
+}
+
+/// The violations of `obj` replacing `old`, ratcheted as upstream: unchanged values are not held
+/// to the schema, and list-type duplicates count only if `old` had none.
+pub fn validate_update(schema: &Value, obj: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errors = validate::validate(schema, obj, Some(old));
+    if lists::validate(schema, old, "").is_empty() {
+        errors.extend(lists::validate(schema, obj, ""));
+    }
     errors
 }
 

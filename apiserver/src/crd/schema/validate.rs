@@ -1,15 +1,17 @@
 //! Value validation of one object against an OpenAPI v3 schema, with kube-openapi's messages as
 //! apiextensions-apiserver turns them into field errors (types, formats, enum, bounds, lengths,
-//! sizes, required, anyOf/allOf/oneOf/not, embedded resources).
+//! sizes, required, anyOf/allOf/oneOf/not, embedded resources). On update, errors ratchet as
+//! upstream's: a value deep-equal to the one it replaces (object fields by name, map-list items by
+//! key, set items by value) passes even if invalid.
 
-use super::{child, format};
+use super::{child, format, pattern};
 use crate::registry::{FieldError, FieldErrorKind};
 use serde_json::{Map, Value};
 
-/// Every violation of `schema` by `value` (the object root).
-pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
+/// Every violation of `schema` by `value` (the object root), ignoring unchanged parts of `old`.
+pub fn validate(schema: &Value, value: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    check(schema, value, "", &mut errors);
+    check(schema, value, old, "", &mut errors);
     errors
 }
 
@@ -58,10 +60,13 @@ fn type_error(path: &str, expected: &str, actual: &str) -> FieldError {
     )
 }
 
-fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, errors: &mut Vec<FieldError>) {
     let Some(schema) = schema.as_object() else {
         return;
     };
+    if old == Some(value) {
+        return;
+    }
     if value.is_null() {
         if let Some(expected) = expected_type(schema) {
             if !on(schema, "nullable") {
@@ -83,12 +88,12 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>
     match value {
         Value::String(s) => string(schema, s, path, errors),
         Value::Number(_) => number(schema, value, path, errors),
-        Value::Array(items) => array(schema, items, path, errors),
+        Value::Array(items) => array(schema, items, old.and_then(Value::as_array), path, errors),
         _ => {}
     }
     enumeration(schema, value, path, errors);
     if let Value::Object(map) = value {
-        object(schema, map, path, errors);
+        object(schema, map, old, path, errors);
     }
 }
 
@@ -111,7 +116,7 @@ fn composition(schema: &Map<String, Value>, value: &Value, path: &str, errors: &
             .iter()
             .map(|s| {
                 let mut found = Vec::new();
-                check(s, value, path, &mut found);
+                check(s, value, None, path, &mut found);
                 found
             })
             .collect()
@@ -159,7 +164,7 @@ fn composition(schema: &Map<String, Value>, value: &Value, path: &str, errors: &
     }
     if let Some(not) = schema.get("not") {
         let mut found = Vec::new();
-        check(not, value, path, &mut found);
+        check(not, value, None, path, &mut found);
         if found.is_empty() {
             errors.push(composite(format!("\"{path}\" must not validate the schema (not)")));
         }
@@ -186,10 +191,8 @@ fn string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut Vec<Fie
         }
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        if let Ok(re) = regex::Regex::new(pattern) {
-            if !re.is_match(s) {
-                errors.push(invalid(path, value(), format!("should match '{pattern}'")));
-            }
+        if pattern::matches(pattern, s) == Some(false) {
+            errors.push(invalid(path, value(), format!("should match '{pattern}'")));
         }
     }
     if schema.get("type").and_then(Value::as_str) == Some("string") {
@@ -256,7 +259,13 @@ fn number(schema: &Map<String, Value>, value: &Value, path: &str, errors: &mut V
     }
 }
 
-fn array(schema: &Map<String, Value>, items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
+fn array(
+    schema: &Map<String, Value>,
+    items: &[Value],
+    old: Option<&Vec<Value>>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     let size = items.len() as u64;
     if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
         if size < min {
@@ -280,8 +289,26 @@ fn array(schema: &Map<String, Value>, items: &[Value], path: &str, errors: &mut 
     }
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
-            check(item_schema, item, &format!("{path}[{i}]"), errors);
+            let before = old.and_then(|old| correlated(schema, item, old));
+            check(item_schema, item, before, &format!("{path}[{i}]"), errors);
         }
+    }
+}
+
+/// The old item a list item replaces: the same keys in a map list, the same value in a set; items
+/// of other lists have none.
+fn correlated<'a>(schema: &Map<String, Value>, item: &Value, old: &'a [Value]) -> Option<&'a Value> {
+    match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("set") => old.iter().find(|o| *o == item),
+        Some("map") => {
+            let keys = schema.get("x-kubernetes-list-map-keys").and_then(Value::as_array)?;
+            old.iter().find(|o| {
+                keys.iter()
+                    .filter_map(Value::as_str)
+                    .all(|k| o.get(k).is_some() && o.get(k) == item.get(k))
+            })
+        }
+        _ => None,
     }
 }
 
@@ -318,7 +345,13 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn object(schema: &Map<String, Value>, map: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
+fn object(
+    schema: &Map<String, Value>,
+    map: &Map<String, Value>,
+    old: Option<&Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     let count = map.len() as u64;
     if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64) {
         if count > max {
@@ -353,7 +386,7 @@ fn object(schema: &Map<String, Value>, map: &Map<String, Value>, path: &str, err
     for (name, value) in map {
         let sub = properties.and_then(|p| p.get(name)).or(additional);
         if let Some(sub) = sub {
-            check(sub, value, &child(path, name), errors);
+            check(sub, value, old.and_then(|o| o.get(name)), &child(path, name), errors);
         }
     }
 }
@@ -365,7 +398,7 @@ mod tests {
 
     fn messages(field: Value, value: Value) -> Vec<String> {
         let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"f": field}}}});
-        validate(&schema, &json!({"spec": {"f": value}}))
+        validate(&schema, &json!({"spec": {"f": value}}), None)
             .iter()
             .map(ToString::to_string)
             .collect()
@@ -547,5 +580,33 @@ mod tests {
             messages(json!({"not": {"enum": ["no"]}}), json!("no")),
             [r#"<nil>: Invalid value: "": "spec.f" must not validate the schema (not)"#]
         );
+    }
+
+    #[test]
+    fn updates_ratchet_unchanged_values() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "required": ["name"], "properties": {
+            "a": {"type": "integer", "maximum": 1},
+            "b": {"type": "integer", "maximum": 1},
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer", "maximum": 10}}}},
+            "atomic": {"type": "array", "items": {"type": "integer", "maximum": 1}}
+        }}}});
+        let old = json!({"spec": {"a": 5, "b": 5, "ports": [{"name": "x", "port": 99}], "atomic": [5, 5]}});
+        let new = json!({"spec": {"a": 5, "b": 6, "ports": [{"name": "y", "port": 11}, {"name": "x", "port": 99}], "atomic": [5, 5, 0]}});
+        let errors: Vec<String> = validate(&schema, &new, Some(&old))
+            .iter()
+            .map(|e| e.field.clone())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "spec.name",
+                "spec.b",
+                "spec.ports[0].port",
+                "spec.atomic[0]",
+                "spec.atomic[1]"
+            ]
+        );
+        assert!(validate(&schema, &old, Some(&old)).is_empty());
     }
 }
