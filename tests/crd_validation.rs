@@ -155,4 +155,48 @@ fn custom_objects_are_pruned_defaulted_and_validated() {
         stderr.contains(r#"spec.size: Unsupported value: "medium": supported values: "small", "large""#),
         "{stderr}"
     );
+
+    // Tightening the schema leaves stored objects updatable as long as the invalid value stays
+    // (validation ratcheting), while a changed value must pass.
+    skiff.kubectl(&[
+        "patch",
+        "crd",
+        "widgets.example.com",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/count/maximum","value":0}]"#,
+    ]);
+    let raise = [
+        "patch",
+        "widget",
+        "good",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"count":2}}"#,
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stderr = loop {
+        let out = skiff.kubectl_with(Path::new(KUBECTL), &raise);
+        if !out.status.success() {
+            break String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        skiff.kubectl(&[
+            "patch",
+            "widget",
+            "good",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"count":1}}"#,
+        ]);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tightened schema never applied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        stderr.contains("spec.count: Invalid value: 2: spec.count in body should be less than or equal to 0"),
+        "{stderr}"
+    );
+    skiff.kubectl(&["label", "widget", "good", "ratchet=yes"]);
 }

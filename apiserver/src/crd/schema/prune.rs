@@ -5,10 +5,12 @@
 use super::{child, flag};
 use serde_json::Value;
 
-/// Drop the fields `schema` does not know from `obj`; returns their paths (`spec.foo`, `spec.items[0].bar`).
+/// Drop the fields `schema` does not know from `obj`; returns their paths (`spec.foo`,
+/// `spec.items[0].bar`), sorted as upstream reports them.
 pub fn prune(schema: &Value, obj: &mut Value) -> Vec<String> {
     let mut pruned = Vec::new();
     walk(schema, obj, "", true, &mut pruned);
+    pruned.sort();
     pruned
 }
 
@@ -81,11 +83,11 @@ mod tests {
         assert_eq!(
             pruned,
             [
-                "spec.items[0].bar",
-                "spec.free.known.dropped",
-                "spec.template.spec.x",
-                "spec.template.extra",
                 "spec.foo",
+                "spec.free.known.dropped",
+                "spec.items[0].bar",
+                "spec.template.extra",
+                "spec.template.spec.x",
                 "status",
             ]
         );

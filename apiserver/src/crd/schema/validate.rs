@@ -110,10 +110,12 @@ fn expected_type(schema: &Map<String, Value>) -> Option<String> {
 }
 
 fn composition(schema: &Map<String, Value>, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    let branches = |key: &str| schema.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
     let results = |key: &str| -> Vec<Vec<FieldError>> {
-        branches(key)
-            .iter()
+        schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
             .map(|s| {
                 let mut found = Vec::new();
                 check(s, value, None, path, &mut found);
@@ -374,12 +376,8 @@ fn object(
             }
         }
     }
-    if schema.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true)) {
-        for key in ["apiVersion", "kind"] {
-            if map.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
-                errors.push(FieldError::required(child(path, key), "must not be empty"));
-            }
-        }
+    if on(schema, "x-kubernetes-embedded-resource") {
+        embedded(map, path, errors);
     }
     let properties = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties").filter(|a| a.is_object());
@@ -387,6 +385,23 @@ fn object(
         let sub = properties.and_then(|p| p.get(name)).or(additional);
         if let Some(sub) = sub {
             check(sub, value, old.and_then(|o| o.get(name)), &child(path, name), errors);
+        }
+    }
+}
+
+/// An embedded resource names its apiVersion and kind.
+fn embedded(map: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
+    for key in ["apiVersion", "kind"] {
+        let field = child(path, key);
+        match map.get(key) {
+            None => errors.push(FieldError::required(field, "must not be empty")),
+            Some(Value::String(s)) if s.is_empty() => errors.push(FieldError::invalid(
+                field,
+                Value::String(String::new()),
+                "must not be empty",
+            )),
+            Some(Value::String(_)) => {}
+            Some(other) => errors.push(FieldError::invalid(field, other.clone(), "must be a string")),
         }
     }
 }
@@ -547,6 +562,16 @@ mod tests {
                 json!({"kind": "Pod"})
             ),
             ["spec.f.apiVersion: Required value: must not be empty"]
+        );
+        assert_eq!(
+            messages(
+                json!({"type": "object", "x-kubernetes-embedded-resource": true}),
+                json!({"apiVersion": 1, "kind": ""})
+            ),
+            [
+                "spec.f.apiVersion: Invalid value: 1: must be a string",
+                r#"spec.f.kind: Invalid value: "": must not be empty"#,
+            ]
         );
     }
 
