@@ -634,4 +634,41 @@ mod tests {
         );
         assert!(validate(&schema, &old, Some(&old)).is_empty());
     }
+
+    /// upstream's TestValidateCustomResource cases for int-or-string with user-provided anyOf/allOf.
+    #[test]
+    fn int_or_string_with_compositions_as_upstream() {
+        let sorted = |schema: Value, value: Value| {
+            let schema = json!({"type": "object", "properties": {"field": schema}});
+            let mut found: Vec<String> = validate(&schema, &json!({"field": value}), None)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            found.sort();
+            found
+        };
+        let any = json!({"nullable": true, "x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]});
+        for ok in [Value::Null, json!(42), json!("foo")] {
+            assert!(sorted(any.clone(), ok).is_empty());
+        }
+        assert_eq!(
+            sorted(any, json!(true)),
+            [
+                r#"<nil>: Invalid value: "": "field" must validate at least one schema (anyOf)"#,
+                r#"field: Invalid value: "boolean": field in body must be of type integer,string: "boolean""#,
+                r#"field: Invalid value: "boolean": field in body must be of type integer: "boolean""#,
+            ]
+        );
+        let all = json!({"nullable": true, "x-kubernetes-int-or-string": true,
+            "allOf": [{"anyOf": [{"type": "integer"}, {"type": "string"}]}]});
+        assert_eq!(
+            sorted(all, json!(1.2)),
+            [
+                r#"<nil>: Invalid value: "": "field" must validate all the schemas (allOf). None validated"#,
+                r#"<nil>: Invalid value: "": "field" must validate at least one schema (anyOf)"#,
+                r#"field: Invalid value: "number": field in body must be of type integer,string: "number""#,
+                r#"field: Invalid value: "number": field in body must be of type integer: "number""#,
+            ]
+        );
+    }
 }
