@@ -1,6 +1,6 @@
 //! Pruning: fields a structural schema does not specify are dropped, recursively, except under
-//! x-kubernetes-preserve-unknown-fields; apiVersion, kind and metadata of the object (and of embedded
-//! resources) are kept.
+//! x-kubernetes-preserve-unknown-fields; apiVersion and kind of the object (and of embedded
+//! resources) are kept, and their metadata keeps exactly the fields of ObjectMeta.
 
 use super::{child, flag};
 use serde_json::Value;
@@ -19,6 +19,25 @@ pub fn unknown_fields(schema: &Value, obj: &Value) -> Vec<String> {
     prune(schema, &mut obj.clone())
 }
 
+/// The fields of ObjectMeta; others in an object's metadata are dropped as upstream's decoding does.
+const OBJECT_META: [&str; 15] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
 fn walk(schema: &Value, value: &mut Value, path: &str, resource_root: bool, pruned: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
@@ -30,7 +49,20 @@ fn walk(schema: &Value, value: &mut Value, path: &str, resource_root: bool, prun
             let keep_all = preserve || additional == Some(&Value::Bool(true));
             let mut dropped = Vec::new();
             for (name, field) in map.iter_mut() {
-                if embedded && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
+                if embedded && matches!(name.as_str(), "apiVersion" | "kind") {
+                    continue;
+                }
+                if embedded && name == "metadata" {
+                    if let Value::Object(meta) = field {
+                        let path = child(path, name);
+                        meta.retain(|key, _| {
+                            let known = OBJECT_META.contains(&key.as_str());
+                            if !known {
+                                pruned.push(child(&path, key));
+                            }
+                            known
+                        });
+                    }
                     continue;
                 }
                 match properties.and_then(|p| p.get(name)).or(additional_schema) {
@@ -74,26 +106,28 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_dropped_recursively() {
-        let mut obj = json!({"apiVersion": "x/v1", "kind": "W", "metadata": {"name": "a", "odd": 1},
+        let mut obj = json!({"apiVersion": "x/v1", "kind": "W", "metadata": {"name": "a", "labels": {"x": "y"}, "odd": 1},
             "spec": {"size": "s", "foo": 1, "items": [{"name": "a", "bar": 2}], "labels": {"any": "x"},
                 "free": {"anything": 1, "known": {"dropped": true}},
-                "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"x": 1}, "extra": 1}},
+                "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "bogus": 1}, "spec": {"x": 1}, "extra": 1}},
             "status": {}});
         let pruned = prune(&schema(), &mut obj);
         assert_eq!(
             pruned,
             [
+                "metadata.odd",
                 "spec.foo",
                 "spec.free.known.dropped",
                 "spec.items[0].bar",
                 "spec.template.extra",
+                "spec.template.metadata.bogus",
                 "spec.template.spec.x",
                 "status",
             ]
         );
         assert_eq!(
             obj,
-            json!({"apiVersion": "x/v1", "kind": "W", "metadata": {"name": "a", "odd": 1},
+            json!({"apiVersion": "x/v1", "kind": "W", "metadata": {"name": "a", "labels": {"x": "y"}},
                 "spec": {"size": "s", "items": [{"name": "a"}], "labels": {"any": "x"},
                     "free": {"anything": 1, "known": {}},
                     "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}}})
