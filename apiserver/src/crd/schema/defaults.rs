@@ -3,7 +3,7 @@
 //! additionalProperties and array items, and the default's own nested defaults apply too. Nulls of
 //! non-nullable fields without a default are dropped first.
 
-use super::flag;
+use super::{flag, property_schema};
 use serde_json::Value;
 
 /// Drop disallowed nulls, then fill every default of `schema` into `obj`.
@@ -20,14 +20,11 @@ fn unwanted_null(value: &Value, schema: &Value) -> bool {
 fn drop_nulls(schema: &Value, value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
             map.retain(|name, v| {
-                let sub = properties.and_then(|p| p.get(name)).or(additional);
-                !sub.is_some_and(|s| unwanted_null(v, s) && s.get("default").is_none())
+                !property_schema(schema, name).is_some_and(|s| unwanted_null(v, s) && s.get("default").is_none())
             });
             for (name, v) in map.iter_mut() {
-                if let Some(sub) = properties.and_then(|p| p.get(name)).or(additional) {
+                if let Some(sub) = property_schema(schema, name) {
                     drop_nulls(sub, v);
                 }
             }
