@@ -1,15 +1,27 @@
-//! The strategy of custom resources: status kept apart when the CRD has a status subresource,
-//! metadata validated like any object, and the CRD's printer columns.
+//! The strategy of custom resources: pruned, defaulted and validated by the CRD version's schema,
+//! status kept apart when the CRD has a status subresource, metadata validated like any object, and
+//! the CRD's printer columns.
 
+use super::schema;
 use crate::registry::{FieldError, PrinterColumn, Strategy};
 use serde_json::Value;
+use std::sync::Arc;
 
 pub struct CustomResource {
     pub has_status: bool,
     pub columns: Vec<PrinterColumn>,
+    /// The version's openAPIV3Schema, if it has one.
+    pub schema: Option<Arc<Value>>,
 }
 
 impl Strategy for CustomResource {
+    fn default(&self, obj: &mut Value) {
+        if let Some(schema) = &self.schema {
+            schema::prune(schema, obj);
+            schema::default(schema, obj);
+        }
+    }
+
     fn prepare_for_create(&self, obj: &mut Value) {
         if self.has_status {
             if let Some(map) = obj.as_object_mut() {
@@ -34,7 +46,19 @@ impl Strategy for CustomResource {
     }
 
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
-        crate::registry::kinds::validate_metadata(obj)
+        let mut errors = crate::registry::kinds::validate_metadata(obj);
+        if let Some(schema) = &self.schema {
+            errors.extend(schema::validate(schema, obj));
+        }
+        errors
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut errors = crate::registry::kinds::validate_metadata(new);
+        if let Some(schema) = &self.schema {
+            errors.extend(schema::validate_update(schema, new, old));
+        }
+        errors
     }
 
     fn printer_columns(&self) -> Option<&[PrinterColumn]> {
@@ -52,6 +76,7 @@ mod tests {
         let strategy = CustomResource {
             has_status: true,
             columns: Vec::new(),
+            schema: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"ok": true}});
         strategy.prepare_for_create(&mut obj);
@@ -60,5 +85,30 @@ mod tests {
         let mut new = json!({"metadata": {"name": "a"}, "status": {"ok": true}});
         strategy.prepare_for_update(&mut new, &old);
         assert_eq!(new["status"]["ok"], false);
+    }
+
+    #[test]
+    fn schema_prunes_defaults_and_validates() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "size": {"type": "string", "enum": ["small", "large"], "default": "small"}}}}});
+        let strategy = CustomResource {
+            has_status: false,
+            columns: Vec::new(),
+            schema: Some(Arc::new(schema)),
+        };
+        let mut obj = json!({"metadata": {"name": "a"}, "spec": {"foo": 1}});
+        strategy.default(&mut obj);
+        assert_eq!(obj["spec"], json!({"size": "small"}));
+        assert!(strategy.validate_create(&obj).is_empty());
+        let bad = json!({"metadata": {"name": "a"}, "spec": {"size": "huge"}});
+        let errors: Vec<String> = strategy
+            .validate_update(&bad, &obj)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [r#"spec.size: Unsupported value: "huge": supported values: "small", "large""#]
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! its status says so (NamesAccepted, Established, storedVersions).
 
 mod custom;
+pub mod schema;
 
 use crate::registry::kinds::apiextensions::storage_version;
 use crate::registry::resource::ALL_VERBS;
@@ -34,6 +35,7 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
         .map(|v| {
             let version = text(&v["name"]);
             let kind = text(&names["kind"]);
+            let schema = v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new);
             let mut resource = Resource {
                 group: group.clone(),
                 version: version.clone(),
@@ -56,9 +58,10 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
                 strategy: Arc::new(CustomResource {
                     has_status: v["subresources"]["status"].is_object(),
                     columns: columns(v),
+                    schema: schema.clone(),
                 }),
                 builtin_schema: None,
-                custom_schema: v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
+                custom_schema: schema,
                 kind,
             };
             if v["subresources"]["status"].is_object() {

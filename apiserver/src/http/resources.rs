@@ -226,12 +226,11 @@ fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Va
     if mode == "Ignore" {
         return Ok(Vec::new());
     }
-    let unknown: Vec<String> = state
-        .definitions
-        .unknown_fields(resource, obj)
-        .iter()
-        .map(|f| format!("unknown field \"{f}\""))
-        .collect();
+    let found = match &resource.custom_schema {
+        Some(schema) => crate::crd::schema::unknown_fields(schema, obj),
+        None => state.definitions.unknown_fields(resource, obj),
+    };
+    let unknown: Vec<String> = found.iter().map(|f| format!("unknown field \"{f}\"")).collect();
     if mode == "Strict" && !unknown.is_empty() {
         return Err(ApiError::bad_request(format!(
             "strict decoding error: {}",
