@@ -12,13 +12,21 @@ pub fn configmaps_path() -> String {
 /// GET `path`; the response body.
 pub async fn get(client: &kube::Client, path: &str) -> anyhow::Result<String> {
     let request = Request::get(path).body(Vec::new())?;
-    client.request_text(request).await.with_context(|| format!("GET {path}"))
+    client
+        .request_text(request)
+        .await
+        .with_context(|| format!("GET {path}"))
 }
 
 /// POST a JSON `body` to `path`; the response body.
 pub async fn post(client: &kube::Client, path: &str, body: Vec<u8>) -> anyhow::Result<String> {
-    let request = Request::post(path).header(CONTENT_TYPE, "application/json").body(body)?;
-    client.request_text(request).await.with_context(|| format!("POST {path}"))
+    let request = Request::post(path)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body)?;
+    client
+        .request_text(request)
+        .await
+        .with_context(|| format!("POST {path}"))
 }
 
 /// Apply a JSON merge patch to `path`; the response body.
@@ -26,7 +34,10 @@ pub async fn merge_patch(client: &kube::Client, path: &str, body: Vec<u8>) -> an
     let request = Request::patch(path)
         .header(CONTENT_TYPE, "application/merge-patch+json")
         .body(body)?;
-    client.request_text(request).await.with_context(|| format!("PATCH {path}"))
+    client
+        .request_text(request)
+        .await
+        .with_context(|| format!("PATCH {path}"))
 }
 
 /// Create the bench namespace.

@@ -11,8 +11,14 @@ pub fn context(bench: &Bench, args: &str) -> Context {
         ("cores (nproc)".to_string(), cores.to_string()),
         ("cpu".to_string(), cpu_model().unwrap_or_else(|| "unknown".into())),
         ("memory".to_string(), mem_total().unwrap_or_else(|| "unknown".into())),
-        ("disk (df of the temp dir)".to_string(), disk().unwrap_or_else(|| "unknown".into())),
-        ("kernel".to_string(), output("uname", &["-sr"]).unwrap_or_else(|| "unknown".into())),
+        (
+            "disk (df of the temp dir)".to_string(),
+            disk().unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "kernel".to_string(),
+            output("uname", &["-sr"]).unwrap_or_else(|| "unknown".into()),
+        ),
     ];
     if let Some(etcd) = &bench.etcd {
         machine.push(("etcd".to_string(), crate::peers::etcd_version(etcd)));
@@ -72,7 +78,13 @@ fn cpu_model() -> Option<String> {
 
 fn mem_total() -> Option<String> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = info.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kib: u64 = info
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(format!("{:.1} GiB", kib as f64 / (1024.0 * 1024.0)))
 }
 
@@ -84,9 +96,9 @@ fn disk() -> Option<String> {
     let line = text.lines().nth(1)?;
     let fields: Vec<&str> = line.split_whitespace().collect();
     match fields.as_slice() {
-        [source, fstype, size, avail, target] => {
-            Some(format!("{source} ({fstype}) mounted on {target}: {size} total, {avail} free"))
-        }
+        [source, fstype, size, avail, target] => Some(format!(
+            "{source} ({fstype}) mounted on {target}: {size} total, {avail} free"
+        )),
         _ => Some(line.to_string()),
     }
 }

@@ -51,8 +51,13 @@ enum Scenario {
     All,
 }
 
-const EVERY_SCENARIO: [Scenario; 5] =
-    [Scenario::Create, Scenario::Startup, Scenario::Memory, Scenario::Read, Scenario::Watch];
+const EVERY_SCENARIO: [Scenario; 5] = [
+    Scenario::Create,
+    Scenario::Startup,
+    Scenario::Memory,
+    Scenario::Read,
+    Scenario::Watch,
+];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -62,7 +67,13 @@ async fn main() -> anyhow::Result<()> {
         None => sibling_skiff()?,
     };
     if !skiff.exists() {
-        bail!("{} not found: build it first (cargo build --release --bin skiff)", skiff.display());
+        bail!(
+            "{} not found: build it first (cargo build --release --bin skiff)",
+            skiff.display()
+        );
+    }
+    if args.skiff.is_none() {
+        println!("measuring {}", skiff.display());
     }
     let etcd = if args.no_etcd {
         None
@@ -79,7 +90,11 @@ async fn main() -> anyhow::Result<()> {
         etcd,
         sizes: if args.small { Sizes::small() } else { Sizes::full() },
     };
-    let chosen: Vec<Scenario> = if args.scenario == Scenario::All { EVERY_SCENARIO.to_vec() } else { vec![args.scenario] };
+    let chosen: Vec<Scenario> = if args.scenario == Scenario::All {
+        EVERY_SCENARIO.to_vec()
+    } else {
+        vec![args.scenario]
+    };
     let mut outcomes = Vec::new();
     for scenario in chosen {
         let outcome = run(&bench, scenario).await?;
@@ -88,7 +103,8 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(path) = &args.json {
         let all: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
-        std::fs::write(path, serde_json::to_string_pretty(&all)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let markdown = match (&args.markdown, args.small) {
         (Some(path), _) => Some(path.clone()),
@@ -144,9 +160,33 @@ fn args_line(args: &Args) -> String {
     line
 }
 
-/// The `skiff` binary built next to this one.
+/// The `skiff` binary next to this one. Under `cargo run` only this binary is built, so first
+/// build `skiff` with the same cargo and profile, so that the measured binary is never stale.
 fn sibling_skiff() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe().context("locating skiff-bench")?;
     let dir = me.parent().unwrap_or(Path::new("."));
+    if let (Some(cargo), Some(manifest_dir)) = (std::env::var_os("CARGO"), std::env::var_os("CARGO_MANIFEST_DIR")) {
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let manifest = Path::new(&manifest_dir).join("Cargo.toml");
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--bin",
+                "skiff",
+                "--profile",
+                profile,
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .status()
+            .context("running cargo build --bin skiff")?;
+        if !status.success() {
+            bail!("cargo build --bin skiff --profile {profile} failed");
+        }
+    }
     Ok(dir.join("skiff"))
 }

@@ -33,7 +33,9 @@ pub fn configmap(name: &str) -> Value {
     });
     let base = object.to_string().len();
     let fill = OBJECT_BYTES.saturating_sub(base);
-    let seed = name.bytes().fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(b as usize));
+    let seed = name
+        .bytes()
+        .fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(b as usize));
     let payload: String = (0..fill)
         .map(|k| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(seed + k * 7) % 36]))
         .collect();

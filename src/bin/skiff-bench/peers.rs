@@ -21,7 +21,9 @@ struct Process {
 
 impl Process {
     fn spawn(name: &'static str, command: &mut Command) -> anyhow::Result<Process> {
-        let dir = tempfile::Builder::new().prefix(&format!("skiff-bench-{name}-")).tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("skiff-bench-{name}-"))
+            .tempdir()?;
         let log = std::fs::File::create(dir.path().join("log"))?;
         let child = command
             .current_dir(dir.path())
@@ -137,8 +139,7 @@ impl Skiff {
 /// A client for the cluster of `kubeconfig`.
 async fn connect(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
     let file = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await?;
+    let config = kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await?;
     Ok(kube::Client::try_from(config)?)
 }
 
@@ -157,8 +158,18 @@ impl Etcd {
         let mut command = Command::new(binary);
         command
             .args(["--name", "bench", "--data-dir", "data"])
-            .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args([
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
             .args(["--initial-cluster", &format!("bench={peer_url}")])
             .args(["--logger", "zap", "--log-level", "warn"]);
         let mut process = Process::spawn("etcd", &mut command)?;
@@ -181,7 +192,13 @@ impl Etcd {
             tokio::time::sleep(POLL).await;
         }
         let ready = started.elapsed();
-        Ok((Etcd { process, endpoint: client_url }, ready))
+        Ok((
+            Etcd {
+                process,
+                endpoint: client_url,
+            },
+            ready,
+        ))
     }
 
     /// `n` independent gRPC clients, each with its own connection.

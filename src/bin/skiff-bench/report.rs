@@ -74,7 +74,10 @@ impl Outcome {
 
     /// The outcome as a markdown section.
     fn markdown(&self) -> String {
-        let mut out = format!("### {}\n\n{}\n\n| figure | skiff | etcd |\n| --- | ---: | ---: |\n", self.scenario, self.goal);
+        let mut out = format!(
+            "### {}\n\n{}\n\n| figure | skiff | etcd |\n| --- | ---: | ---: |\n",
+            self.scenario, self.goal
+        );
         for (name, skiff, etcd) in self.rows() {
             let _ = writeln!(out, "| {name} | {skiff} | {etcd} |");
         }
@@ -125,7 +128,9 @@ pub fn markdown(outcomes: &[Outcome], context: &Context) -> String {
     for c in &context.commands {
         let _ = writeln!(out, "{c}");
     }
-    out.push_str("```\n\n## Summary\n\n| scenario | ratio | target | verdict | goal |\n| --- | ---: | ---: | --- | --- |\n");
+    out.push_str(
+        "```\n\n## Summary\n\n| scenario | ratio | target | verdict | goal |\n| --- | ---: | ---: | --- | --- |\n",
+    );
     for o in outcomes {
         let _ = writeln!(
             out,

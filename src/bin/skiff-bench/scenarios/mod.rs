@@ -82,7 +82,10 @@ pub fn ratio(skiff: f64, etcd: Option<f64>) -> Option<f64> {
 
 /// Create ConfigMaps `0..n` in the bench namespace (which must exist); bytes are the stored JSON.
 pub async fn fill_skiff(clients: &[kube::Client], n: usize) -> anyhow::Result<Driven> {
-    drive(clients, n, |client, i| crate::api::create_configmap(client, objects::name(i))).await
+    drive(clients, n, |client, i| {
+        crate::api::create_configmap(client, objects::name(i))
+    })
+    .await
 }
 
 /// Put the same keys and values into etcd; bytes are the values.

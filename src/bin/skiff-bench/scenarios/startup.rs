@@ -28,7 +28,11 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     Ok(Outcome {
         scenario: "startup",
         skiff: figures(&skiff_times, "/readyz"),
-        etcd: if etcd_times.is_empty() { Value::Null } else { figures(&etcd_times, "/health") },
+        etcd: if etcd_times.is_empty() {
+            Value::Null
+        } else {
+            figures(&etcd_times, "/health")
+        },
         ratio,
         target: Some(1.0),
         met: ratio.map(|r| r >= 1.0),
