@@ -6,10 +6,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What a driven run produced: its latency summary and the bytes the operations reported.
+/// What a driven run produced: every operation's latency, the wall time and the bytes reported.
 pub struct Driven {
-    pub summary: Summary,
+    pub latencies: Vec<Duration>,
+    pub elapsed: Duration,
     pub bytes: u64,
+}
+
+impl Driven {
+    pub fn summary(&self) -> Summary {
+        Summary::new(self.latencies.clone(), self.elapsed)
+    }
+
+    /// Several runs as one: all latencies, the sum of their wall times and bytes.
+    pub fn pool(runs: impl IntoIterator<Item = Driven>) -> Driven {
+        let mut pooled = Driven {
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+            bytes: 0,
+        };
+        for run in runs {
+            pooled.latencies.extend(run.latencies);
+            pooled.elapsed += run.elapsed;
+            pooled.bytes += run.bytes;
+        }
+        pooled
+    }
 }
 
 /// Run operations `0..total`, each client issuing one at a time and taking the next free index.
@@ -52,7 +74,8 @@ where
         bytes += b;
     }
     Ok(Driven {
-        summary: Summary::new(latencies, started.elapsed()),
+        latencies,
+        elapsed: started.elapsed(),
         bytes,
     })
 }
@@ -74,8 +97,23 @@ mod tests {
         let mut all = seen.lock().unwrap().clone();
         all.sort_unstable();
         assert_eq!(all, (0..50).collect::<Vec<_>>());
-        assert_eq!(driven.summary.requests, 50);
+        assert_eq!(driven.summary().requests, 50);
         assert_eq!(driven.bytes, 100);
+    }
+
+    #[test]
+    fn pooled_runs_add_up() {
+        let run = |ms: u64| Driven {
+            latencies: vec![Duration::from_millis(ms); 10],
+            elapsed: Duration::from_secs(1),
+            bytes: 5,
+        };
+        let pooled = Driven::pool([run(1), run(3)]);
+        let summary = pooled.summary();
+        assert_eq!(summary.requests, 20);
+        assert_eq!(summary.per_second(), 10.0);
+        assert_eq!(summary.max, Duration::from_millis(3));
+        assert_eq!(pooled.bytes, 10);
     }
 
     #[tokio::test]

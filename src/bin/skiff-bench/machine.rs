@@ -35,10 +35,11 @@ pub fn context(bench: &Bench, args: &str) -> Context {
         ],
         notes: vec![
             format!(
-                "Sizes: {} concurrent clients; create {} objects; startup median of {} runs; memory {} objects; \
+                "Sizes: {} concurrent clients; create {} objects in each of {} alternating rounds; startup median of {} runs; memory {} objects; \
                  read {} objects, {} GETs, {} unpaged lists, {} pages of {}; watch {} watchers, {} updates/s for {} s.",
                 s.clients,
                 s.create_objects,
+                s.create_rounds,
                 s.startup_runs,
                 s.memory_objects,
                 s.read_objects,
@@ -74,6 +75,12 @@ fn cpu_model() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("model name"))?;
     Some(line.split_once(':')?.1.trim().to_string())
+}
+
+/// The first three fields of /proc/loadavg: how busy the shared machine was around the run.
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(text.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
 }
 
 fn mem_total() -> Option<String> {

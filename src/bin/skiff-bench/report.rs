@@ -31,12 +31,13 @@ impl Outcome {
         })
     }
 
-    /// "met", "MISSED", or "no target".
+    /// "met", "MISSED", "no target", or "not measured" (the ratio needs etcd).
     fn verdict(&self) -> &'static str {
-        match self.met {
-            Some(true) => "met",
-            Some(false) => "MISSED",
-            None => "no target",
+        match (self.met, self.target) {
+            (Some(true), _) => "met",
+            (Some(false), _) => "MISSED",
+            (None, None) => "no target",
+            (None, Some(_)) => "not measured",
         }
     }
 

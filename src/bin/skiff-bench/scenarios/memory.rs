@@ -30,7 +30,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         "rss_idle_mib": mib(idle),
         "rss_mib": mib(rss),
         "rss_per_object_bytes": round((rss.saturating_sub(idle)) as f64 / n.max(1) as f64, 0),
-        "create_per_s": round(filled.summary.per_second(), 1),
+        "create_per_s": round(filled.summary().per_second(), 1),
     });
     let mut etcd_figures = Value::Null;
     if let Some((etcd, clients)) = etcd_with_clients(bench).await? {
@@ -48,7 +48,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             "rss_idle_mib": mib(idle),
             "rss_mib": mib(rss),
             "rss_per_object_bytes": round((rss.saturating_sub(idle)) as f64 / n.max(1) as f64, 0),
-            "create_per_s": round(filled.summary.per_second(), 1),
+            "create_per_s": round(filled.summary().per_second(), 1),
         });
     }
     let ratio = json_bytes / rss as f64;

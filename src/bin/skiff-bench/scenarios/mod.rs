@@ -25,6 +25,8 @@ pub struct Sizes {
     /// Concurrent clients of every closed-loop load.
     pub clients: usize,
     pub create_objects: usize,
+    /// Fresh servers per system, alternating, whose creates are pooled.
+    pub create_rounds: usize,
     pub startup_runs: usize,
     pub memory_objects: usize,
     pub read_objects: usize,
@@ -43,6 +45,7 @@ impl Sizes {
         Sizes {
             clients: 16,
             create_objects: 20_000,
+            create_rounds: 3,
             startup_runs: 5,
             memory_objects: 100_000,
             read_objects: 10_000,
@@ -61,6 +64,7 @@ impl Sizes {
         Sizes {
             clients: 16,
             create_objects: 100,
+            create_rounds: 1,
             startup_runs: 1,
             memory_objects: 200,
             read_objects: 120,

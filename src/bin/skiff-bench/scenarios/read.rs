@@ -74,11 +74,11 @@ async fn skiff_reads(sizes: &Sizes, clients: &[kube::Client]) -> anyhow::Result<
     .await?;
     let figures = merged([
         json!({"objects": n, "page_limit": sizes.page_limit, "pages_per_list": page_count}),
-        gets.summary.figures("get_"),
-        unpaged.summary.figures("list_unpaged_"),
-        paged.summary.figures("list_page_"),
+        gets.summary().figures("get_"),
+        unpaged.summary().figures("list_unpaged_"),
+        paged.summary().figures("list_page_"),
     ]);
-    Ok((figures, gets.summary.per_second()))
+    Ok((figures, gets.summary().per_second()))
 }
 
 /// How many of a list's items the bench created (the namespace also holds kube-root-ca.crt, which
@@ -150,11 +150,11 @@ async fn etcd_reads(sizes: &Sizes, clients: &[etcd_client::Client]) -> anyhow::R
     .await?;
     let figures = merged([
         json!({"objects": n, "page_limit": sizes.page_limit, "pages_per_list": page_count}),
-        gets.summary.figures("get_"),
-        unpaged.summary.figures("list_unpaged_"),
-        paged.summary.figures("list_page_"),
+        gets.summary().figures("get_"),
+        unpaged.summary().figures("list_unpaged_"),
+        paged.summary().figures("list_page_"),
     ]);
-    Ok((figures, gets.summary.per_second()))
+    Ok((figures, gets.summary().per_second()))
 }
 
 /// The end of the bench prefix's key range (the prefix with its last byte incremented).
