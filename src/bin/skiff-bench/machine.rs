@@ -7,18 +7,14 @@ use std::process::Command;
 /// The machine facts, the commands that reproduce `args` (arguments after `--`) and the sizes.
 pub fn context(bench: &Bench, args: &str) -> Context {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let fact = |name: &str, value: Option<String>| (name.to_string(), value.unwrap_or_else(|| "unknown".into()));
     let mut machine = vec![
-        ("cores (nproc)".to_string(), cores.to_string()),
-        ("cpu".to_string(), cpu_model().unwrap_or_else(|| "unknown".into())),
-        ("memory".to_string(), mem_total().unwrap_or_else(|| "unknown".into())),
-        (
-            "disk (df of the temp dir)".to_string(),
-            disk().unwrap_or_else(|| "unknown".into()),
-        ),
-        (
-            "kernel".to_string(),
-            output("uname", &["-sr"]).unwrap_or_else(|| "unknown".into()),
-        ),
+        fact("cores (nproc)", Some(cores.to_string())),
+        fact("cpu", cpu_model()),
+        fact("memory", mem_total()),
+        fact("disk (df of the temp dir)", disk()),
+        fact("kernel", output("uname", &["-sr"])),
+        fact("load average at the end (1, 5, 15 min)", load_average()),
     ];
     if let Some(etcd) = &bench.etcd {
         machine.push(("etcd".to_string(), crate::peers::etcd_version(etcd)));
