@@ -12,6 +12,5 @@ fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo apt-get update -qq
-# etcd-server's maintainer script would start an etcd service; keep it from doing so where services run.
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 /usr/bin/etcd --version | head -n1
