@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-tools.sh
+bash scripts/install-etcd.sh
 cargo test --workspace --locked --no-fail-fast "$@"

@@ -9,7 +9,7 @@ mod authorizer;
 mod token;
 pub(crate) mod x509;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -61,10 +61,18 @@ pub enum AuthError {
     InvalidClientCertificate(String),
 }
 
+/// How long a verified certificate chain is trusted without checking it again.
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How many verified chains are remembered (the cache starts over when full).
+const VERIFIED_MAX: usize = 4096;
+
 /// Authenticates requests by client certificate and static bearer token.
 pub struct Authenticator {
     verifier: Arc<dyn ClientCertVerifier>,
     tokens: Option<TokenFile>,
+    /// Chains verified recently and the user they name: checking a signature on every request of
+    /// a kept-alive connection was most of the cost of a request.
+    verified: std::sync::Mutex<HashMap<Vec<CertificateDer<'static>>, (std::time::Instant, Option<UserInfo>)>>,
 }
 
 impl Authenticator {
@@ -73,7 +81,11 @@ impl Authenticator {
     pub fn new(ca_pem: &str, token_file: Option<&Path>) -> anyhow::Result<Self> {
         let verifier = x509::client_cert_verifier(ca_pem).context("loading the client CA")?;
         let tokens = token_file.map(TokenFile::load).transpose()?;
-        Ok(Self { verifier, tokens })
+        Ok(Self {
+            verifier,
+            tokens,
+            verified: Default::default(),
+        })
     }
 
     /// The authenticated user, or `None` when the request carries no valid credentials.
@@ -89,7 +101,7 @@ impl Authenticator {
         }
         let mut first_error = None;
         if let Some(PeerCertificates(chain)) = parts.extensions.get::<PeerCertificates>() {
-            match x509::authenticate(self.verifier.as_ref(), chain) {
+            match self.certificate_user(chain) {
                 Ok(Some(user)) => return Ok(Some(with_authenticated_group(user))),
                 Ok(None) => {}
                 Err(err) => first_error = Some(err),
@@ -102,6 +114,25 @@ impl Authenticator {
             }
         }
         first_error.map_or(Ok(None), Err)
+    }
+}
+
+impl Authenticator {
+    /// The user a client certificate chain names, verified at most once per [`VERIFIED_TTL`].
+    fn certificate_user(&self, chain: &[CertificateDer<'static>]) -> Result<Option<UserInfo>, AuthError> {
+        let now = std::time::Instant::now();
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, user)) = verified.get(chain) {
+            if now.duration_since(*at) < VERIFIED_TTL {
+                return Ok(user.clone());
+            }
+        }
+        let user = x509::authenticate(self.verifier.as_ref(), chain)?;
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.insert(chain.to_vec(), (now, user.clone()));
+        Ok(user)
     }
 }
 

@@ -8,6 +8,11 @@ use std::process::Command;
 
 const ETCD: &str = "/usr/bin/etcd";
 
+/// The `skiff` binary `cargo test --workspace` builds beside the bench.
+fn skiff() -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_skiff-bench")).with_file_name("skiff")
+}
+
 /// Run `skiff-bench <scenario> --small` and return its one JSON outcome.
 fn run(scenario: &str) -> (Value, bool) {
     let with_etcd = Path::new(ETCD).exists();
@@ -20,7 +25,9 @@ fn run(scenario: &str) -> (Value, bool) {
     let json = dir.path().join("out.json");
     let mut command = Command::new(env!("CARGO_BIN_EXE_skiff-bench"));
     command
-        .args([scenario, "--small", "--skiff", env!("CARGO_BIN_EXE_skiff"), "--json"])
+        .args([scenario, "--small", "--skiff"])
+        .arg(skiff())
+        .arg("--json")
         .arg(&json);
     if !with_etcd {
         command.arg("--no-etcd");

@@ -170,11 +170,14 @@ fn sibling_skiff() -> anyhow::Result<PathBuf> {
             Some("debug") | None => "dev",
             Some(other) => other,
         };
-        let manifest = Path::new(&manifest_dir).join("Cargo.toml");
+        // The bench crate sits in the workspace whose root package builds `skiff`.
+        let manifest = Path::new(&manifest_dir).join("../Cargo.toml");
         let status = std::process::Command::new(cargo)
             .args([
                 "build",
                 "--quiet",
+                "--package",
+                "skiff",
                 "--bin",
                 "skiff",
                 "--profile",
