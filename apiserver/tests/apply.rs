@@ -235,3 +235,83 @@ async fn dry_run_apply_persists_nothing_and_status_applies_through_the_subresour
     assert_eq!(patched.status.unwrap().replicas, Some(1));
     assert_eq!(patched.spec.unwrap().replicas, Some(1));
 }
+
+/// A custom resource of the test's own, as a kube-rs operator would define it.
+#[derive(kube::CustomResource, serde::Serialize, serde::Deserialize, Clone, Debug, schemars::JsonSchema)]
+#[kube(
+    group = "example.com",
+    version = "v1",
+    kind = "Widget",
+    namespaced,
+    status = "WidgetStatus"
+)]
+struct WidgetSpec {
+    size: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    color: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, schemars::JsonSchema)]
+struct WidgetStatus {
+    ready: bool,
+}
+
+#[tokio::test]
+async fn custom_resource_apply_and_status_apply() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::wait::{await_condition, conditions};
+    use kube::CustomResourceExt;
+    let server = skiff_apiserver::ApiServer::in_memory().await.unwrap();
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&Default::default(), &Widget::crd()).await.unwrap();
+    await_condition(crds, "widgets.example.com", conditions::is_crd_established())
+        .await
+        .unwrap();
+
+    let widgets: Api<Widget> = Api::namespaced(client, "default");
+    let params = PatchParams::apply("widget-operator");
+    let applied = widgets
+        .patch(
+            "w",
+            &params,
+            &Patch::Apply(
+                json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 1, "color": "red"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!((applied.spec.size, applied.spec.color.as_deref()), (1, Some("red")));
+    assert_eq!(
+        managers(&applied),
+        vec![("widget-operator".to_string(), "Apply".to_string())]
+    );
+    let updated = widgets
+        .patch(
+            "w",
+            &params,
+            &Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.spec.size, updated.spec.color.as_deref()),
+        (2, None),
+        "a field dropped from the configuration is removed"
+    );
+    assert_eq!(
+        managers(&updated),
+        vec![("widget-operator".to_string(), "Apply".to_string())]
+    );
+
+    let status = widgets
+        .patch_status(
+            "w",
+            &params,
+            &Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"ready": true}})),
+        )
+        .await
+        .unwrap();
+    assert!(status.status.unwrap().ready);
+    assert_eq!(status.spec.size, 2, "a status apply leaves the spec alone");
+}

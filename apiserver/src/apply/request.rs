@@ -45,6 +45,12 @@ pub async fn serve(
     }
     let root = definitions.root_of(resource);
     let target = target(state, resource, &api_version, root.as_deref(), subresource);
+    // A configuration may leave the name to the URL.
+    let mut named = config.clone();
+    crate::registry::store::object::meta_mut(&mut named)
+        .entry("name")
+        .or_insert_with(|| json!(name));
+    let config = &named;
     match config.pointer("/metadata/name").and_then(Value::as_str) {
         Some(n) if n != name => {
             return Err(ApiError::bad_request(format!(
@@ -68,9 +74,7 @@ pub async fn serve(
     match updated {
         Err(e) if e.code == 404 && e.reason == "NotFound" && subresource.is_none() => {
             let mut created = apply(None, config, manager, force, &target)?;
-            if let Some(meta) = created.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("name".into(), json!(name));
-            }
+            crate::registry::store::object::meta_mut(&mut created).insert("name".into(), json!(name));
             store.create(scope, created, opts).await
         }
         other => other,
