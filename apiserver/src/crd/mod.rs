@@ -108,10 +108,7 @@ fn columns(version: &Value) -> Vec<PrinterColumn> {
 pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     let cache = store.cache().cache(CRD_PREFIX);
     let (snapshot, _, mut live) = cache.snapshot_and_watch();
-    let crds: Vec<Value> = snapshot
-        .values()
-        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-        .collect();
+    let crds = parse_all(&snapshot);
     register(&index, &crds);
     for crd in &crds {
         establish(&store, &index, crd).await;
@@ -120,12 +117,7 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
         loop {
             match live.recv().await {
                 Ok(event) if event.object.is_some() => {
-                    let (snapshot, _) = cache.snapshot();
-                    let crds: Vec<Value> = snapshot
-                        .values()
-                        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-                        .collect();
-                    register(&index, &crds);
+                    register(&index, &parse_all(&cache.snapshot().0));
                     if let Some(crd) = event
                         .object
                         .as_ref()
@@ -138,17 +130,20 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let (snapshot, _) = cache.snapshot();
-                    let crds: Vec<Value> = snapshot
-                        .values()
-                        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-                        .collect();
-                    register(&index, &crds);
+                    register(&index, &parse_all(&cache.snapshot().0));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
     });
+}
+
+/// Every CRD of a cache snapshot.
+fn parse_all(snapshot: &crate::watch::Snapshot) -> Vec<Value> {
+    snapshot
+        .values()
+        .filter_map(|o| serde_json::from_slice(&o.json).ok())
+        .collect()
 }
 
 /// Replace every custom resource in the catalogue with those of `crds`.

@@ -42,13 +42,7 @@ pub fn table(resource: &Resource, objects: &[Value], list_meta: Value, include: 
             row(cells, obj, include)
         })
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": list_meta,
-        "columnDefinitions": definitions,
-        "rows": rows,
-    })
+    envelope(list_meta, definitions, rows)
 }
 
 /// One Table row: its cells and, as asked, the object or its metadata.
@@ -94,13 +88,7 @@ fn printer_table(columns: &[PrinterColumn], objects: &[Value], list_meta: Value,
             row(cells, obj, include)
         })
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": list_meta,
-        "columnDefinitions": definitions,
-        "rows": rows,
-    })
+    envelope(list_meta, definitions, rows)
 }
 
 /// A printer column's cell: the first match of its path, dates as upstream's age, and null when
@@ -119,4 +107,15 @@ fn printer_cell(column: &PrinterColumn, path: Option<&JsonPath>, obj: &Value) ->
         ("string", Value::Object(_) | Value::Array(_)) => Value::String(found.to_string()),
         _ => found,
     }
+}
+
+/// The meta.k8s.io/v1 Table around column definitions and rows.
+fn envelope(list_meta: Value, definitions: Vec<Value>, rows: Vec<Value>) -> Value {
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": definitions,
+        "rows": rows,
+    })
 }
