@@ -32,6 +32,20 @@ fn fieldkit_crds_install_and_become_established() {
         assert!(created.lines().all(|l| l.ends_with(" created")), "{created}");
     }
     skiff.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    // The same CRDs, installed the way their projects recommend: server-side apply.
+    let applied = Skiff::start();
+    for project in ["cert-manager", "prometheus-operator", "crossplane", "gateway-api/standard"] {
+        let path = dir.join(project);
+        let out = applied.kubectl(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
+        assert!(out.lines().all(|l| l.ends_with(" serverside-applied")), "{out}");
+    }
+    applied.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    assert_eq!(
+        applied.kubectl(&["get", "crd", "-o", "name"]),
+        skiff.kubectl(&["get", "crd", "-o", "name"]),
+        "create and server-side apply install the same CRDs"
+    );
+    drop(applied);
     let resources = skiff.kubectl(&["api-resources", "-o", "name"]);
     for name in [
         "certificates.cert-manager.io",
