@@ -7,6 +7,14 @@ mod common;
 use common::{ok, Skiff};
 use std::path::PathBuf;
 
+/// The field kit's CRD folders, one per project.
+const PROJECTS: [&str; 4] = [
+    "cert-manager",
+    "prometheus-operator",
+    "crossplane",
+    "gateway-api/standard",
+];
+
 fn fieldkit_crds() -> Option<PathBuf> {
     let dir = common::repo_root().join("../shared/fieldkit/crds");
     if dir.exists() {
@@ -34,7 +42,7 @@ fn fieldkit_crds_install_and_become_established() {
     skiff.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     // The same CRDs, installed the way their projects recommend: server-side apply.
     let applied = Skiff::start();
-    for project in ["cert-manager", "prometheus-operator", "crossplane", "gateway-api/standard"] {
+    for project in PROJECTS {
         let path = dir.join(project);
         let out = applied.kubectl(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
         assert!(out.lines().all(|l| l.ends_with(" serverside-applied")), "{out}");
