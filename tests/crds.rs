@@ -29,12 +29,7 @@ fn fieldkit_crds() -> Option<PathBuf> {
 fn fieldkit_crds_install_and_become_established() {
     let Some(dir) = fieldkit_crds() else { return };
     let skiff = Skiff::start();
-    for project in [
-        "cert-manager",
-        "prometheus-operator",
-        "crossplane",
-        "gateway-api/standard",
-    ] {
+    for project in PROJECTS {
         let path = dir.join(project);
         let created = skiff.kubectl(&["create", "-f", path.to_str().unwrap()]);
         assert!(created.lines().all(|l| l.ends_with(" created")), "{created}");
