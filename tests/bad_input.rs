@@ -74,6 +74,14 @@ async fn bad_requests_answer_status_and_write_nothing() {
         )
         .await;
     assert_eq!(code, 201);
+    // The root-CA publisher writes into the namespace at startup; let it finish first, so the
+    // revision below moves only if a rejected request wrote something.
+    let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(raw.client.clone(), "default");
+    let published = |cm: Option<&k8s_openapi::api::core::v1::ConfigMap>| cm.is_some();
+    kube::runtime::wait::await_condition(configmaps, "kube-root-ca.crt", published)
+        .await
+        .unwrap();
     let before = raw.revision().await;
 
     assert_status(

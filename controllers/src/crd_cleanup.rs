@@ -2,11 +2,9 @@
 //! its custom resources, then its `customresourcecleanup.apiextensions.k8s.io` finalizer, after
 //! which the apiserver removes it (upstream's CRD finalizer controller).
 
-use crate::backoff::ErrorBackoff;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,43 +13,14 @@ const FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
 /// How soon to look again while custom resources are still going (they may have finalizers).
 const RECHECK: Duration = Duration::from_secs(1);
 
-#[derive(Debug, thiserror::Error)]
-#[error("cleaning up CustomResourceDefinition {name}: {source}")]
-pub struct Error {
-    name: String,
-    #[source]
-    source: kube::Error,
-}
-
-struct Context {
-    client: Client,
-    backoff: ErrorBackoff,
-}
-
 /// Run the cleanup controller until its watch ends.
 pub async fn run(client: Client) {
-    let context = Arc::new(Context {
-        client: client.clone(),
-        backoff: ErrorBackoff::default(),
-    });
-    let outcomes = Controller::new(Api::<CustomResourceDefinition>::all(client), watcher::Config::default()).run(
-        reconcile,
-        |crd, _, ctx| ctx.backoff.requeue(&crd.name_any()),
-        context,
-    );
-    crate::outcomes::drain("crd-cleanup", outcomes).await;
-}
-
-async fn reconcile(crd: Arc<CustomResourceDefinition>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let name = crd.name_any();
-    let result = cleanup(&crd, &ctx.client).await;
-    match result {
-        Ok(action) => {
-            ctx.backoff.succeeded(&name);
-            Ok(action)
-        }
-        Err(source) => Err(Error { name, source }),
-    }
+    crate::object_loop::run(
+        "crd-cleanup",
+        client,
+        |crd: Arc<CustomResourceDefinition>, client| async move { cleanup(&crd, &client).await },
+    )
+    .await;
 }
 
 /// Delete the CRD's custom resources; drop the finalizer once none is left.

@@ -6,6 +6,7 @@ mod api_errors;
 mod backoff;
 mod crd_cleanup;
 mod namespace;
+mod object_loop;
 mod outcomes;
 mod per_namespace;
 mod root_ca;

@@ -72,8 +72,11 @@ pub struct Authenticator {
     tokens: Option<TokenFile>,
     /// Chains verified recently and the user they name: checking a signature on every request of
     /// a kept-alive connection was most of the cost of a request.
-    verified: std::sync::Mutex<HashMap<Vec<CertificateDer<'static>>, (std::time::Instant, Option<UserInfo>)>>,
+    verified: std::sync::Mutex<HashMap<Vec<CertificateDer<'static>>, Verified>>,
 }
+
+/// When a chain was verified and the user it names.
+type Verified = (std::time::Instant, Option<UserInfo>);
 
 impl Authenticator {
     /// Trusts client certificates issued by the CA in `ca_pem` and the tokens of upstream's static token

@@ -109,7 +109,8 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     let cache = store.cache().cache(CRD_PREFIX);
     let (snapshot, _, mut live) = cache.snapshot_and_watch();
     let crds = parse_all(&snapshot);
-    register(&index, &crds);
+    let mut served = Registered::default();
+    served.register(&index, &crds);
     for crd in &crds {
         establish(&store, &index, crd).await;
     }
@@ -117,7 +118,7 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
         loop {
             match live.recv().await {
                 Ok(event) if event.object.is_some() => {
-                    register(&index, &parse_all(&cache.snapshot().0));
+                    served.register(&index, &parse_all(&cache.snapshot().0));
                     if let Some(crd) = event
                         .object
                         .as_ref()
@@ -130,12 +131,27 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    register(&index, &parse_all(&cache.snapshot().0));
+                    served.register(&index, &parse_all(&cache.snapshot().0));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
     });
+}
+
+/// The CRD specs the catalogue was last built from: status-only changes (conditions, stored
+/// versions) leave discovery and OpenAPI as they are.
+#[derive(Default)]
+struct Registered(Option<Vec<Value>>);
+
+impl Registered {
+    fn register(&mut self, index: &ResourceIndex, crds: &[Value]) {
+        let specs: Vec<Value> = crds.iter().map(|crd| crd["spec"].clone()).collect();
+        if self.0.as_ref() != Some(&specs) {
+            register(index, crds);
+            self.0 = Some(specs);
+        }
+    }
 }
 
 /// Every CRD of a cache snapshot.

@@ -19,7 +19,6 @@ use crate::auth::{Authenticator, Authorizer, Decision, RequestAttributes, UserIn
 use crate::registry::definitions::Definitions;
 use crate::registry::{ResourceIndex, Store};
 use crate::status::ApiError;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::{Method, StatusCode};
@@ -195,9 +194,4 @@ fn non_resource(
         ),
         _ => None,
     }
-}
-
-/// An empty body, for tests and callers that build requests by hand.
-pub fn empty() -> Body {
-    Body::empty()
 }

@@ -161,7 +161,16 @@ pub async fn handle(
             if body.len() > negotiate::MAX_BODY {
                 return Err(ApiError::too_large());
             }
-            let (patched, warnings) = patch(state, scope, name, subresource, kind, &body, &params, headers).await?;
+            let (patched, warnings) = patch(
+                state,
+                scope,
+                name,
+                subresource,
+                (kind, &body),
+                &params,
+                &field_manager(&params, headers),
+            )
+            .await?;
             if subresource == Some("scale") {
                 let scale = scale::to_scale(&crate::registry::store::object::parse(&patched)?);
                 return Ok(with_warnings(
@@ -302,12 +311,10 @@ async fn patch(
     scope: Scope<'_>,
     name: &str,
     subresource: Option<&str>,
-    kind: BodyType,
-    body: &Bytes,
+    (kind, body): (BodyType, &Bytes),
     params: &Params,
-    headers: &HeaderMap,
+    manager: &str,
 ) -> ApiResult<(Bytes, Vec<String>)> {
-    let manager = field_manager(params, headers);
     let warnings = std::sync::Mutex::new(Vec::new());
     let opts = params.write()?;
     let resource = scope.resource;
@@ -385,7 +392,7 @@ async fn patch(
             } else {
                 patched
             };
-            Ok(record(state, resource, subresource, Some(stored), &patched, &manager))
+            Ok(record(state, resource, subresource, Some(stored), &patched, manager))
         })
         .await?;
     Ok((patched, warnings.into_inner().unwrap_or_default()))

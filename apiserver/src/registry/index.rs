@@ -54,14 +54,6 @@ impl Resources {
             .collect()
     }
 
-    /// The resource for `kind` in `group` at `version`.
-    pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<Resource>> {
-        self.by_path
-            .iter()
-            .find(|((g, v, _), r)| g == group && v == version && r.kind == kind)
-            .map(|(_, r)| r)
-    }
-
     pub fn all(&self) -> impl Iterator<Item = &Arc<Resource>> {
         self.by_path.values()
     }

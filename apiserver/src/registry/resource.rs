@@ -57,15 +57,6 @@ impl Resource {
         }
     }
 
-    /// `deployments.apps`, or `pods` for the core group (upstream's GroupResource string).
-    pub fn group_resource(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
-    }
-
     pub fn subresource(&self, name: &str) -> Option<&Subresource> {
         self.subresources.iter().find(|s| s.name == name)
     }

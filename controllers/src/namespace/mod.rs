@@ -6,13 +6,11 @@ mod conditions;
 mod content;
 
 use crate::api_errors;
-use crate::backoff::ErrorBackoff;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::{Client, ResourceExt};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,33 +32,16 @@ pub enum Error {
     Content { namespace: String, errors: Vec<String> },
 }
 
-struct Context {
-    client: Client,
-    backoff: ErrorBackoff,
-}
-
 /// Run the namespace controller until its watch stream ends.
 pub async fn run(client: Client) {
-    let context = Arc::new(Context {
-        client: client.clone(),
-        backoff: ErrorBackoff::default(),
-    });
-    let outcomes = Controller::new(Api::<Namespace>::all(client), watcher::Config::default()).run(
-        reconcile,
-        |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()),
-        context,
-    );
-    crate::outcomes::drain("namespace", outcomes).await;
-}
-
-async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let name = ns.name_any();
-    if ns.metadata.deletion_timestamp.is_none() {
-        // Not being deleted as far as the cache knows; the update that starts deletion wakes us.
-        return Ok(Action::await_change());
-    }
-    let result = sync(&name, &ctx.client).await;
-    ctx.backoff.track(&name, result)
+    crate::object_loop::run("namespace", client, |ns: Arc<Namespace>, client| async move {
+        if ns.metadata.deletion_timestamp.is_none() {
+            // Not being deleted as far as the cache knows; the update that starts deletion wakes us.
+            return Ok(Action::await_change());
+        }
+        sync(&ns.name_any(), &client).await
+    })
+    .await;
 }
 
 /// One pass over the namespace called `name`, from its latest state.

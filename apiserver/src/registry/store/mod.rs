@@ -53,10 +53,6 @@ impl Store {
         resource.group.is_empty() && resource.plural == "services"
     }
 
-    pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
-    }
-
     pub fn cache(&self) -> &Arc<WatchCache> {
         &self.cache
     }

@@ -52,18 +52,6 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     meta(obj)?.get(field)?.as_str()
 }
 
-pub fn labels(obj: &Value) -> BTreeMap<String, String> {
-    meta(obj)
-        .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-        .map(|l| {
-            l.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Just the labels of a stored object, without building the whole value.
 pub fn labels_of_json(json: &[u8]) -> BTreeMap<String, String> {
     #[derive(serde::Deserialize, Default)]

@@ -347,10 +347,14 @@ impl Store {
                     if Self::is_service(res) {
                         Box::pin(self.release_service_ip(&obj)).await;
                     }
-                    return Ok(Deleted::Gone(with_resource_version(
-                        &strip_rv(&current.json),
-                        event.revision(),
-                    )));
+                    // The deletion's event carries the stored bytes: serve them at its revision.
+                    let gone = match &event {
+                        crate::storage::Event::Delete { prev, revision } => {
+                            with_resource_version(&prev.value, *revision)
+                        }
+                        crate::storage::Event::Put { .. } => current.json.clone(),
+                    };
+                    return Ok(Deleted::Gone(gone));
                 }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_error(scope, name, e)),
@@ -383,16 +387,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-}
-
-/// The stored JSON without the resourceVersion it was served with.
-fn strip_rv(json: &Bytes) -> Bytes {
-    match serde_json::from_slice::<Value>(json) {
-        Ok(v) => serde_json::to_vec(&normalize(v))
-            .map(Bytes::from)
-            .unwrap_or_else(|_| json.clone()),
-        Err(_) => json.clone(),
     }
 }
 
