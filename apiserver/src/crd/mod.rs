@@ -2,6 +2,7 @@
 //! catalogue entries (one per served version) through the same generic registry as built-ins, and
 //! its status says so (NamesAccepted, Established, storedVersions).
 
+pub mod conversion;
 mod custom;
 pub mod schema;
 
@@ -9,14 +10,17 @@ use crate::registry::kinds::apiextensions::storage_version;
 use crate::registry::resource::ALL_VERBS;
 use crate::registry::store::{Scope, WriteOptions};
 use crate::registry::{PrinterColumn, Resource, ResourceIndex, Store, Subresource};
+use crate::watch::WatchCache;
 use custom::CustomResource;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
 
-/// The resources one CRD serves (empty if it is malformed or being deleted and fully cleaned up).
-pub fn resources_of(crd: &Value) -> Vec<Resource> {
+/// The resources one CRD serves (empty if it is malformed or being deleted and fully cleaned up);
+/// `cache` resolves the Services of conversion webhooks.
+pub fn resources_of(crd: &Value, cache: Option<Arc<WatchCache>>) -> Vec<Resource> {
+    let converter = conversion::CrdConversion::new(crd, cache);
     let spec = &crd["spec"];
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
     let list = |v: &Value| v.as_array().map(|a| a.iter().map(text).collect()).unwrap_or_default();
@@ -62,6 +66,8 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
                 }),
                 builtin_schema: None,
                 custom_schema: schema,
+                converter: Some(converter.version(&version)),
+                deprecation_warning: conversion::deprecation_warning(crd, v),
                 kind,
             };
             if v["subresources"]["status"].is_object() {
@@ -110,7 +116,7 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     let (snapshot, _, mut live) = cache.snapshot_and_watch();
     let crds = parse_all(&snapshot);
     let mut served = Registered::default();
-    served.register(&index, &crds);
+    served.register(&index, &crds, store.cache());
     for crd in &crds {
         establish(&store, &index, crd).await;
     }
@@ -118,7 +124,7 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
         loop {
             match live.recv().await {
                 Ok(event) if event.object.is_some() => {
-                    served.register(&index, &parse_all(&cache.snapshot().0));
+                    served.register(&index, &parse_all(&cache.snapshot().0), store.cache());
                     if let Some(crd) = event
                         .object
                         .as_ref()
@@ -131,7 +137,7 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    served.register(&index, &parse_all(&cache.snapshot().0));
+                    served.register(&index, &parse_all(&cache.snapshot().0), store.cache());
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
@@ -145,10 +151,10 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
 struct Registered(Option<Vec<Value>>);
 
 impl Registered {
-    fn register(&mut self, index: &ResourceIndex, crds: &[Value]) {
+    fn register(&mut self, index: &ResourceIndex, crds: &[Value], cache: &Arc<WatchCache>) {
         let specs: Vec<Value> = crds.iter().map(|crd| crd["spec"].clone()).collect();
         if self.0.as_ref() != Some(&specs) {
-            register(index, crds);
+            register(index, crds, cache);
             self.0 = Some(specs);
         }
     }
@@ -163,8 +169,11 @@ fn parse_all(snapshot: &crate::watch::Snapshot) -> Vec<Value> {
 }
 
 /// Replace every custom resource in the catalogue with those of `crds`.
-fn register(index: &ResourceIndex, crds: &[Value]) {
-    let custom: Vec<Resource> = crds.iter().flat_map(resources_of).collect();
+fn register(index: &ResourceIndex, crds: &[Value], cache: &Arc<WatchCache>) {
+    let custom: Vec<Resource> = crds
+        .iter()
+        .flat_map(|crd| resources_of(crd, Some(cache.clone())))
+        .collect();
     index.update(|resources| {
         resources.retain(|r| r.builtin_schema.is_some());
         resources.extend(custom);
@@ -234,7 +243,7 @@ mod tests {
                     {"name": "v1alpha1", "served": false, "storage": false}
                 ]}
         });
-        let resources = resources_of(&crd);
+        let resources = resources_of(&crd, None);
         assert_eq!(resources.len(), 2);
         let v1 = &resources[0];
         assert_eq!(

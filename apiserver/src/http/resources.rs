@@ -19,7 +19,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Serve one resource request.
+/// Serve one resource request; every answer of a deprecated version carries its warning first.
 pub async fn handle(
     state: &ApiState,
     info: RequestInfo,
@@ -32,6 +32,31 @@ pub async fn handle(
         .lookup(&info.group, &info.version, &info.resource)
         .cloned()
         .ok_or_else(ApiError::unknown_resource)?;
+    let Some(deprecation) = resource.deprecation_warning.clone() else {
+        return serve(state, info, params, headers, body, resource).await;
+    };
+    let response = serve(state, info, params, headers, body, resource)
+        .await
+        .unwrap_or_else(response::error);
+    let mut response = response;
+    let later: Vec<http::HeaderValue> = response.headers().get_all(http::header::WARNING).iter().cloned().collect();
+    response.headers_mut().remove(http::header::WARNING);
+    let mut response = with_warnings(response, &[deprecation]);
+    for value in later {
+        response.headers_mut().append(http::header::WARNING, value);
+    }
+    Ok(response)
+}
+
+/// One request on a resource found in the catalogue.
+async fn serve(
+    state: &ApiState,
+    info: RequestInfo,
+    params: Params,
+    headers: &HeaderMap,
+    body: Bytes,
+    resource: Arc<Resource>,
+) -> ApiResult<Response> {
     if let Some(sub) = info.subresource.as_deref() {
         let known = resource.subresource(sub).is_some() || (resource.plural == "namespaces" && sub == "finalize");
         if !known {

@@ -32,6 +32,8 @@ fn resource(
         strategy: Arc::new(DefaultStrategy),
         builtin_schema: schema,
         custom_schema: None,
+        converter: None,
+        deprecation_warning: None,
     }
 }
 

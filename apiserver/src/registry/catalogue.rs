@@ -169,6 +169,8 @@ where
         strategy: strategy_for(T::GROUP, T::KIND),
         builtin_schema: Some(schema_of::<T>),
         custom_schema: None,
+        converter: None,
+        deprecation_warning: None,
     };
     resource.subresources = spec
         .subresources

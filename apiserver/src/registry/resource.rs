@@ -1,6 +1,9 @@
-//! What the catalogue knows about one resource: its names, scope, verbs, subresources and strategy.
+//! What the catalogue knows about one resource: its names, scope, verbs, subresources, strategy,
+//! and (for versions of multi-version CRDs) how its objects convert to and from storage.
 
 use super::strategy::Strategy;
+use crate::status::ApiResult;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Verbs as discovery spells them.
@@ -45,6 +48,23 @@ pub struct Resource {
     pub builtin_schema: Option<fn(&mut schemars::SchemaGenerator) -> schemars::Schema>,
     /// For custom resources: the CRD version's openAPIV3Schema.
     pub custom_schema: Option<Arc<serde_json::Value>>,
+    /// For custom resources: converts objects between this version and the stored ones.
+    pub converter: Option<Arc<dyn Converter>>,
+    /// Sent as a `Warning` header on every request to this version (deprecated CRD versions).
+    pub deprecation_warning: Option<String>,
+}
+
+/// Converts one served version's objects to and from what storage holds (objects of every
+/// version of a resource share one key prefix and are stored in the storage version).
+#[async_trait::async_trait]
+pub trait Converter: Send + Sync {
+    /// Whether a stored object (its JSON and revision) must go through [`Converter::to_served`]
+    /// before it is served as this version. Cheap: it reads the leading `apiVersion` only.
+    fn needs_conversion(&self, json: &[u8], revision: i64) -> bool;
+    /// Stored objects as this version: converted (one call for a whole list) and defaulted.
+    async fn to_served(&self, objects: Vec<Value>) -> ApiResult<Vec<Value>>;
+    /// An object of this version as it is stored.
+    async fn to_storage(&self, object: Value) -> ApiResult<Value>;
 }
 
 impl Resource {

@@ -114,6 +114,8 @@ impl Strategy for Crd {
                 }
             }
         }
+        // spec.conversion: strategy, webhook client config and ConversionReview versions.
+        errors.extend(crate::crd::conversion::validate(&obj["spec"]));
         errors
     }
 

@@ -68,7 +68,7 @@ fn parse_rv(rv: &str) -> ApiResult<i64> {
 }
 
 impl Store {
-    /// List the objects of a resource matching `opts`.
+    /// List the objects of a resource matching `opts`, as the scope's version.
     pub async fn list(&self, scope: Scope<'_>, opts: &ListOptions) -> ApiResult<ListResult> {
         self.check_fields(scope, &opts.fields)?;
         let cache_prefix = crate::watch::resource_prefix(&scope.resource.group, &scope.resource.plural);
@@ -130,7 +130,9 @@ impl Store {
                 }
             }
         };
-        self.page(scope, &snapshot, revision, &prefix, start.as_deref(), opts, &cache)
+        let mut listed = self.page(scope, &snapshot, revision, &prefix, start.as_deref(), opts, &cache)?;
+        listed.items = super::convert::served(scope.resource, listed.items).await?;
+        Ok(listed)
     }
 
     /// A list at `revision` read from the store, for continue tokens whose snapshot is gone.

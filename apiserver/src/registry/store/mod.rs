@@ -1,6 +1,7 @@
 //! The one generic store path every resource goes through: reads from the watch cache, writes
 //! through the storage backend with compare-and-swap, per-kind behaviour from the strategy.
 
+mod convert;
 mod list;
 pub mod object;
 mod service_ips;
@@ -57,11 +58,13 @@ impl Store {
         &self.cache
     }
 
-    /// The current object, read after every acknowledged write is visible.
+    /// The current object as the scope's version, read after every acknowledged write is visible.
     pub async fn get(&self, scope: Scope<'_>, name: &str) -> ApiResult<Arc<CachedObject>> {
         self.cache.wait_fresh().await;
-        self.get_cached(scope, name)
-            .ok_or_else(|| ApiError::not_found(scope.gr(), name))
+        let stored = self
+            .get_cached(scope, name)
+            .ok_or_else(|| ApiError::not_found(scope.gr(), name))?;
+        convert::served_one(scope.resource, stored).await
     }
 
     fn get_cached(&self, scope: Scope<'_>, name: &str) -> Option<Arc<CachedObject>> {

@@ -129,24 +129,36 @@ impl Watcher {
                 .matches(self.scope(), object, &self.opts.labels, &self.opts.fields)
     }
 
-    /// The line to send for an event, or `None` if this watcher does not see it.
-    fn line_for(&self, event: &WatchEvent) -> Option<Bytes> {
-        let object = event.object.as_ref()?;
+    /// The line to send for an event (its object as this watch's version), or `None` if this
+    /// watcher does not see it.
+    async fn line_for(&self, event: &WatchEvent) -> ApiResult<Option<Bytes>> {
+        let Some(object) = event.object.as_ref() else {
+            return Ok(None);
+        };
         let now = self.in_scope(object);
         let before = event.prev.as_ref().is_some_and(|p| self.in_scope(p));
         let type_ = match (event.type_, before, now) {
             (WatchEventType::Deleted, true, _) => WatchEventType::Deleted,
-            (WatchEventType::Deleted, false, _) => return None,
+            (WatchEventType::Deleted, false, _) => return Ok(None),
             (_, false, true) => WatchEventType::Added,
             (_, true, true) => event.type_,
             (_, true, false) => WatchEventType::Deleted,
-            (_, false, false) => return None,
+            (_, false, false) => return Ok(None),
         };
-        Some(if type_ == event.type_ {
+        let shown = super::convert::served_one(&self.resource, object.clone()).await?;
+        Ok(Some(if type_ == event.type_ && Arc::ptr_eq(&shown, object) {
             event.frame()
         } else {
-            crate::watch::frame(type_, &object.json)
-        })
+            crate::watch::frame(type_, &shown.json)
+        }))
+    }
+
+    /// End the watch with an ERROR event carrying `err`'s Status.
+    async fn fail(&self, err: ApiError) {
+        let _ = self
+            .out
+            .send(crate::watch::frame_value("ERROR", &err.to_status()))
+            .await;
     }
 
     fn bookmark(&self, revision: i64, initial_end: bool) -> Bytes {
@@ -175,13 +187,17 @@ impl Watcher {
                 .unwrap_or(Duration::from_secs(1800 + revision as u64 % 1800)),
         );
         tokio::pin!(deadline);
+        let initial = initial.into_iter().filter(|o| self.in_scope(o)).collect();
+        let initial = match super::convert::served(&self.resource, initial).await {
+            Ok(objects) => objects,
+            Err(err) => return self.fail(err).await,
+        };
         for object in initial {
-            if self.in_scope(&object)
-                && self
-                    .out
-                    .send(crate::watch::frame(WatchEventType::Added, &object.json))
-                    .await
-                    .is_err()
+            if self
+                .out
+                .send(crate::watch::frame(WatchEventType::Added, &object.json))
+                .await
+                .is_err()
             {
                 return;
             }
@@ -192,10 +208,14 @@ impl Watcher {
         let mut last = revision;
         for event in replay {
             last = event.revision;
-            if let Some(line) = self.line_for(&event) {
-                if self.out.send(line).await.is_err() {
-                    return;
+            match self.line_for(&event).await {
+                Ok(Some(line)) => {
+                    if self.out.send(line).await.is_err() {
+                        return;
+                    }
                 }
+                Ok(None) => {}
+                Err(err) => return self.fail(err).await,
             }
         }
         loop {
@@ -219,7 +239,10 @@ impl Watcher {
                 Some(self.bookmark(event.revision, false))
             } else {
                 last = event.revision;
-                self.line_for(&event)
+                match self.line_for(&event).await {
+                    Ok(line) => line,
+                    Err(err) => return self.fail(err).await,
+                }
             };
             if let Some(line) = line {
                 if self.out.send(line).await.is_err() {

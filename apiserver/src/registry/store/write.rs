@@ -2,11 +2,10 @@
 //! delete with finalizers and preconditions, and deletecollection.
 
 use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339};
-use super::{storage_error, Scope, Store};
+use super::{convert, storage_error, Scope, Store};
 use crate::registry::FieldError;
 use crate::status::{ApiError, ApiResult};
 use crate::storage::{StorageError, Write};
-use crate::watch::with_resource_version;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -122,24 +121,23 @@ impl Store {
         if Self::is_service(res) && (opts.dry_run || self.get_cached(scope, &name).is_none()) {
             Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
         }
-        let obj = normalize(obj);
-        let bytes = Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?);
+        let bytes = convert::to_storage(res, normalize(obj)).await?;
+        let key: Arc<str> = Arc::from(object::object_key(res, scope.namespace, &name));
         if opts.dry_run {
             if self.get_cached(scope, &name).is_some() {
                 return Err(ApiError::already_exists(scope.gr(), &name));
             }
-            return Ok(bytes);
+            return convert::served_bytes(res, &key, &bytes, None).await;
         }
-        let key: Arc<str> = Arc::from(object::object_key(res, scope.namespace, &name));
         let event = self
             .backend
             .write(Write::Create {
-                key,
+                key: key.clone(),
                 value: bytes.clone(),
             })
             .await
             .map_err(|e| storage_error(scope, &name, e))?;
-        Ok(with_resource_version(&bytes, event.revision()))
+        convert::served_bytes(res, &key, &bytes, Some(event.revision())).await
     }
 
     /// Creating in a missing or terminating namespace fails like upstream.
@@ -244,32 +242,30 @@ impl Store {
                 return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
             }
             let new = normalize(new);
-            let bytes = Bytes::from(serde_json::to_vec(&new).map_err(ApiError::internal)?);
-            let unchanged = normalize(old) == new;
-            if unchanged || opts.dry_run {
-                return Ok(if unchanged {
-                    current.json.clone()
-                } else {
-                    with_resource_version(&bytes, current.revision)
-                });
+            if normalize(old) == new {
+                return Ok(current.json.clone());
             }
-            let key: Arc<str> = current.key.clone();
             let finished =
                 meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp")) && !res.strategy.deletion_pending(&new);
+            let bytes = convert::to_storage(res, new).await?;
+            let key: Arc<str> = current.key.clone();
+            if opts.dry_run {
+                return convert::served_bytes(res, &key, &bytes, Some(current.revision)).await;
+            }
             let write = if finished {
                 Write::Delete {
-                    key,
+                    key: key.clone(),
                     expected_revision: current.revision,
                 }
             } else {
                 Write::Update {
-                    key,
+                    key: key.clone(),
                     value: bytes.clone(),
                     expected_revision: current.revision,
                 }
             };
             match self.backend.write(write).await {
-                Ok(event) => return Ok(with_resource_version(&bytes, event.revision())),
+                Ok(event) => return convert::served_bytes(res, &key, &bytes, Some(event.revision())).await,
                 Err(StorageError::Conflict { .. }) if pinned.is_none() => continue,
                 Err(e) => return Err(storage_error(scope, name, e)),
             }
@@ -319,10 +315,10 @@ impl Store {
                 let meta = meta_mut(&mut obj);
                 meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-                let obj = normalize(obj);
-                let bytes = Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?);
+                let bytes = convert::to_storage(res, normalize(obj)).await?;
                 if dry_run {
-                    return Ok(Deleted::Pending(with_resource_version(&bytes, current.revision)));
+                    let served = convert::served_bytes(res, &current.key, &bytes, Some(current.revision)).await?;
+                    return Ok(Deleted::Pending(served));
                 }
                 let write = Write::Update {
                     key: current.key.clone(),
@@ -330,7 +326,10 @@ impl Store {
                     expected_revision: current.revision,
                 };
                 match self.backend.write(write).await {
-                    Ok(event) => return Ok(Deleted::Pending(with_resource_version(&bytes, event.revision()))),
+                    Ok(event) => {
+                        let served = convert::served_bytes(res, &current.key, &bytes, Some(event.revision())).await?;
+                        return Ok(Deleted::Pending(served));
+                    }
                     Err(StorageError::Conflict { .. }) => continue,
                     Err(e) => return Err(storage_error(scope, name, e)),
                 }
@@ -348,9 +347,12 @@ impl Store {
                         Box::pin(self.release_service_ip(&obj)).await;
                     }
                     // The deletion's event carries the stored bytes: serve them at its revision.
+                    // (Its conversion failing after the fact leaves the last state read.)
                     let gone = match &event {
                         crate::storage::Event::Delete { prev, revision } => {
-                            with_resource_version(&prev.value, *revision)
+                            convert::served_bytes(res, &prev.key, &prev.value, Some(*revision))
+                                .await
+                                .unwrap_or_else(|_| current.json.clone())
                         }
                         crate::storage::Event::Put { .. } => current.json.clone(),
                     };
