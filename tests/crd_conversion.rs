@@ -156,16 +156,29 @@ fn none_strategy_serves_every_version_with_read_defaults_and_deprecation_warning
         "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: new}\nspec: {size: 2}\n",
     );
     skiff.kubectl(&["apply", "-f", &new]);
-    skiff.kubectl(&["patch", "widgets.v1.example.com", "old", "--type=merge", "-p", r#"{"spec":{"size":7}}"#]);
+    skiff.kubectl(&[
+        "patch",
+        "widgets.v1.example.com",
+        "old",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"size":7}}"#,
+    ]);
     for version in ["v1", "v1beta1"] {
-        let list = json_of(&skiff, &["get", &format!("widgets.{version}.example.com"), "-o", "json"]);
+        let list = json_of(
+            &skiff,
+            &["get", &format!("widgets.{version}.example.com"), "-o", "json"],
+        );
         let items: Vec<(String, i64)> = list["items"]
             .as_array()
             .unwrap()
             .iter()
             .map(|i| {
                 assert_eq!(i["apiVersion"], format!("example.com/{version}"));
-                (i["metadata"]["name"].as_str().unwrap().to_string(), i["spec"]["size"].as_i64().unwrap())
+                (
+                    i["metadata"]["name"].as_str().unwrap().to_string(),
+                    i["spec"]["size"].as_i64().unwrap(),
+                )
             })
             .collect();
         assert_eq!(items, [("new".to_string(), 2), ("old".to_string(), 7)]);
@@ -318,15 +331,28 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
         "apiVersion: example.com/v2\nkind: Gizmo\nmetadata: {name: g2}\nspec: {replicas: 5}\n",
     );
     skiff.kubectl(&["create", "-f", &g1]);
-    assert_eq!(hook.reviews.load(Ordering::SeqCst), 0, "v1 is the storage version: nothing to convert");
+    assert_eq!(
+        hook.reviews.load(Ordering::SeqCst),
+        0,
+        "v1 is the storage version: nothing to convert"
+    );
     let created = json_of(&skiff, &["create", "-f", &g2, "-o", "json"]);
-    assert_eq!((&created["apiVersion"], &created["spec"]), (&json!("example.com/v2"), &json!({"replicas": 5})));
+    assert_eq!(
+        (&created["apiVersion"], &created["spec"]),
+        (&json!("example.com/v2"), &json!({"replicas": 5}))
+    );
     assert!(hook.reviews.load(Ordering::SeqCst) >= 2, "to storage and back");
 
     let v1 = json_of(&skiff, &["get", "gizmos.v1.example.com", "g2", "-o", "json"]);
-    assert_eq!((&v1["apiVersion"], &v1["spec"]), (&json!("example.com/v1"), &json!({"size": 5})));
+    assert_eq!(
+        (&v1["apiVersion"], &v1["spec"]),
+        (&json!("example.com/v1"), &json!({"size": 5}))
+    );
     let v2 = json_of(&skiff, &["get", "gizmos.v2.example.com", "g1", "-o", "json"]);
-    assert_eq!((&v2["apiVersion"], &v2["spec"]), (&json!("example.com/v2"), &json!({"replicas": 3})));
+    assert_eq!(
+        (&v2["apiVersion"], &v2["spec"]),
+        (&json!("example.com/v2"), &json!({"replicas": 3}))
+    );
 
     // A list converts in one review.
     let (reviews, objects) = (hook.reviews.load(Ordering::SeqCst), hook.objects.load(Ordering::SeqCst));
@@ -335,12 +361,27 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
     assert_eq!(hook.objects.load(Ordering::SeqCst), objects + 2);
     let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows[0], ["NAME", "REPLICAS"]);
-    assert_eq!((rows[1][..2].to_vec(), rows[2][..2].to_vec()), (vec!["g1", "3"], vec!["g2", "5"]));
+    assert_eq!(
+        (rows[1][..2].to_vec(), rows[2][..2].to_vec()),
+        (vec!["g1", "3"], vec!["g2", "5"])
+    );
     let table = skiff.kubectl(&["get", "gizmos.v1.example.com"]);
-    assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["g2", "5"]), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["g2", "5"]),
+        "{table}"
+    );
 
     // Writes through v2 land in storage as v1.
-    skiff.kubectl(&["patch", "gizmos.v2.example.com", "g1", "--type=merge", "-p", r#"{"spec":{"replicas":4}}"#]);
+    skiff.kubectl(&[
+        "patch",
+        "gizmos.v2.example.com",
+        "g1",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":4}}"#,
+    ]);
     let v1 = json_of(&skiff, &["get", "gizmos.v1.example.com", "g1", "-o", "json"]);
     assert_eq!(v1["spec"], json!({"size": 4}));
 
@@ -352,9 +393,19 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
         err.contains("Internal error occurred: conversion webhook for example.com/v1, Kind=Gizmo failed: gizmo converter is refusing"),
         "{err}"
     );
-    let args = ["patch", "gizmos.v2.example.com", "g1", "--type=merge", "-p", r#"{"spec":{"replicas":9}}"#];
+    let args = [
+        "patch",
+        "gizmos.v2.example.com",
+        "g1",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":9}}"#,
+    ];
     let err = fails(skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &args), &args);
-    assert!(err.contains("conversion webhook for example.com/v1, Kind=Gizmo failed"), "{err}");
+    assert!(
+        err.contains("conversion webhook for example.com/v1, Kind=Gizmo failed"),
+        "{err}"
+    );
     let v1 = json_of(&skiff, &["get", "gizmos.v1.example.com", "g1", "-o", "json"]);
     assert_eq!(v1["spec"], json!({"size": 4}));
 

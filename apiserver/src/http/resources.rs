@@ -39,7 +39,12 @@ pub async fn handle(
         .await
         .unwrap_or_else(response::error);
     let mut response = response;
-    let later: Vec<http::HeaderValue> = response.headers().get_all(http::header::WARNING).iter().cloned().collect();
+    let later: Vec<http::HeaderValue> = response
+        .headers()
+        .get_all(http::header::WARNING)
+        .iter()
+        .cloned()
+        .collect();
     response.headers_mut().remove(http::header::WARNING);
     let mut response = with_warnings(response, &[deprecation]);
     for value in later {

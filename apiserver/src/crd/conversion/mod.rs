@@ -118,7 +118,10 @@ impl CrdConversion {
                 .collect()),
             Strategy::Broken(why) => Err(failed(&gvk, why)),
             Strategy::Webhook { client, review_version } => {
-                let (keep, send): (Vec<_>, Vec<_>) = objects.iter().enumerate().partition(|(_, o)| o["apiVersion"] == desired);
+                let (keep, send): (Vec<_>, Vec<_>) = objects
+                    .iter()
+                    .enumerate()
+                    .partition(|(_, o)| o["apiVersion"] == desired);
                 let originals: Vec<Value> = send.iter().map(|(_, o)| (*o).clone()).collect();
                 let uid = uuid::Uuid::new_v4().to_string();
                 let answer = client
@@ -240,13 +243,13 @@ mod tests {
 
     fn crd(strategy: Value) -> Value {
         json!({"metadata": {"name": "widgets.example.com", "resourceVersion": "10"},
-            "spec": {"group": "example.com", "names": {"kind": "Widget"}, "conversion": strategy,
-                "versions": [
-                    {"name": "v1beta1", "served": true, "storage": false, "deprecated": true},
-                    {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object",
-                        "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer", "default": 3}}}}}}},
-                    {"name": "v2alpha1", "served": true, "storage": false}
-                ]}})
+        "spec": {"group": "example.com", "names": {"kind": "Widget"}, "conversion": strategy,
+            "versions": [
+                {"name": "v1beta1", "served": true, "storage": false, "deprecated": true},
+                {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object",
+                    "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer", "default": 3}}}}}}},
+                {"name": "v2alpha1", "served": true, "storage": false}
+            ]}})
     }
 
     fn widget(version: &str) -> Value {
@@ -277,10 +280,16 @@ mod tests {
     #[tokio::test]
     async fn an_unusable_webhook_fails_every_conversion() {
         let conversion = CrdConversion::new(
-            &crd(json!({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"], "clientConfig": {"url": "http://insecure"}}})),
+            &crd(
+                json!({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"], "clientConfig": {"url": "http://insecure"}}}),
+            ),
             None,
         );
-        let err = conversion.version("v1beta1").to_served(vec![widget("v1")]).await.unwrap_err();
+        let err = conversion
+            .version("v1beta1")
+            .to_served(vec![widget("v1")])
+            .await
+            .unwrap_err();
         assert_eq!(err.code, 500);
         assert!(
             err.message

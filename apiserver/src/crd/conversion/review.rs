@@ -194,8 +194,12 @@ mod tests {
             "expected webhook response of apiextensions.k8s.io/v1, Kind=ConversionReview, got apiextensions.k8s.io/v1, Kind=AdmissionReview"
         );
         assert_eq!(
-            converted_objects("v1", "id", &json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview"}))
-                .unwrap_err(),
+            converted_objects(
+                "v1",
+                "id",
+                &json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview"})
+            )
+            .unwrap_err(),
             "no response provided"
         );
         assert_eq!(
@@ -215,17 +219,23 @@ mod tests {
         out["metadata"]["labels"] = json!({"y": "2"});
         out["metadata"]["resourceVersion"] = json!("999");
         out["metadata"]["finalizers"] = json!(["sneaky"]);
-        let accepted = accept(gvk, "example.com/v1", &[original.clone()], vec![out.clone()]).unwrap();
+        let accepted = accept(
+            gvk,
+            "example.com/v1",
+            std::slice::from_ref(&original),
+            vec![out.clone()],
+        )
+        .unwrap();
         assert_eq!(accepted[0]["metadata"]["labels"], json!({"y": "2"}));
         assert_eq!(accepted[0]["metadata"]["resourceVersion"], "7");
         assert!(accepted[0]["metadata"].get("finalizers").is_none());
 
         assert_eq!(
-            accept(gvk, "example.com/v1", &[original.clone()], vec![]).unwrap_err(),
+            accept(gvk, "example.com/v1", std::slice::from_ref(&original), vec![]).unwrap_err(),
             "conversion webhook for example.com/v1beta1, Kind=Widget returned 0 objects, expected 1"
         );
         assert_eq!(
-            accept(gvk, "example.com/v2", &[original.clone()], vec![out.clone()]).unwrap_err(),
+            accept(gvk, "example.com/v2", std::slice::from_ref(&original), vec![out.clone()]).unwrap_err(),
             "conversion webhook for example.com/v1beta1, Kind=Widget returned invalid object at index 0: invalid groupVersion (expected example.com/v2, received example.com/v1)"
         );
         let mut renamed = out.clone();

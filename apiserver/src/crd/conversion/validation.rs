@@ -63,7 +63,10 @@ pub fn validate(spec: &Value) -> Vec<FieldError> {
 /// starting with `/` and a valid port).
 fn client_config(client: &Value) -> Vec<FieldError> {
     let path = format!("{PATH}.webhookClientConfig");
-    let (url, service) = (client.get("url").filter(|u| !u.is_null()), client.get("service").filter(|s| !s.is_null()));
+    let (url, service) = (
+        client.get("url").filter(|u| !u.is_null()),
+        client.get("service").filter(|s| !s.is_null()),
+    );
     match (url, service) {
         (Some(url), None) => {
             let text = url.as_str().unwrap_or("");
@@ -88,11 +91,18 @@ fn client_config(client: &Value) -> Vec<FieldError> {
             let path = format!("{path}.service");
             for (field, what) in [("name", "service name"), ("namespace", "service namespace")] {
                 if service[field].as_str().unwrap_or("").is_empty() {
-                    errors.push(FieldError::required(format!("{path}.{field}"), format!("{what} is required")));
+                    errors.push(FieldError::required(
+                        format!("{path}.{field}"),
+                        format!("{what} is required"),
+                    ));
                 }
             }
             if let Some(p) = service["path"].as_str().filter(|p| !p.starts_with('/')) {
-                errors.push(FieldError::invalid(format!("{path}.path"), json!(p), "must start with a '/'"));
+                errors.push(FieldError::invalid(
+                    format!("{path}.path"),
+                    json!(p),
+                    "must start with a '/'",
+                ));
             }
             if let Some(port) = service["port"].as_i64().filter(|p| !(1..=65535).contains(p)) {
                 errors.push(FieldError::invalid(
@@ -118,7 +128,11 @@ fn review_versions_errors(versions: Option<&Value>) -> Vec<FieldError> {
     let mut seen = Vec::new();
     for (i, v) in list.iter().enumerate() {
         if seen.contains(&v) {
-            errors.push(FieldError::invalid(format!("{path}[{i}]"), v.clone(), "duplicate version"));
+            errors.push(FieldError::invalid(
+                format!("{path}[{i}]"),
+                v.clone(),
+                "duplicate version",
+            ));
         }
         seen.push(v);
     }
@@ -154,8 +168,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            messages(json!({"conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v2", "v2"],
-                "clientConfig": {"url": "http://h/convert"}}}})),
+            messages(
+                json!({"conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v2", "v2"],
+                "clientConfig": {"url": "http://h/convert"}}}})
+            ),
             [
                 r#"spec.conversion.webhookClientConfig.url: Invalid value: "http://h/convert": 'https' is the only allowed URL scheme"#,
                 r#"spec.conversion.conversionReviewVersions[1]: Invalid value: "v2": duplicate version"#,

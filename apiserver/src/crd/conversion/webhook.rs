@@ -62,11 +62,7 @@ impl Webhook {
                 namespace: text("namespace"),
                 name: text("name"),
                 port: service.get("port").and_then(Value::as_u64).unwrap_or(443) as u16,
-                path: service
-                    .get("path")
-                    .and_then(Value::as_str)
-                    .unwrap_or("/")
-                    .to_string(),
+                path: service.get("path").and_then(Value::as_str).unwrap_or("/").to_string(),
             }
         } else {
             return Err("webhook clientConfig has neither url nor service".into());
@@ -207,10 +203,17 @@ fn resolve(cache: &WatchCache, namespace: &str, name: &str, port: u16) -> Result
     let in_namespace = format!("{slices_prefix}{namespace}/");
     let (snapshot, _) = cache.cache(&slices_prefix).snapshot();
     let slices: Vec<Value> = snapshot
-        .range::<_, str>((std::ops::Bound::Included(in_namespace.as_str()), std::ops::Bound::Unbounded))
+        .range::<_, str>((
+            std::ops::Bound::Included(in_namespace.as_str()),
+            std::ops::Bound::Unbounded,
+        ))
         .take_while(|(k, _)| k.starts_with(&in_namespace))
         .filter_map(|(_, o)| parse(o))
-        .filter(|s| s.pointer("/metadata/labels/kubernetes.io~1service-name").and_then(Value::as_str) == Some(name))
+        .filter(|s| {
+            s.pointer("/metadata/labels/kubernetes.io~1service-name")
+                .and_then(Value::as_str)
+                == Some(name)
+        })
         .collect();
     pick_endpoint(&service, &slices, port)
 }
@@ -262,10 +265,8 @@ mod tests {
     fn service_port_maps_to_a_ready_endpoint() {
         let service = json!({"metadata": {"name": "conv"},
             "spec": {"ports": [{"name": "metrics", "port": 80}, {"name": "https", "port": 443, "targetPort": 9443}]}});
-        let slices = [
-            json!({"ports": [{"name": "https", "port": 9443}],
-                "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": false}}, {"addresses": ["10.0.0.2"]}]}),
-        ];
+        let slices = [json!({"ports": [{"name": "https", "port": 9443}],
+                "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": false}}, {"addresses": ["10.0.0.2"]}]})];
         assert_eq!(pick_endpoint(&service, &slices, 443).unwrap(), "10.0.0.2:9443");
         assert_eq!(
             pick_endpoint(&service, &slices, 8443).unwrap_err(),
@@ -281,9 +282,16 @@ mod tests {
     fn client_config_is_checked() {
         let bad = Webhook::new(&json!({"clientConfig": {"url": "http://x/convert"}}), None);
         assert!(bad.err().unwrap().contains("is not https"));
-        let no_ca = Webhook::new(&json!({"clientConfig": {"url": "https://127.0.0.1:1/c", "caBundle": "%%"}}), None);
+        let no_ca = Webhook::new(
+            &json!({"clientConfig": {"url": "https://127.0.0.1:1/c", "caBundle": "%%"}}),
+            None,
+        );
         assert!(no_ca.err().unwrap().starts_with("caBundle is not base64"));
-        let ok = Webhook::new(&json!({"clientConfig": {"url": "https://127.0.0.1:9443/convert"}}), None).unwrap();
+        let ok = Webhook::new(
+            &json!({"clientConfig": {"url": "https://127.0.0.1:9443/convert"}}),
+            None,
+        )
+        .unwrap();
         let endpoint = ok.endpoint().unwrap();
         assert_eq!(
             (endpoint.dial.as_str(), endpoint.url.as_str()),

@@ -45,7 +45,11 @@ pub async fn served(resource: &Resource, objects: Vec<Arc<CachedObject>>) -> Api
 
 /// One stored object as `resource`'s version.
 pub async fn served_one(resource: &Resource, object: Arc<CachedObject>) -> ApiResult<Arc<CachedObject>> {
-    if resource.converter.is_none() {
+    let needed = resource
+        .converter
+        .as_ref()
+        .is_some_and(|c| c.needs_conversion(&object.json, object.revision));
+    if !needed {
         return Ok(object);
     }
     served(resource, vec![object])
