@@ -35,10 +35,9 @@ pub async fn handle(
     let Some(deprecation) = resource.deprecation_warning.clone() else {
         return serve(state, info, params, headers, body, resource).await;
     };
-    let response = serve(state, info, params, headers, body, resource)
+    let mut response = serve(state, info, params, headers, body, resource)
         .await
         .unwrap_or_else(response::error);
-    let mut response = response;
     let later: Vec<http::HeaderValue> = response
         .headers()
         .get_all(http::header::WARNING)
