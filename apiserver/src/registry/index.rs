@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn version_order() {
         let mut v = vec!["v1beta1", "v2", "v1", "v1alpha1", "v2beta2", "v10", "foo"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|s| std::cmp::Reverse(version_priority(s)));
         assert_eq!(v, vec!["v10", "v2", "v1", "v2beta2", "v1beta1", "v1alpha1", "foo"]);
     }
 }
