@@ -3,6 +3,7 @@
 
 mod admission;
 pub mod apiextensions;
+mod crd_validation;
 mod apps;
 mod batch;
 mod config;
