@@ -83,3 +83,4 @@ fn protected_groups_need_approval() {
         [r#"metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation "api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111"#]
     );
 }
+
