@@ -62,6 +62,13 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
                     has_status: v["subresources"]["status"].is_object(),
                     columns: columns(v),
                     schema: schema.clone(),
+                    selectable: v["selectableFields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|f| f["jsonPath"].as_str())
+                        .map(|p| p.trim_start_matches('.').to_string())
+                        .collect(),
                 }),
                 builtin_schema: None,
                 custom_schema: schema,
