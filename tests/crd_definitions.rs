@@ -39,11 +39,6 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn create_fails(skiff: &Skiff, file: &str) -> String {
-    let args = ["create", "-f", file];
-    fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args)
-}
-
 #[test]
 fn invalid_crds_are_rejected_with_upstreams_messages() {
     let skiff = Skiff::start();
@@ -57,7 +52,8 @@ fn invalid_crds_are_rejected_with_upstreams_messages() {
     let mut webhook = crd("widgets", "Widget", widget_schema());
     webhook["spec"]["conversion"] = json!({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"]}});
     let mut scale = crd("widgets", "Widget", widget_schema());
-    scale["spec"]["versions"][0]["subresources"]["scale"] = json!({"specReplicasPath": ".status.size", "statusReplicasPath": ".status.size"});
+    scale["spec"]["versions"][0]["subresources"]["scale"] =
+        json!({"specReplicasPath": ".status.size", "statusReplicasPath": ".status.size"});
     let cases = [
         (
             crd("widgets", "Widget", untyped),
@@ -76,11 +72,14 @@ fn invalid_crds_are_rejected_with_upstreams_messages() {
     ];
     for (i, (definition, message)) in cases.iter().enumerate() {
         let file = write(dir.path(), &format!("crd{i}.json"), definition);
-        let stderr = create_fails(&skiff, &file);
-        assert_eq!(
-            stderr.trim_end(),
-            format!(r#"The CustomResourceDefinition "widgets.example.com" is invalid: {message}"#),
-        );
+        let args = ["create", "-f", file.as_str()];
+        for kubectl in common::kubectls() {
+            let stderr = fails(skiff.kubectl_with(&kubectl, &args), &args);
+            assert_eq!(
+                stderr.trim_end(),
+                format!(r#"The CustomResourceDefinition "widgets.example.com" is invalid: {message}"#),
+            );
+        }
     }
     assert_eq!(skiff.kubectl(&["get", "crd", "-o", "name"]), "");
 }
@@ -93,12 +92,22 @@ fn names_conflicts_selectable_fields_and_status() {
     widgets["spec"]["names"]["shortNames"] = json!(["wd"]);
     widgets["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.color"}]);
     skiff.kubectl(&["create", "-f", &write(dir.path(), "widgets.json", &widgets)]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s"]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ]);
 
     // A second CRD claiming the same kind in the group is not accepted, not established, not served.
     let gadgets = crd("gadgets", "Widget", widget_schema());
     skiff.kubectl(&["create", "-f", &write(dir.path(), "gadgets.json", &gadgets)]);
-    skiff.kubectl(&["wait", "--for=condition=NamesAccepted=false", "crd/gadgets.example.com", "--timeout=30s"]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=NamesAccepted=false",
+        "crd/gadgets.example.com",
+        "--timeout=30s",
+    ]);
     let condition = |name: &str, type_: &str| {
         skiff.kubectl(&[
             "get",
@@ -111,7 +120,11 @@ fn names_conflicts_selectable_fields_and_status() {
     let accepted: Value = serde_json::from_str(&condition("gadgets.example.com", "NamesAccepted")).unwrap();
     assert_eq!(
         (&accepted["status"], &accepted["reason"], &accepted["message"]),
-        (&json!("False"), &json!("ListKindConflict"), &json!("\"WidgetList\" is already in use"))
+        (
+            &json!("False"),
+            &json!("ListKindConflict"),
+            &json!("\"WidgetList\" is already in use")
+        )
     );
     let established: Value = serde_json::from_str(&condition("gadgets.example.com", "Established")).unwrap();
     assert_eq!(established["status"], "False");
@@ -136,26 +149,56 @@ fn names_conflicts_selectable_fields_and_status() {
     );
 
     // /status: unknown fields pruned, defaults filled, invalid values refused; spec untouched.
-    let patch = ["patch", "widget", "a", "--subresource=status", "--type=merge", "-p",
-        r#"{"spec": {"color": "green"}, "status": {"ready": true, "bogus": 1}}"#];
+    let patch = [
+        "patch",
+        "widget",
+        "a",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"color": "green"}, "status": {"ready": true, "bogus": 1}}"#,
+    ];
     skiff.kubectl(&patch);
     let stored: Value = serde_json::from_str(&skiff.kubectl(&["get", "widget", "a", "-o", "json"])).unwrap();
     assert_eq!(stored["status"], json!({"ready": true, "phase": "Pending"}));
     assert_eq!(stored["spec"]["color"], "blue");
-    let bad = ["patch", "widget", "a", "--subresource=status", "--type=merge", "-p", r#"{"status": {"ready": "yes"}}"#];
+    let bad = [
+        "patch",
+        "widget",
+        "a",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"ready": "yes"}}"#,
+    ];
     let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &bad), &bad);
     assert_eq!(
         stderr.trim_end(),
         r#"The Widget "a" is invalid: status.ready: Invalid value: "string": status.ready in body must be of type boolean: "string""#
     );
     // The main endpoint ignores status.
-    skiff.kubectl(&["patch", "widget", "a", "--type=merge", "-p", r#"{"spec": {"color": "teal"}, "status": {"ready": false}}"#]);
+    skiff.kubectl(&[
+        "patch",
+        "widget",
+        "a",
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"color": "teal"}, "status": {"ready": false}}"#,
+    ]);
     let stored: Value = serde_json::from_str(&skiff.kubectl(&["get", "widget", "a", "-o", "json"])).unwrap();
-    assert_eq!((&stored["spec"]["color"], &stored["status"]["ready"]), (&json!("teal"), &json!(true)));
+    assert_eq!(
+        (&stored["spec"]["color"], &stored["status"]["ready"]),
+        (&json!("teal"), &json!(true))
+    );
 
     // Deleting the CRD holding the names lets the other one have them.
     skiff.kubectl(&["delete", "crd", "widgets.example.com", "--timeout=30s"]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=30s"]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gadgets.example.com",
+        "--timeout=30s",
+    ]);
     let resources = skiff.kubectl(&["api-resources", "--api-group=example.com", "-o", "name"]);
     assert_eq!(resources, "gadgets.example.com\n");
 }
@@ -178,7 +221,18 @@ fn client_side_apply_of_a_huge_crd_fails_like_upstream() {
         stderr.trim_end(),
         r#"The CustomResourceDefinition "bigs.example.com" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes"#
     );
-    let created = ok(skiff.kubectl_with(Path::new(KUBECTL), &["create", "-f", &file]), &["create"]);
-    assert_eq!(created, "customresourcedefinition.apiextensions.k8s.io/bigs.example.com created\n");
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/bigs.example.com", "--timeout=30s"]);
+    let created = ok(
+        skiff.kubectl_with(Path::new(KUBECTL), &["create", "-f", &file]),
+        &["create"],
+    );
+    assert_eq!(
+        created,
+        "customresourcedefinition.apiextensions.k8s.io/bigs.example.com created\n"
+    );
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/bigs.example.com",
+        "--timeout=30s",
+    ]);
 }

@@ -53,7 +53,11 @@ pub fn resolve(crds: &[Value]) -> HashMap<String, Naming> {
     let mut held: HashMap<String, (HashSet<String>, HashSet<String>)> = HashMap::new();
     let mut out = HashMap::new();
     for crd in order {
-        let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let (resources, kinds) = held.entry(group).or_default();
         let naming = decide(crd, resources, kinds);
         let names = &naming.names;
@@ -108,7 +112,10 @@ fn decide(crd: &Value, resources: &HashSet<String>, kinds: &HashSet<String>) -> 
     };
     take(&mut names, "plural", resources, "PluralConflict", &mut conflict);
     take(&mut names, "singular", resources, "SingularConflict", &mut conflict);
-    let (want_short, have_short) = (strings(requested.get("shortNames")), strings(accepted.get("shortNames")));
+    let (want_short, have_short) = (
+        strings(requested.get("shortNames")),
+        strings(accepted.get("shortNames")),
+    );
     let short_errors: Vec<String> = want_short
         .iter()
         .filter(|s| !have_short.contains(s))
@@ -130,7 +137,10 @@ fn decide(crd: &Value, resources: &HashSet<String>, kinds: &HashSet<String>) -> 
     }
     take(&mut names, "kind", kinds, "KindConflict", &mut conflict);
     take(&mut names, "listKind", kinds, "ListKindConflict", &mut conflict);
-    if let Some(categories) = requested.get("categories").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
+    if let Some(categories) = requested
+        .get("categories")
+        .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
+    {
         names.insert("categories".into(), categories.clone());
     }
     Naming {
@@ -161,17 +171,23 @@ pub fn status_update(crd: &Value, naming: &Naming, now: &str) -> Option<Value> {
         .cloned()
         .unwrap_or_default();
     let names_accepted = match &naming.conflict {
-        None => json!({"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"}),
+        None => {
+            json!({"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"})
+        }
         Some((reason, message)) => {
             json!({"type": "NamesAccepted", "status": "False", "reason": reason, "message": message})
         }
     };
     let established = if naming.accepted() {
-        Some(json!({"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}))
+        Some(
+            json!({"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}),
+        )
     } else if conditions.iter().any(|c| c["type"] == "Established") {
         None
     } else {
-        Some(json!({"type": "Established", "status": "False", "reason": "NotAccepted", "message": "not all names are accepted"}))
+        Some(
+            json!({"type": "Established", "status": "False", "reason": "NotAccepted", "message": "not all names are accepted"}),
+        )
     };
     let same = |wanted: &Value| {
         conditions.iter().any(|c| {
@@ -220,7 +236,10 @@ mod tests {
         let lost = &namings["gadgets.example.com"];
         assert_eq!(
             lost.conflict,
-            Some(("ListKindConflict".to_string(), "\"WidgetList\" is already in use".to_string()))
+            Some((
+                "ListKindConflict".to_string(),
+                "\"WidgetList\" is already in use".to_string()
+            ))
         );
         assert_eq!(
             lost.names,
@@ -242,6 +261,9 @@ mod tests {
         let newer = crd("widgets", "Widget", &[], "2026-01-01T00:00:00Z");
         let namings = resolve(&[newer, held]);
         assert!(namings["gadgets.example.com"].accepted());
-        assert_eq!(namings["widgets.example.com"].conflict.as_ref().unwrap().0, "ListKindConflict");
+        assert_eq!(
+            namings["widgets.example.com"].conflict.as_ref().unwrap().0,
+            "ListKindConflict"
+        );
     }
 }

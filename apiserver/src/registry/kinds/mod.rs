@@ -3,11 +3,11 @@
 
 mod admission;
 pub mod apiextensions;
-mod crd_validation;
 mod apps;
 mod batch;
 mod config;
 mod core;
+mod crd_validation;
 mod endpoints;
 mod meta;
 mod networking;

@@ -24,9 +24,14 @@ pub fn validate_create(crd: &Value) -> Vec<FieldError> {
 }
 
 /// The errors of `new` replacing `old`: the create rules (schemas only where they changed) plus
-/// upstream's immutable fields.
+/// upstream's immutable fields. A write that leaves the spec alone (status, labels) is not held to
+/// rules the stored spec may predate.
 pub fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    if new.get("spec") == old.get("spec") {
+        common(new, Some(old), &mut errors);
+        return errors;
+    }
     spec(new, Some(old), &mut errors);
     let established = old
         .pointer("/status/conditions")
@@ -64,7 +69,11 @@ fn metadata_name(crd: &Value) -> Vec<FieldError> {
 
 /// The checks after the spec: accepted names, stored versions, API approval, preserveUnknownFields.
 fn common(crd: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
-    names(crd.pointer("/status/acceptedNames").unwrap_or(&Value::Null), "status.acceptedNames", errors);
+    names(
+        crd.pointer("/status/acceptedNames").unwrap_or(&Value::Null),
+        "status.acceptedNames",
+        errors,
+    );
     parts::stored_versions(crd, errors);
     approval(crd, old, errors);
     let preserve = |c: &Value| c.pointer("/spec/preserveUnknownFields") == Some(&json!(true));
@@ -100,14 +109,22 @@ fn spec(crd: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
         if !errs.is_empty() {
             errors.push(FieldError::invalid("spec.group", json!(group), errs.join(",")));
         } else if !group.contains('.') {
-            errors.push(FieldError::invalid("spec.group", json!(group), "should be a domain with at least one dot"));
+            errors.push(FieldError::invalid(
+                "spec.group",
+                json!(group),
+                "should be a domain with at least one dot",
+            ));
         }
     }
     let scope = text(spec, "scope");
     if scope.is_empty() {
         errors.push(FieldError::required("spec.scope", ""));
     } else if scope != "Cluster" && scope != "Namespaced" {
-        errors.push(FieldError::not_supported("spec.scope", json!(scope), &["Cluster", "Namespaced"]));
+        errors.push(FieldError::not_supported(
+            "spec.scope",
+            json!(scope),
+            &["Cluster", "Namespaced"],
+        ));
     }
     let versions = elements(spec, "versions");
     let top_schema = shared(versions, "schema");
@@ -173,7 +190,11 @@ fn spec(crd: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
         }
     }
     if !unique {
-        errors.push(FieldError::invalid("spec.versions", json!(versions), "must contain unique version names"));
+        errors.push(FieldError::invalid(
+            "spec.versions",
+            json!(versions),
+            "must contain unique version names",
+        ));
     }
     if storage != 1 {
         errors.push(FieldError::invalid(
@@ -231,12 +252,21 @@ fn spec(crd: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
 
 /// ValidateCustomResourceDefinitionNames.
 fn names(names: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    for (name, mixed_case) in [("plural", false), ("singular", false), ("kind", true), ("listKind", true)] {
+    for (name, mixed_case) in [
+        ("plural", false),
+        ("singular", false),
+        ("kind", true),
+        ("listKind", true),
+    ] {
         let value = text(names, name);
         if value.is_empty() {
             continue;
         }
-        let errs = dns1035_label(&if mixed_case { value.to_lowercase() } else { value.to_string() });
+        let errs = dns1035_label(&if mixed_case {
+            value.to_lowercase()
+        } else {
+            value.to_string()
+        });
         if !errs.is_empty() {
             let detail = if mixed_case {
                 format!("may have mixed case, but should otherwise match: {}", errs.join(","))
@@ -250,7 +280,11 @@ fn names(names: &Value, path: &str, errors: &mut Vec<FieldError>) {
         let short = short.as_str().unwrap_or("");
         let errs = dns1035_label(short);
         if !errs.is_empty() {
-            errors.push(FieldError::invalid(index(&child(path, "shortNames"), i), json!(short), errs.join(",")));
+            errors.push(FieldError::invalid(
+                index(&child(path, "shortNames"), i),
+                json!(short),
+                errs.join(","),
+            ));
         }
     }
     let kind = text(names, "kind");
@@ -265,7 +299,11 @@ fn names(names: &Value, path: &str, errors: &mut Vec<FieldError>) {
         let category = category.as_str().unwrap_or("");
         let errs = dns1035_label(category);
         if !errs.is_empty() {
-            errors.push(FieldError::invalid(index(&child(path, "categories"), i), json!(category), errs.join(",")));
+            errors.push(FieldError::invalid(
+                index(&child(path, "categories"), i),
+                json!(category),
+                errs.join(","),
+            ));
         }
     }
 }
@@ -291,7 +329,11 @@ fn deprecation_warning(version: &Value, path: &str, errors: &mut Vec<FieldError>
             ));
         }
     }
-    errors.extend(problems.into_iter().map(|p| FieldError::invalid(field.clone(), json!(warning), p)));
+    errors.extend(
+        problems
+            .into_iter()
+            .map(|p| FieldError::invalid(field.clone(), json!(warning), p)),
+    );
 }
 
 /// The JSON names of the schema fields upstream allows at the root when status is a subresource,
@@ -340,9 +382,11 @@ fn validation(holder: &Value, status: bool, path: &str, errors: &mut Vec<FieldEr
     let schema_path = child(path, "openAPIV3Schema");
     if status {
         let ty = text(schema, "type");
-        let root_extra = schema.as_object().into_iter().flatten().any(|(k, v)| {
-            k != "type" && !is_zero(v) && !ROOT_FIELDS.iter().any(|(json_name, _)| json_name == k)
-        });
+        let root_extra = schema
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(k, v)| k != "type" && !is_zero(v) && !ROOT_FIELDS.iter().any(|(json_name, _)| json_name == k));
         if !ty.is_empty() && ty != "object" {
             errors.push(FieldError::invalid(
                 format!("{schema_path}.type"),
@@ -362,7 +406,10 @@ fn validation(holder: &Value, status: bool, path: &str, errors: &mut Vec<FieldEr
         }
     }
     if flag(schema, "nullable") {
-        errors.push(FieldError::forbidden(format!("{schema_path}.nullable"), "nullable cannot be true at the root"));
+        errors.push(FieldError::forbidden(
+            format!("{schema_path}.nullable"),
+            "nullable cannot be true at the root",
+        ));
     }
     let structural = structural::validate(schema, &schema_path);
     if structural.is_empty() {

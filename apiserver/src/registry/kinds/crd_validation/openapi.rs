@@ -90,10 +90,17 @@ fn walk(s: &Value, path: &str, cx: &Context, root: bool, errors: &mut Vec<FieldE
 fn standard(s: &Value, path: &str, cx: &Context, errors: &mut Vec<FieldError>) {
     let ty = text(s, "type");
     if !ty.is_empty() && !OPENAPI_TYPES.contains(&ty) {
-        errors.push(FieldError::not_supported(child(path, "type"), json!(ty), &OPENAPI_TYPES));
+        errors.push(FieldError::not_supported(
+            child(path, "type"),
+            json!(ty),
+            &OPENAPI_TYPES,
+        ));
     }
     if let (Some(_), Some(reason)) = (s.get("default"), &cx.no_defaults) {
-        errors.push(FieldError::forbidden(child(path, "default"), format!("must not be set {reason}")));
+        errors.push(FieldError::forbidden(
+            child(path, "default"),
+            format!("must not be set {reason}"),
+        ));
     }
     for (name, what) in [
         ("id", "id"),
@@ -110,7 +117,10 @@ fn standard(s: &Value, path: &str, cx: &Context, errors: &mut Vec<FieldError>) {
             None => false,
         };
         if present {
-            errors.push(FieldError::forbidden(child(path, name), format!("{what} is not supported")));
+            errors.push(FieldError::forbidden(
+                child(path, name),
+                format!("{what} is not supported"),
+            ));
         }
     }
     if ty == "null" {
@@ -184,9 +194,11 @@ fn extensions(s: &Value, path: &str, errors: &mut Vec<FieldError>) {
         let detail = "must be map if x-kubernetes-list-map-keys is non-empty";
         match list_type {
             None => errors.push(FieldError::required(child(path, "x-kubernetes-list-type"), detail)),
-            Some(t) if t != "map" => {
-                errors.push(FieldError::invalid(child(path, "x-kubernetes-list-type"), json!(t), detail))
-            }
+            Some(t) if t != "map" => errors.push(FieldError::invalid(
+                child(path, "x-kubernetes-list-type"),
+                json!(t),
+                detail,
+            )),
             _ => {}
         }
     }
@@ -204,20 +216,33 @@ fn atomic_set_items(items: &Value, path: &str, errors: &mut Vec<FieldError>) {
     match text(items, "type") {
         "array" => {
             if let Some(t) = items.get("x-kubernetes-list-type").filter(|t| *t != "atomic") {
-                errors.push(FieldError::invalid(child(&items_path, "x-kubernetes-list-type"), t.clone(), detail));
+                errors.push(FieldError::invalid(
+                    child(&items_path, "x-kubernetes-list-type"),
+                    t.clone(),
+                    detail,
+                ));
             }
         }
-        "object" => {
-            if items.get("x-kubernetes-map-type") != Some(&json!("atomic")) {
-                let list_type = items.get("x-kubernetes-list-type").cloned().unwrap_or(Value::Null);
-                errors.push(FieldError::invalid(child(&items_path, "x-kubernetes-map-type"), list_type, detail));
-            }
+        "object" if items.get("x-kubernetes-map-type") != Some(&json!("atomic")) => {
+            let list_type = items.get("x-kubernetes-list-type").cloned().unwrap_or(Value::Null);
+            errors.push(FieldError::invalid(
+                child(&items_path, "x-kubernetes-map-type"),
+                list_type,
+                detail,
+            ));
         }
         _ => {}
     }
 }
 
-fn list_map(s: &Value, items: Option<&Value>, keys: &[Value], path: &str, keys_path: &str, errors: &mut Vec<FieldError>) {
+fn list_map(
+    s: &Value,
+    items: Option<&Value>,
+    keys: &[Value],
+    path: &str,
+    keys_path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     if keys.is_empty() {
         errors.push(FieldError::required(
             keys_path,
@@ -227,7 +252,10 @@ fn list_map(s: &Value, items: Option<&Value>, keys: &[Value], path: &str, keys_p
     let items_path = child(path, "items");
     let Some(items) = items else {
         if s.get("items").is_none() {
-            errors.push(FieldError::required(items_path, "must have a schema if x-kubernetes-list-type is map"));
+            errors.push(FieldError::required(
+                items_path,
+                "must have a schema if x-kubernetes-list-type is map",
+            ));
         } else {
             errors.push(FieldError::invalid(
                 items_path,

@@ -6,7 +6,16 @@ use crate::registry::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
 
 const COLUMN_TYPES: &str = "boolean,date,integer,number,string";
-const COLUMN_FORMATS: [&str; 8] = ["byte", "date", "date-time", "double", "float", "int32", "int64", "password"];
+const COLUMN_FORMATS: [&str; 8] = [
+    "byte",
+    "date",
+    "date-time",
+    "double",
+    "float",
+    "int32",
+    "int64",
+    "password",
+];
 pub const MAX_SELECTABLE_FIELDS: usize = 8;
 
 /// validateSimpleJSONPath.
@@ -14,7 +23,11 @@ fn simple_json_path(s: &str, path: &str) -> Option<FieldError> {
     if s.is_empty() {
         Some(FieldError::invalid(path, json!(s), "must not be empty"))
     } else if !s.starts_with('.') {
-        Some(FieldError::invalid(path, json!(s), "must be a simple json path starting with ."))
+        Some(FieldError::invalid(
+            path,
+            json!(s),
+            "must be a simple json path starting with .",
+        ))
     } else {
         None
     }
@@ -64,7 +77,11 @@ pub fn subresources(sub: &Value, path: &str, errors: &mut Vec<FieldError>) {
         } else if let Some(e) = simple_json_path(value, &field) {
             errors.push(e);
         } else if !value.starts_with(prefix) {
-            errors.push(FieldError::invalid(field, json!(value), format!("should be a json path under {under}")));
+            errors.push(FieldError::invalid(
+                field,
+                json!(value),
+                format!("should be a json path under {under}"),
+            ));
         }
     }
     let selector = text(scale, "labelSelectorPath");
@@ -114,7 +131,11 @@ pub fn selectable_fields(fields: &[Value], schema: &Value, path: &str, errors: &
         let found = match field_schema(schema, json_path) {
             Ok(found) => found,
             Err(e) => {
-                errors.push(FieldError::invalid(json_path_field, json!(json_path), format!("is an invalid path: {e}")));
+                errors.push(FieldError::invalid(
+                    json_path_field,
+                    json!(json_path),
+                    format!("is an invalid path: {e}"),
+                ));
                 continue;
             }
         };
@@ -158,7 +179,11 @@ pub fn conversion(conversion: &Value, path: &str, errors: &mut Vec<FieldError>) 
     if strategy.is_empty() {
         errors.push(FieldError::required(strategy_path, ""));
     } else if strategy != "None" && strategy != "Webhook" {
-        errors.push(FieldError::not_supported(strategy_path, json!(strategy), &["None", "Webhook"]));
+        errors.push(FieldError::not_supported(
+            strategy_path,
+            json!(strategy),
+            &["None", "Webhook"],
+        ));
     }
     let client_config = conversion.pointer("/webhook/clientConfig").filter(|c| !c.is_null());
     let review_versions = conversion
@@ -170,7 +195,10 @@ pub fn conversion(conversion: &Value, path: &str, errors: &mut Vec<FieldError>) 
     let versions_path = child(path, "conversionReviewVersions");
     if strategy == "Webhook" {
         if client_config.is_none() {
-            errors.push(FieldError::required(client_path, "required when strategy is set to Webhook"));
+            errors.push(FieldError::required(
+                client_path,
+                "required when strategy is set to Webhook",
+            ));
         }
         review_versions_errors(review_versions, &versions_path, errors);
     } else {
@@ -217,10 +245,18 @@ pub fn stored_versions(crd: &Value, errors: &mut Vec<FieldError>) {
     let path = "status.storedVersions";
     let stored = elements(crd.get("status").unwrap_or(&Value::Null), "storedVersions");
     if stored.is_empty() {
-        errors.push(FieldError::invalid(path, json!([]), "must have at least one stored version"));
+        errors.push(FieldError::invalid(
+            path,
+            json!([]),
+            "must have at least one stored version",
+        ));
         return;
     }
-    let versions = crd.pointer("/spec/versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let versions = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     for v in versions {
         let name = text(v, "name");
         if v["storage"] == json!(true) && !stored.iter().any(|s| s == name) {
@@ -254,7 +290,11 @@ mod tests {
     #[test]
     fn columns_and_scale() {
         let mut errors = Vec::new();
-        column(&json!({"name": "A", "type": "text", "jsonPath": "spec.a"}), "c", &mut errors);
+        column(
+            &json!({"name": "A", "type": "text", "jsonPath": "spec.a"}),
+            "c",
+            &mut errors,
+        );
         subresources(
             &json!({"scale": {"specReplicasPath": ".status.r", "statusReplicasPath": ".status.r"}}),
             "s",
@@ -295,7 +335,11 @@ mod tests {
     #[test]
     fn webhook_conversion_needs_config_and_review_versions() {
         let mut errors = Vec::new();
-        conversion(&json!({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v2"]}}), "c", &mut errors);
+        conversion(
+            &json!({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v2"]}}),
+            "c",
+            &mut errors,
+        );
         assert_eq!(
             messages(&errors),
             [

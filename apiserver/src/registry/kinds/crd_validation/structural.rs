@@ -128,7 +128,9 @@ fn metadata_only_names(metadata: &Value) -> bool {
         return true;
     };
     let props = members(metadata, "properties");
-    let names_only = props.iter().all(|(k, _)| k.as_str() == "name" || k.as_str() == "generateName");
+    let names_only = props
+        .iter()
+        .all(|(k, _)| k.as_str() == "name" || k.as_str() == "generateName");
     map.iter().all(|(k, v)| match k.as_str() {
         "type" | "default" => true,
         "properties" => names_only || props.is_empty() && v.is_object(),
@@ -149,7 +151,13 @@ fn int_or_string_all_of(s: &Value) -> bool {
 
 const JUNCTORS: [&str; 3] = ["anyOf", "allOf", "oneOf"];
 
-fn value_validation(s: &Value, skip_any_of: bool, skip_first_all_of_any_of: bool, path: &str, errors: &mut Vec<FieldError>) {
+fn value_validation(
+    s: &Value,
+    skip_any_of: bool,
+    skip_first_all_of_any_of: bool,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     for junctor in JUNCTORS {
         for (i, nested_schema) in elements(s, junctor).iter().enumerate() {
             if junctor == "anyOf" && skip_any_of {
@@ -199,10 +207,16 @@ fn nested(v: &Value, skip_any_of: bool, path: &str, errors: &mut Vec<FieldError>
         }
     }
     if !elements(v, "x-kubernetes-list-map-keys").is_empty() {
-        errors.push(forbidden("x-kubernetes-list-map-keys", "must be empty to be structural"));
+        errors.push(forbidden(
+            "x-kubernetes-list-map-keys",
+            "must be empty to be structural",
+        ));
     }
     if v.get("x-kubernetes-list-type").is_some() {
-        errors.push(forbidden("x-kubernetes-list-type", "must be undefined to be structural"));
+        errors.push(forbidden(
+            "x-kubernetes-list-type",
+            "must be undefined to be structural",
+        ));
     }
     if v.pointer("/properties/metadata").is_some() {
         errors.push(FieldError::forbidden(
@@ -230,7 +244,13 @@ fn structural_completeness(s: &Value, path: &str, errors: &mut Vec<FieldError>) 
 fn completeness(v: &Value, s: &Value, s_path: &str, v_path: &str, errors: &mut Vec<FieldError>) {
     for junctor in JUNCTORS {
         for (i, nested_schema) in elements(v, junctor).iter().enumerate() {
-            nested_completeness(nested_schema, Some(s), s_path, &index(&child(v_path, junctor), i), errors);
+            nested_completeness(
+                nested_schema,
+                Some(s),
+                s_path,
+                &index(&child(v_path, junctor), i),
+                errors,
+            );
         }
     }
     if let Some(not) = v.get("not") {
@@ -240,7 +260,10 @@ fn completeness(v: &Value, s: &Value, s_path: &str, v_path: &str, errors: &mut V
 
 fn nested_completeness(v: &Value, s: Option<&Value>, s_path: &str, v_path: &str, errors: &mut Vec<FieldError>) {
     let Some(s) = s else {
-        errors.push(FieldError::required(s_path, format!("because it is defined in {v_path}")));
+        errors.push(FieldError::required(
+            s_path,
+            format!("because it is defined in {v_path}"),
+        ));
         return;
     };
     completeness(v, s, s_path, v_path, errors);

@@ -32,9 +32,24 @@ fn names_and_versions() {
     obj["spec"]["versions"][0]["name"] = json!("V1");
     obj["status"]["storedVersions"] = json!(["V1"]);
     let errors = messages(validate_create(&obj));
-    assert!(errors.contains(&r#"spec.names.listKind: Invalid value: "Widget": kind and listKind may not be the same"#.to_string()), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with(r#"spec.names.shortNames[0]: Invalid value: "W": a DNS-1035 label"#)), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with(r#"spec.versions[0].name: Invalid value: "V1": a DNS-1035 label"#)), "{errors:?}");
+    assert!(
+        errors.contains(
+            &r#"spec.names.listKind: Invalid value: "Widget": kind and listKind may not be the same"#.to_string()
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with(r#"spec.names.shortNames[0]: Invalid value: "W": a DNS-1035 label"#)),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with(r#"spec.versions[0].name: Invalid value: "V1": a DNS-1035 label"#)),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -46,10 +61,9 @@ fn shared_schemas_are_reported_at_the_top_level() {
         ["spec.validation.openAPIV3Schema.properties[spec].properties[x].type: Required value: must not be empty for specified object fields"]
     );
     let mut two = obj.clone();
-    two["spec"]["versions"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"name": "v2", "served": true, "storage": false, "schema": {"openAPIV3Schema": {"type": "object"}}}));
+    two["spec"]["versions"].as_array_mut().unwrap().push(
+        json!({"name": "v2", "served": true, "storage": false, "schema": {"openAPIV3Schema": {"type": "object"}}}),
+    );
     assert_eq!(
         messages(validate_create(&two)),
         ["spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x].type: Required value: must not be empty for specified object fields"]
@@ -80,7 +94,19 @@ fn protected_groups_need_approval() {
     obj["spec"]["group"] = json!("x.k8s.io");
     assert_eq!(
         messages(validate_create(&obj)),
-        [r#"metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation "api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111"#]
+        [
+            r#"metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation "api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111"#
+        ]
     );
 }
 
+#[test]
+fn status_writes_skip_the_spec_rules() {
+    let mut old = crd();
+    old["spec"]["names"]["listKind"] = json!("Widget");
+    let mut new = old.clone();
+    new["status"]["acceptedNames"] = json!({"plural": "widgets", "kind": "Widget"});
+    assert!(validate_update(&new, &old).is_empty());
+    new["spec"]["scope"] = json!("Namespaced ");
+    assert_eq!(validate_update(&new, &old).len(), 2);
+}
