@@ -164,7 +164,9 @@ fn custom_objects_are_pruned_defaulted_and_validated() {
         "widgets.example.com",
         "--type=json",
         "-p",
-        r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/count/maximum","value":0}]"#,
+        // The default must satisfy the tightened schema too, or upstream refuses the CRD.
+        r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/count/maximum","value":0},
+            {"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/count/default","value":0}]"#,
     ]);
     let raise = [
         "patch",

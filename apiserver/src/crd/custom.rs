@@ -1,6 +1,6 @@
 //! The strategy of custom resources: pruned, defaulted and validated by the CRD version's schema,
 //! status kept apart when the CRD has a status subresource, metadata validated like any object, and
-//! the CRD's printer columns.
+//! the CRD's printer columns and selectable fields.
 
 use super::schema;
 use crate::registry::{FieldError, PrinterColumn, Strategy};
@@ -12,6 +12,8 @@ pub struct CustomResource {
     pub columns: Vec<PrinterColumn>,
     /// The version's openAPIV3Schema, if it has one.
     pub schema: Option<Arc<Value>>,
+    /// The version's selectable fields as field selectors name them (`spec.color`).
+    pub selectable: Vec<String>,
 }
 
 impl Strategy for CustomResource {
@@ -64,6 +66,19 @@ impl Strategy for CustomResource {
     fn printer_columns(&self) -> Option<&[PrinterColumn]> {
         Some(&self.columns)
     }
+
+    /// A selectable field's value as upstream renders it: strings as they are, integers and
+    /// booleans in decimal and `true`/`false`, "" when absent.
+    fn field(&self, obj: &Value, path: &str) -> Option<String> {
+        if !self.selectable.iter().any(|f| f == path) {
+            return None;
+        }
+        Some(match path.split('.').try_fold(obj, |v, key| v.get(key)) {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(other) => other.to_string(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -72,11 +87,28 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn selectable_fields_only() {
+        let strategy = CustomResource {
+            has_status: false,
+            columns: Vec::new(),
+            schema: None,
+            selectable: vec!["spec.color".into(), "spec.size".into(), "spec.on".into()],
+        };
+        let obj = json!({"spec": {"color": "blue", "size": 3, "on": true, "other": "x"}});
+        assert_eq!(strategy.field(&obj, "spec.color").as_deref(), Some("blue"));
+        assert_eq!(strategy.field(&obj, "spec.size").as_deref(), Some("3"));
+        assert_eq!(strategy.field(&obj, "spec.on").as_deref(), Some("true"));
+        assert_eq!(strategy.field(&json!({}), "spec.color").as_deref(), Some(""));
+        assert_eq!(strategy.field(&obj, "spec.other"), None);
+    }
+
+    #[test]
     fn status_is_its_own_subresource() {
         let strategy = CustomResource {
             has_status: true,
             columns: Vec::new(),
             schema: None,
+            selectable: Vec::new(),
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"ok": true}});
         strategy.prepare_for_create(&mut obj);
@@ -95,6 +127,7 @@ mod tests {
             has_status: false,
             columns: Vec::new(),
             schema: Some(Arc::new(schema)),
+            selectable: Vec::new(),
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"foo": 1}});
         strategy.default(&mut obj);

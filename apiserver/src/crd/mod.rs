@@ -4,6 +4,7 @@
 
 pub mod conversion;
 mod custom;
+mod naming;
 pub mod schema;
 
 use crate::registry::kinds::apiextensions::storage_version;
@@ -12,7 +13,9 @@ use crate::registry::store::{Scope, WriteOptions};
 use crate::registry::{PrinterColumn, Resource, ResourceIndex, Store, Subresource};
 use crate::watch::WatchCache;
 use custom::CustomResource;
+use naming::Naming;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
@@ -63,6 +66,13 @@ pub fn resources_of(crd: &Value, cache: Option<Arc<WatchCache>>) -> Vec<Resource
                     has_status: v["subresources"]["status"].is_object(),
                     columns: columns(v),
                     schema: schema.clone(),
+                    selectable: v["selectableFields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|f| f["jsonPath"].as_str())
+                        .map(|p| p.trim_start_matches('.').to_string())
+                        .collect(),
                 }),
                 builtin_schema: None,
                 custom_schema: schema,
@@ -110,34 +120,22 @@ fn columns(version: &Value) -> Vec<PrinterColumn> {
         .collect()
 }
 
-/// Register every CRD in the store now, then keep the catalogue in step with CRD changes.
+/// Register every CRD in the store now, then keep the catalogue and the CRDs' naming conditions in
+/// step with CRD changes.
 pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     let cache = store.cache().cache(CRD_PREFIX);
     let (snapshot, _, mut live) = cache.snapshot_and_watch();
-    let crds = parse_all(&snapshot);
     let mut served = Registered::default();
-    served.register(&index, &crds, store.cache());
-    for crd in &crds {
-        establish(&store, &index, crd).await;
-    }
+    served.sync(&store, &index, &parse_all(&snapshot)).await;
     tokio::spawn(async move {
         loop {
             match live.recv().await {
                 Ok(event) if event.object.is_some() => {
-                    served.register(&index, &parse_all(&cache.snapshot().0), store.cache());
-                    if let Some(crd) = event
-                        .object
-                        .as_ref()
-                        .and_then(|o| serde_json::from_slice::<Value>(&o.json).ok())
-                    {
-                        if event.type_ != crate::watch::WatchEventType::Deleted {
-                            establish(&store, &index, &crd).await;
-                        }
-                    }
+                    served.sync(&store, &index, &parse_all(&cache.snapshot().0)).await;
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    served.register(&index, &parse_all(&cache.snapshot().0), store.cache());
+                    served.sync(&store, &index, &parse_all(&cache.snapshot().0)).await;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
@@ -145,18 +143,26 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     });
 }
 
-/// The CRD specs the catalogue was last built from: status-only changes (conditions, stored
-/// versions) leave discovery and OpenAPI as they are.
+/// The CRD specs (and whether their names were accepted) the catalogue was last built from:
+/// status-only changes (conditions, stored versions) leave discovery and OpenAPI as they are.
 #[derive(Default)]
-struct Registered(Option<Vec<Value>>);
+struct Registered(Option<Vec<(Value, bool)>>);
 
 impl Registered {
-    fn register(&mut self, index: &ResourceIndex, crds: &[Value], cache: &Arc<WatchCache>) {
-        let specs: Vec<Value> = crds.iter().map(|crd| crd["spec"].clone()).collect();
-        if self.0.as_ref() != Some(&specs) {
-            register(index, crds, cache);
-            self.0 = Some(specs);
+    /// Serve the CRDs whose names are accepted, then record the naming outcome in each CRD's status.
+    async fn sync(&mut self, store: &Store, index: &ResourceIndex, crds: &[Value]) {
+        let namings = naming::resolve(crds);
+        let accepted = |crd: &Value| {
+            let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            namings.get(name).is_some_and(Naming::accepted)
+        };
+        let key: Vec<(Value, bool)> = crds.iter().map(|crd| (crd["spec"].clone(), accepted(crd))).collect();
+        if self.0.as_ref() != Some(&key) {
+            let served: Vec<Value> = crds.iter().filter(|c| accepted(c)).cloned().collect();
+            register(index, &served, store.cache());
+            self.0 = Some(key);
         }
+        establish(store, index, crds, &namings).await;
     }
 }
 
@@ -180,48 +186,40 @@ fn register(index: &ResourceIndex, crds: &[Value], cache: &Arc<WatchCache>) {
     });
 }
 
-/// Set NamesAccepted and Established (and the accepted names) once a CRD is served.
-async fn establish(store: &Store, index: &ResourceIndex, crd: &Value) {
-    let established = crd
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
-    let accepted_same = crd.pointer("/status/acceptedNames") == crd.pointer("/spec/names");
-    if established && accepted_same {
-        return;
-    }
+/// Write NamesAccepted, Established and the accepted names of every CRD whose status does not
+/// say what its naming outcome is.
+async fn establish(store: &Store, index: &ResourceIndex, crds: &[Value], namings: &HashMap<String, Naming>) {
     let resources = index.snapshot();
-    let Some(crds) = resources.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
+    let Some(crd_resource) = resources.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
         return;
     };
-    let name = crd
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let scope = Scope {
-        resource: crds,
-        namespace: None,
-    };
-    let result = store
-        .update_with(scope, &name, Some("status"), &WriteOptions::default(), |current| {
-            let mut new = current.clone();
-            let now = crate::registry::store::object::now_rfc3339();
-            let mut conditions: Vec<Value> = current.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-            conditions.retain(|c| c["type"] != "NamesAccepted" && c["type"] != "Established");
-            conditions.push(json!({"type": "NamesAccepted", "status": "True", "lastTransitionTime": now, "reason": "NoConflicts", "message": "no conflicts found"}));
-            conditions.push(json!({"type": "Established", "status": "True", "lastTransitionTime": now, "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}));
-            new["status"]["conditions"] = json!(conditions);
-            new["status"]["acceptedNames"] = current.pointer("/spec/names").cloned().unwrap_or(json!({}));
-            if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.shift_remove("resourceVersion");
+    let now = crate::registry::store::object::now_rfc3339();
+    for crd in crds {
+        let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let Some(naming) = namings.get(name) else { continue };
+        if naming::status_update(crd, naming, &now).is_none() {
+            continue;
+        }
+        let scope = Scope {
+            resource: crd_resource,
+            namespace: None,
+        };
+        let result = store
+            .update_with(scope, name, Some("status"), &WriteOptions::default(), |current| {
+                let mut new = current.clone();
+                if let Some(status) = naming::status_update(current, naming, &now) {
+                    new["status"] = status;
+                }
+                if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.shift_remove("resourceVersion");
+                }
+                Ok(new)
+            })
+            .await;
+        if let Err(e) = result {
+            if e.code != 404 {
+                tracing::warn!("establishing CRD {name}: {e}");
             }
-            Ok(new)
-        })
-        .await;
-    if let Err(e) = result {
-        if e.code != 404 {
-            tracing::warn!("establishing CRD {name}: {e}");
         }
     }
 }

@@ -8,7 +8,8 @@ mod review;
 mod validation;
 mod webhook;
 
-pub use validation::validate;
+pub use review::REVIEW_VERSIONS;
+pub use validation::validate_client_config;
 
 use crate::registry::resource::Converter;
 use crate::status::{ApiError, ApiResult};

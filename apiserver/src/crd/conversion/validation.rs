@@ -1,68 +1,12 @@
-//! The checks upstream makes of a CRD's `spec.conversion` (field paths as upstream reports them,
-//! from its internal type: `webhookClientConfig`, `conversionReviewVersions`).
+//! The checks upstream makes of a conversion webhook's client config (url or service); the rest of
+//! `spec.conversion` is checked with the CRD (registry/kinds/crd_validation).
 
-use super::review::REVIEW_VERSIONS;
 use crate::registry::FieldError;
 use serde_json::{json, Value};
 
-const PATH: &str = "spec.conversion";
-
-/// Every problem of a CRD spec's conversion settings.
-pub fn validate(spec: &Value) -> Vec<FieldError> {
-    let conversion = &spec["conversion"];
-    if !conversion.is_object() {
-        return Vec::new();
-    }
-    let mut errors = Vec::new();
-    let strategy = conversion["strategy"].as_str().unwrap_or("");
-    match strategy {
-        "" => errors.push(FieldError::required(format!("{PATH}.strategy"), "")),
-        "None" | "Webhook" => {}
-        other => errors.push(FieldError::not_supported(
-            format!("{PATH}.strategy"),
-            json!(other),
-            &["None", "Webhook"],
-        )),
-    }
-    if strategy != "None" && spec["preserveUnknownFields"] == json!(true) {
-        errors.push(FieldError::invalid(
-            format!("{PATH}.strategy"),
-            json!(strategy),
-            "must be None if spec.preserveUnknownFields is true",
-        ));
-    }
-    let client = conversion.pointer("/webhook/clientConfig").filter(|c| !c.is_null());
-    let review_versions = conversion.pointer("/webhook/conversionReviewVersions");
-    if strategy != "Webhook" {
-        if client.is_some() {
-            errors.push(FieldError::forbidden(
-                format!("{PATH}.webhookClientConfig"),
-                "should not be set when strategy is not set to Webhook",
-            ));
-        }
-        if review_versions.and_then(Value::as_array).is_some_and(|v| !v.is_empty()) {
-            errors.push(FieldError::forbidden(
-                format!("{PATH}.conversionReviewVersions"),
-                "should not be set when strategy is not set to Webhook",
-            ));
-        }
-        return errors;
-    }
-    match client {
-        None => errors.push(FieldError::required(
-            format!("{PATH}.webhookClientConfig"),
-            "required when strategy is set to Webhook",
-        )),
-        Some(client) => errors.extend(client_config(client)),
-    }
-    errors.extend(review_versions_errors(review_versions));
-    errors
-}
-
 /// Exactly one of url (https, a host, no user, query or fragment) or service (named, with a path
 /// starting with `/` and a valid port).
-fn client_config(client: &Value) -> Vec<FieldError> {
-    let path = format!("{PATH}.webhookClientConfig");
+pub fn validate_client_config(client: &Value, path: &str) -> Vec<FieldError> {
     let (url, service) = (
         client.get("url").filter(|u| !u.is_null()),
         client.get("service").filter(|s| !s.is_null()),
@@ -117,70 +61,28 @@ fn client_config(client: &Value) -> Vec<FieldError> {
     }
 }
 
-/// At least one version, no duplicates, and one this server speaks.
-fn review_versions_errors(versions: Option<&Value>) -> Vec<FieldError> {
-    let path = format!("{PATH}.conversionReviewVersions");
-    let list = versions.and_then(Value::as_array).cloned().unwrap_or_default();
-    if list.is_empty() {
-        return vec![FieldError::required(path, "")];
-    }
-    let mut errors = Vec::new();
-    let mut seen = Vec::new();
-    for (i, v) in list.iter().enumerate() {
-        if seen.contains(&v) {
-            errors.push(FieldError::invalid(
-                format!("{path}[{i}]"),
-                v.clone(),
-                "duplicate version",
-            ));
-        }
-        seen.push(v);
-    }
-    if !list.iter().any(|v| REVIEW_VERSIONS.iter().any(|known| v == known)) {
-        errors.push(FieldError::invalid(
-            path,
-            Value::Array(list),
-            format!("must include at least one of {}", REVIEW_VERSIONS.join(", ")),
-        ));
-    }
-    errors
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn messages(spec: Value) -> Vec<String> {
-        validate(&spec).iter().map(ToString::to_string).collect()
+    fn messages(client: Value) -> Vec<String> {
+        validate_client_config(&client, "spec.conversion.webhookClientConfig")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
-    fn webhook_settings_are_checked() {
-        assert!(messages(json!({"conversion": {"strategy": "None"}})).is_empty());
-        let good = json!({"conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
-            "clientConfig": {"url": "https://127.0.0.1:9443/convert"}}}});
-        assert!(messages(good).is_empty());
+    fn webhook_client_configs_are_checked() {
+        assert!(messages(json!({"url": "https://127.0.0.1:9443/convert"})).is_empty());
         assert_eq!(
-            messages(json!({"conversion": {"strategy": "Webhook"}})),
+            messages(json!({"url": "http://h/convert"})),
             [
-                "spec.conversion.webhookClientConfig: Required value: required when strategy is set to Webhook",
-                "spec.conversion.conversionReviewVersions: Required value"
+                r#"spec.conversion.webhookClientConfig.url: Invalid value: "http://h/convert": 'https' is the only allowed URL scheme"#
             ]
         );
         assert_eq!(
-            messages(
-                json!({"conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v2", "v2"],
-                "clientConfig": {"url": "http://h/convert"}}}})
-            ),
-            [
-                r#"spec.conversion.webhookClientConfig.url: Invalid value: "http://h/convert": 'https' is the only allowed URL scheme"#,
-                r#"spec.conversion.conversionReviewVersions[1]: Invalid value: "v2": duplicate version"#,
-                r#"spec.conversion.conversionReviewVersions: Invalid value: ["v2","v2"]: must include at least one of v1, v1beta1"#
-            ]
-        );
-        assert_eq!(
-            messages(json!({"conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
-                "clientConfig": {"service": {"name": "conv", "path": "convert", "port": 0}}}}})),
+            messages(json!({"service": {"name": "conv", "path": "convert", "port": 0}})),
             [
                 "spec.conversion.webhookClientConfig.service.namespace: Required value: service namespace is required",
                 r#"spec.conversion.webhookClientConfig.service.path: Invalid value: "convert": must start with a '/'"#,
@@ -188,16 +90,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            messages(json!({"conversion": {"strategy": "Other"}})),
-            [r#"spec.conversion.strategy: Unsupported value: "Other": supported values: "None", "Webhook""#]
-        );
-        assert_eq!(
-            messages(json!({"conversion": {"strategy": "None", "webhook": {"conversionReviewVersions": ["v1"],
-                "clientConfig": {"url": "https://h/"}}}})),
-            [
-                "spec.conversion.webhookClientConfig: Forbidden: should not be set when strategy is not set to Webhook",
-                "spec.conversion.conversionReviewVersions: Forbidden: should not be set when strategy is not set to Webhook"
-            ]
+            messages(json!({})),
+            ["spec.conversion.webhookClientConfig: Required value: exactly one of url or service is required"]
         );
     }
 }

@@ -52,80 +52,11 @@ impl Strategy for Crd {
     }
 
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        let (group, plural, kind) = (
-            str_at(obj, "/spec/group"),
-            str_at(obj, "/spec/names/plural"),
-            str_at(obj, "/spec/names/kind"),
-        );
-        if group.is_empty() {
-            errors.push(FieldError::required("spec.group", ""));
-        } else if !group.contains('.') {
-            errors.push(FieldError::invalid(
-                "spec.group",
-                json!(group),
-                "should be a domain with at least one dot",
-            ));
-        }
-        if plural.is_empty() {
-            errors.push(FieldError::required("spec.names.plural", ""));
-        }
-        if kind.is_empty() {
-            errors.push(FieldError::required("spec.names.kind", ""));
-        }
-        let name = str_at(obj, "/metadata/name");
-        if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
-            errors.push(FieldError::invalid(
-                "metadata.name",
-                json!(name),
-                "must be spec.names.plural+\".\"+spec.group",
-            ));
-        }
-        let scope = str_at(obj, "/spec/scope");
-        if !matches!(scope, "Cluster" | "Namespaced") {
-            errors.push(FieldError::not_supported(
-                "spec.scope",
-                json!(scope),
-                &["Cluster", "Namespaced"],
-            ));
-        }
-        let versions = obj
-            .pointer("/spec/versions")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if versions.is_empty() {
-            errors.push(FieldError::required(
-                "spec.versions",
-                "must have exactly one version marked as storage version",
-            ));
-        } else {
-            let storage = versions.iter().filter(|v| v["storage"] == json!(true)).count();
-            if storage != 1 {
-                errors.push(FieldError::invalid(
-                    "spec.versions",
-                    Value::Array(versions.clone()),
-                    "must have exactly one version marked as storage version",
-                ));
-            }
-            for (i, v) in versions.iter().enumerate() {
-                if v.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
-                    errors.push(FieldError::required(format!("spec.versions[{i}].name"), ""));
-                }
-            }
-        }
-        // spec.conversion: strategy, webhook client config and ConversionReview versions.
-        errors.extend(crate::crd::conversion::validate(&obj["spec"]));
-        errors
+        super::crd_validation::validate_create(obj)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        let mut errors = self.validate_create(new);
-        let group = str_at(new, "/spec/group");
-        if group != str_at(old, "/spec/group") {
-            errors.push(FieldError::invalid("spec.group", json!(group), "field is immutable"));
-        }
-        errors
+        super::crd_validation::validate_update(new, old)
     }
 
     /// A CRD's first delete only marks it; it goes once the cleanup finalizer is removed.
@@ -181,7 +112,8 @@ mod tests {
             "metadata": {"name": "widgets.example.com"},
             "spec": {"group": "example.com", "scope": "Namespaced",
                 "names": {"plural": "widgets", "kind": "Widget"},
-                "versions": [{"name": "v1", "served": true, "storage": true}]}
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object"}}}]}
         })
     }
 
@@ -192,7 +124,8 @@ mod tests {
         assert_eq!(obj["spec"]["names"]["singular"], "widget");
         assert_eq!(obj["spec"]["names"]["listKind"], "WidgetList");
         assert_eq!(obj["spec"]["conversion"]["strategy"], "None");
-        assert!(Crd.validate_create(&obj).is_empty());
+        Crd.prepare_for_create(&mut obj);
+        assert!(Crd.validate_create(&obj).is_empty(), "{:?}", Crd.validate_create(&obj));
         obj["metadata"]["name"] = json!("wrong.example.com");
         obj["spec"]["versions"][0]["storage"] = json!(false);
         let errors: Vec<String> = Crd.validate_create(&obj).iter().map(|e| e.to_string()).collect();

@@ -7,6 +7,7 @@ mod apps;
 mod batch;
 mod config;
 mod core;
+mod crd_validation;
 mod endpoints;
 mod meta;
 mod networking;

@@ -205,6 +205,8 @@ impl Store {
                 _ => {}
             }
             if subresource == Some("status") {
+                // The body is defaulted (and for custom resources pruned) as upstream's decoding does.
+                res.strategy.default(&mut new);
                 let status = new.get("status").cloned();
                 let managed = new.pointer("/metadata/managedFields").cloned();
                 new = old.clone();
