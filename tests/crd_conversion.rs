@@ -229,7 +229,8 @@ struct Hook {
     refuse: AtomicBool,
 }
 
-/// Convert between v1 (`spec.size`) and v2 (`spec.replicas`), or refuse when told to.
+/// Convert between v1 (`spec.size`) and v2 (`spec.replicas`) leaving a field neither schema has,
+/// or refuse when told to.
 fn convert(hook: &Hook, review: &Value) -> Value {
     hook.reviews.fetch_add(1, Ordering::SeqCst);
     let request = &review["request"];
@@ -247,6 +248,8 @@ fn convert(hook: &Hook, review: &Value) -> Value {
         if let Some(value) = spec.remove(from) {
             spec.insert(to.into(), value);
         }
+        // Unknown to both schemas: the apiserver prunes it from every answer.
+        spec.insert("convertedBy".into(), json!("gizmo-hook"));
         object["apiVersion"] = json!(desired);
         converted.push(object);
     }

@@ -1,8 +1,9 @@
 //! Conversion of custom resources between the versions of their CRD, as upstream's
 //! apiextensions-apiserver does it: objects are stored in the storage version and served in the
 //! requested one, by rewriting apiVersion (strategy `None`) or through a conversion webhook
-//! (`Webhook`, one ConversionReview per object or list). Objects read from storage get the
-//! defaults of the version they are stored in before they are converted.
+//! (`Webhook`, one ConversionReview per object or list, its answers pruned by the desired version's
+//! schema). Objects read from storage get the defaults of the version they are stored in before
+//! they are converted.
 
 mod review;
 mod validation;
@@ -15,7 +16,7 @@ use crate::registry::resource::Converter;
 use crate::status::{ApiError, ApiResult};
 use crate::watch::WatchCache;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use webhook::Webhook;
 
@@ -24,8 +25,10 @@ pub struct CrdConversion {
     group: String,
     storage_version: String,
     strategy: Strategy,
-    /// The schemas (by version name) that have defaults, applied to objects read from storage.
-    defaulting: HashMap<String, Arc<Value>>,
+    /// Every version's schema (by version name): webhook answers are pruned by it.
+    schemas: HashMap<String, Arc<Value>>,
+    /// The versions whose schemas have defaults, applied to objects read from storage.
+    defaulting: HashSet<String>,
     /// The CRD's revision: objects written after it were defaulted by the current schemas.
     schemas_since: i64,
 }
@@ -65,19 +68,25 @@ impl CrdConversion {
         } else {
             Strategy::None
         };
-        let defaulting = spec["versions"]
+        let schemas: HashMap<String, Arc<Value>> = spec["versions"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|v| {
                 let schema = v.pointer("/schema/openAPIV3Schema")?;
-                has_default(schema).then(|| (v["name"].as_str().unwrap_or("").to_string(), Arc::new(schema.clone())))
+                Some((v["name"].as_str().unwrap_or("").to_string(), Arc::new(schema.clone())))
             })
+            .collect();
+        let defaulting = schemas
+            .iter()
+            .filter(|(_, schema)| has_default(schema))
+            .map(|(version, _)| version.clone())
             .collect();
         Arc::new(CrdConversion {
             group: spec["group"].as_str().unwrap_or("").to_string(),
             storage_version: crate::registry::kinds::apiextensions::storage_version(crd).unwrap_or_default(),
             strategy,
+            schemas,
             defaulting,
             schemas_since: crd
                 .pointer("/metadata/resourceVersion")
@@ -92,7 +101,7 @@ impl CrdConversion {
         let api_version = format!("{}/{version}", self.group);
         Arc::new(VersionConverter {
             leading: format!("{{\"apiVersion\":\"{api_version}\"").into_bytes(),
-            defaults: self.defaulting.contains_key(version),
+            defaults: self.defaulting.contains(version),
             storage: format!("{}/{}", self.group, self.storage_version),
             api_version,
             crd: self.clone(),
@@ -131,7 +140,12 @@ impl CrdConversion {
                     .map_err(|why| failed(&gvk, &why))?;
                 let converted =
                     review::converted_objects(review_version, &uid, &answer).map_err(|why| failed(&gvk, &why))?;
-                let converted = review::accept(&gvk, desired, &originals, converted).map_err(ApiError::internal)?;
+                let mut converted = review::accept(&gvk, desired, &originals, converted).map_err(ApiError::internal)?;
+                if let Some(schema) = desired.rsplit('/').next().and_then(|v| self.schemas.get(v)) {
+                    for object in &mut converted {
+                        crate::crd::schema::prune(schema, object);
+                    }
+                }
                 let mut out: Vec<Option<Value>> = vec![None; objects.len()];
                 for (i, o) in keep {
                     out[i] = Some(o.clone());
@@ -151,7 +165,11 @@ impl CrdConversion {
             .and_then(|v| v.rsplit('/').next())
             .unwrap_or("")
             .to_string();
-        if let Some(schema) = self.defaulting.get(&version) {
+        if let Some(schema) = self
+            .schemas
+            .get(&version)
+            .filter(|_| self.defaulting.contains(&version))
+        {
             crate::crd::schema::default(schema, obj);
         }
     }
