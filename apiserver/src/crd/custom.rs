@@ -12,6 +12,8 @@ pub struct CustomResource {
     pub columns: Vec<PrinterColumn>,
     /// The version's openAPIV3Schema, if it has one.
     pub schema: Option<Arc<Value>>,
+    /// The version's compiled x-kubernetes-validations, if it has any.
+    pub cel: Option<Arc<super::cel::Validator>>,
 }
 
 impl Strategy for CustomResource {
@@ -50,6 +52,9 @@ impl Strategy for CustomResource {
         if let Some(schema) = &self.schema {
             errors.extend(schema::validate(schema, obj));
         }
+        if let Some(cel) = &self.cel {
+            errors.extend(cel.validate(obj, None));
+        }
         errors
     }
 
@@ -57,6 +62,9 @@ impl Strategy for CustomResource {
         let mut errors = crate::registry::kinds::validate_metadata(new);
         if let Some(schema) = &self.schema {
             errors.extend(schema::validate_update(schema, new, old));
+        }
+        if let Some(cel) = &self.cel {
+            errors.extend(cel.validate(new, Some(old)));
         }
         errors
     }
@@ -77,6 +85,7 @@ mod tests {
             has_status: true,
             columns: Vec::new(),
             schema: None,
+            cel: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"ok": true}});
         strategy.prepare_for_create(&mut obj);
@@ -95,6 +104,7 @@ mod tests {
             has_status: false,
             columns: Vec::new(),
             schema: Some(Arc::new(schema)),
+            cel: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"foo": 1}});
         strategy.default(&mut obj);

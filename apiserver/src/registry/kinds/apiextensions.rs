@@ -114,6 +114,7 @@ impl Strategy for Crd {
                 }
             }
         }
+        errors.extend(crate::crd::cel::crd_errors(obj));
         errors
     }
 
