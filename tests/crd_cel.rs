@@ -33,10 +33,18 @@ fn fieldkit_gateway_rules_accept_and_refuse() {
     let dir = tempfile::tempdir().unwrap();
     let crd = crds.join("gateway.networking.k8s.io_gateways.yaml");
     skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/gateways.gateway.networking.k8s.io", "--timeout=30s"]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gateways.gateway.networking.k8s.io",
+        "--timeout=30s",
+    ]);
 
     let good = write(dir.path(), "good.yaml", &gateway("good", ""));
-    assert_eq!(skiff.kubectl(&["create", "-f", &good]), "gateway.gateway.networking.k8s.io/good created\n");
+    assert_eq!(
+        skiff.kubectl(&["create", "-f", &good]),
+        "gateway.gateway.networking.k8s.io/good created\n"
+    );
 
     let tls = "    tls:\n      mode: Terminate\n      certificateRefs:\n      - name: cert\n";
     let bad = write(dir.path(), "bad.yaml", &gateway("bad", tls));
@@ -91,7 +99,12 @@ fn rules_transitions_and_refused_crds() {
     let dir = tempfile::tempdir().unwrap();
     let crd = write(dir.path(), "crd.yaml", WIDGETS);
     skiff.kubectl(&["create", "-f", &crd]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s"]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ]);
 
     let first = write(dir.path(), "w.yaml", &widget("w", 2, "web-a"));
     skiff.kubectl(&["create", "-f", &first]);
@@ -100,16 +113,28 @@ fn rules_transitions_and_refused_crds() {
     let named = write(dir.path(), "named.yaml", &widget("named", 1, "db"));
     let args = ["create", "-f", named.as_str()];
     let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
-    assert_eq!(stderr.trim_end(), r#"The Widget "named" is invalid: spec.name: Forbidden: name db must start with web-"#);
+    assert_eq!(
+        stderr.trim_end(),
+        r#"The Widget "named" is invalid: spec.name: Forbidden: name db must start with web-"#
+    );
 
     // The transition rule sees the stored object.
     let shrunk = write(dir.path(), "shrunk.yaml", &widget("w", 1, "web-a"));
     let args = ["replace", "-f", shrunk.as_str()];
     let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
-    assert_eq!(stderr.trim_end(), r#"The Widget "w" is invalid: spec: Invalid value: "object": replicas may not decrease"#);
+    assert_eq!(
+        stderr.trim_end(),
+        r#"The Widget "w" is invalid: spec: Invalid value: "object": replicas may not decrease"#
+    );
     let grown = write(dir.path(), "grown.yaml", &widget("w", 3, "web-a"));
-    assert_eq!(skiff.kubectl(&["replace", "-f", &grown]), "widget.example.com/w replaced\n");
-    assert_eq!(skiff.kubectl(&["get", "widget", "w", "-o", "jsonpath={.spec.replicas}"]), "3");
+    assert_eq!(
+        skiff.kubectl(&["replace", "-f", &grown]),
+        "widget.example.com/w replaced\n"
+    );
+    assert_eq!(
+        skiff.kubectl(&["get", "widget", "w", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
 
     // A rule that does not compile refuses the CRD, and nothing is stored.
     let broken = WIDGETS
@@ -139,7 +164,10 @@ fn rules_transitions_and_refused_crds() {
         .replace("widgets", "gizmos")
         .replace("widget", "gizmo")
         .replace("Widget", "Gizmo")
-        .replace("self.replicas >= oldSelf.replicas", "self.tags.all(a, self.tags.all(b, a == b))")
+        .replace(
+            "self.replicas >= oldSelf.replicas",
+            "self.tags.all(a, self.tags.all(b, a == b))",
+        )
         .replace(
             "replicas: {type: integer}",
             "replicas: {type: integer}\n              tags: {type: array, items: {type: string}}",

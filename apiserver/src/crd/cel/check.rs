@@ -19,7 +19,17 @@ pub struct Checked {
 }
 
 const TYPE_NAMES: [&str; 12] = [
-    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
     "optional_type",
 ];
 
@@ -73,7 +83,8 @@ impl Checker {
                     Some(t) => (t.clone(), 1.0),
                     None if TYPE_NAMES.contains(&name.as_str()) || name.contains('.') => (dyn_(), 0.0),
                     None => {
-                        self.issues.push((e.id, format!("undeclared reference to '{name}' (in container '')")));
+                        self.issues
+                            .push((e.id, format!("undeclared reference to '{name}' (in container '')")));
                         (dyn_(), 1.0)
                     }
                 }
@@ -94,7 +105,13 @@ impl Checker {
                     elem.get_or_insert(t);
                 }
                 let max = list.elements.len() as u64;
-                (Ty::List { elem: Box::new(elem.unwrap_or_else(dyn_)), max }, cost)
+                (
+                    Ty::List {
+                        elem: Box::new(elem.unwrap_or_else(dyn_)),
+                        max,
+                    },
+                    cost,
+                )
             }
             Expr::Map(map) => {
                 let mut cost = 1.0;
@@ -108,7 +125,13 @@ impl Checker {
                     }
                 }
                 let max = map.entries.len() as u64;
-                (Ty::Map { value: Box::new(value.unwrap_or_else(dyn_)), max }, cost)
+                (
+                    Ty::Map {
+                        value: Box::new(value.unwrap_or_else(dyn_)),
+                        max,
+                    },
+                    cost,
+                )
             }
             Expr::Struct(s) => {
                 let mut cost = 1.0;
@@ -124,8 +147,14 @@ impl Checker {
                 let n = range.max_size() as f64;
                 let (init, init_cost) = self.expr(&c.accu_init);
                 let accu = match &init {
-                    Ty::List { elem, .. } => Ty::List { elem: elem.clone(), max: range.max_size() },
-                    Ty::Map { value, .. } => Ty::Map { value: value.clone(), max: range.max_size() },
+                    Ty::List { elem, .. } => Ty::List {
+                        elem: elem.clone(),
+                        max: range.max_size(),
+                    },
+                    Ty::Map { value, .. } => Ty::Map {
+                        value: value.clone(),
+                        max: range.max_size(),
+                    },
                     other => other.clone(),
                 };
                 let depth = self.scope.len();
@@ -194,7 +223,8 @@ impl Checker {
         let name = qualified.as_deref().unwrap_or(name);
         let operator = name.starts_with('_') || name.starts_with('!') || name.starts_with('-') || name.contains('@');
         if !operator && !is_function(name) {
-            self.issues.push((id, format!("undeclared reference to '{name}' (in container '')")));
+            self.issues
+                .push((id, format!("undeclared reference to '{name}' (in container '')")));
         }
         let subject = target_ty.as_ref().or(arg_tys.first());
         let subject_size = subject.map_or(1, Ty::max_size);
@@ -202,15 +232,28 @@ impl Checker {
             "_&&_" | "_||_" | "!_" | "@not_strictly_false" => (Ty::Bool, 0.0),
             "_==_" | "_!=_" => {
                 let size = arg_tys.iter().map(Ty::max_size).min().unwrap_or(1);
-                let scalar = arg_tys.iter().any(|t| matches!(t, Ty::Bool | Ty::Int | Ty::Double | Ty::Duration | Ty::Timestamp));
+                let scalar = arg_tys
+                    .iter()
+                    .any(|t| matches!(t, Ty::Bool | Ty::Int | Ty::Double | Ty::Duration | Ty::Timestamp));
                 (Ty::Bool, if scalar { 1.0 } else { traversal(size) })
             }
-            "_<_" | "_<=_" | "_>_" | "_>=_" => (Ty::Bool, traversal(if matches!(subject, Some(Ty::String { .. })) { subject_size } else { 0 })),
+            "_<_" | "_<=_" | "_>_" | "_>=_" => (
+                Ty::Bool,
+                traversal(if matches!(subject, Some(Ty::String { .. })) {
+                    subject_size
+                } else {
+                    0
+                }),
+            ),
             "@in" => (Ty::Bool, arg_tys.get(1).map_or(1.0, |t| t.max_size() as f64)),
             "_?_:_" => {
                 let ty = match (arg_tys.get(1), arg_tys.get(2)) {
                     (Some(a), Some(b)) if std::mem::discriminant(a) == std::mem::discriminant(b) => {
-                        if a.max_size() >= b.max_size() { a.clone() } else { b.clone() }
+                        if a.max_size() >= b.max_size() {
+                            a.clone()
+                        } else {
+                            b.clone()
+                        }
                     }
                     _ => dyn_(),
                 };
@@ -222,8 +265,16 @@ impl Checker {
                 _ => (dyn_(), 1.0),
             },
             "_+_" => match (arg_tys.first(), arg_tys.get(1)) {
-                (Some(Ty::String { max: a }), Some(Ty::String { max: b })) => (Ty::String { max: a + b }, traversal(a + b)),
-                (Some(Ty::List { elem, max: a }), Some(b)) => (Ty::List { elem: elem.clone(), max: a + b.max_size() }, traversal(a + b.max_size())),
+                (Some(Ty::String { max: a }), Some(Ty::String { max: b })) => {
+                    (Ty::String { max: a + b }, traversal(a + b))
+                }
+                (Some(Ty::List { elem, max: a }), Some(b)) => (
+                    Ty::List {
+                        elem: elem.clone(),
+                        max: a + b.max_size(),
+                    },
+                    traversal(a + b.max_size()),
+                ),
                 (Some(t), _) => (t.clone(), 1.0),
                 _ => (dyn_(), 1.0),
             },
@@ -234,11 +285,25 @@ impl Checker {
                 (Ty::Bool, traversal(subject_size) + traversal(needle) - 1.0)
             }
             "matches" | "find" => {
-                let string = if target.is_some() { subject_size } else { arg_tys.first().map_or(1, Ty::max_size) };
-                let ty = if name == "matches" { Ty::Bool } else { Ty::String { max: string } };
+                let string = if target.is_some() {
+                    subject_size
+                } else {
+                    arg_tys.first().map_or(1, Ty::max_size)
+                };
+                let ty = if name == "matches" {
+                    Ty::Bool
+                } else {
+                    Ty::String { max: string }
+                };
                 (ty, traversal(string))
             }
-            "findAll" | "split" => (Ty::List { elem: Box::new(Ty::String { max: subject_size }), max: subject_size }, traversal(subject_size)),
+            "findAll" | "split" => (
+                Ty::List {
+                    elem: Box::new(Ty::String { max: subject_size }),
+                    max: subject_size,
+                },
+                traversal(subject_size),
+            ),
             "lowerAscii" | "upperAscii" | "trim" | "replace" | "substring" | "reverse" | "charAt" => {
                 (Ty::String { max: subject_size }, traversal(subject_size))
             }
@@ -257,16 +322,30 @@ impl Checker {
                 let other = arg_tys.get(1).map_or(1, Ty::max_size);
                 (Ty::Bool, (subject_size as f64) * (other as f64) + 1.0)
             }
-            "int" | "getHours" | "getMinutes" | "getSeconds" | "getMonth" | "getFullYear" | "getDate" | "getDayOfMonth"
-            | "getDayOfWeek" | "getDayOfYear" | "getMilliseconds" | "family" | "prefixLength" | "compareTo" | "asInteger"
-            | "sign" => (Ty::Int, 1.0),
+            "int" | "getHours" | "getMinutes" | "getSeconds" | "getMonth" | "getFullYear" | "getDate"
+            | "getDayOfMonth" | "getDayOfWeek" | "getDayOfYear" | "getMilliseconds" | "family" | "prefixLength"
+            | "compareTo" | "asInteger" | "sign" => (Ty::Int, 1.0),
             "double" | "asApproximateFloat" => (Ty::Double, 1.0),
             "string" => (Ty::String { max: MAX_REQUEST_SIZE }, 1.0),
             "duration" => (Ty::Duration, 1.0),
             "timestamp" => (Ty::Timestamp, 1.0),
-            "has" | "isIP" | "isCIDR" | "isURL" | "isQuantity" | "isLoopback" | "isUnspecified" | "isGlobalUnicast"
-            | "isLinkLocalMulticast" | "isLinkLocalUnicast" | "containsIP" | "containsCIDR" | "isInteger"
-            | "isGreaterThan" | "isLessThan" | "hasValue" | "ip.isCanonical" => (Ty::Bool, traversal(subject_size.min(64))),
+            "has"
+            | "isIP"
+            | "isCIDR"
+            | "isURL"
+            | "isQuantity"
+            | "isLoopback"
+            | "isUnspecified"
+            | "isGlobalUnicast"
+            | "isLinkLocalMulticast"
+            | "isLinkLocalUnicast"
+            | "containsIP"
+            | "containsCIDR"
+            | "isInteger"
+            | "isGreaterThan"
+            | "isLessThan"
+            | "hasValue"
+            | "ip.isCanonical" => (Ty::Bool, traversal(subject_size.min(64))),
             _ => (dyn_(), 1.0),
         };
         (ty, cost + call_cost)
@@ -278,8 +357,12 @@ fn literal(l: &LiteralValue) -> Ty {
         LiteralValue::Boolean(_) => Ty::Bool,
         LiteralValue::Int(_) | LiteralValue::UInt(_) => Ty::Int,
         LiteralValue::Double(_) => Ty::Double,
-        LiteralValue::String(s) => Ty::String { max: s.inner().len() as u64 },
-        LiteralValue::Bytes(b) => Ty::Bytes { max: b.inner().len() as u64 },
+        LiteralValue::String(s) => Ty::String {
+            max: s.inner().len() as u64,
+        },
+        LiteralValue::Bytes(b) => Ty::Bytes {
+            max: b.inner().len() as u64,
+        },
         LiteralValue::Null => Ty::Dyn { max: 0 },
     }
 }
@@ -298,8 +381,12 @@ mod tests {
 
     #[test]
     fn undefined_fields_and_references_are_found() {
-        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}, "namespace": {"type": "string"}}});
-        let checked = run("self.a == 'x' && has(self.__namespace__) && self.b == 1 && nope(1) && x > 1", schema);
+        let schema =
+            json!({"type": "object", "properties": {"a": {"type": "string"}, "namespace": {"type": "string"}}});
+        let checked = run(
+            "self.a == 'x' && has(self.__namespace__) && self.b == 1 && nope(1) && x > 1",
+            schema,
+        );
         let messages: Vec<&str> = checked.issues.iter().map(|(_, m)| m.as_str()).collect();
         assert_eq!(
             messages,

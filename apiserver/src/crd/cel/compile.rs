@@ -51,7 +51,10 @@ pub fn has_rules(schema: &Value) -> bool {
         .get("x-kubernetes-validations")
         .and_then(Value::as_array)
         .is_some_and(|r| !r.is_empty())
-        || schema.get("properties").and_then(Value::as_object).is_some_and(|p| p.values().any(has_rules))
+        || schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.values().any(has_rules))
         || schema.get("items").is_some_and(has_rules)
         || schema.get("additionalProperties").is_some_and(has_rules)
 }
@@ -67,7 +70,11 @@ pub fn build(schema: &Value, root: bool) -> Option<Node> {
         .and_then(Value::as_array)
         .map(|rules| rules.iter().map(|r| compile(r, &ty)).collect())
         .unwrap_or_default();
-    let embedded = |s: &Value| s.get("x-kubernetes-embedded-resource").and_then(Value::as_bool).unwrap_or(false);
+    let embedded = |s: &Value| {
+        s.get("x-kubernetes-embedded-resource")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     let properties = schema
         .get("properties")
         .and_then(Value::as_object)
@@ -104,10 +111,15 @@ pub fn compile(rule: &Value, ty: &Ty) -> Result<Rule, RuleError> {
     let text = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let source = text("rule");
     let invalid = |detail: String| RuleError { field: "rule", detail };
-    let program = ENV.compile(&source).map_err(|e| invalid(format!("compilation failed: {}", parse_errors(&e, &source))))?;
+    let program = ENV
+        .compile(&source)
+        .map_err(|e| invalid(format!("compilation failed: {}", parse_errors(&e, &source))))?;
     let checked = check(program.expression(), ty, Some(ty));
     if !checked.issues.is_empty() {
-        return Err(invalid(format!("compilation failed: {}", issues(&checked, program.source_info(), &source))));
+        return Err(invalid(format!(
+            "compilation failed: {}",
+            issues(&checked, program.source_info(), &source)
+        )));
     }
     if !matches!(checked.ty, Ty::Bool | Ty::Dyn { .. }) {
         return Err(invalid("cel expression must evaluate to a bool".into()));
@@ -115,10 +127,16 @@ pub fn compile(rule: &Value, ty: &Ty) -> Result<Rule, RuleError> {
     let message_expression = match text("messageExpression") {
         m if m.trim().is_empty() => None,
         m => {
-            let invalid = |detail: String| RuleError { field: "messageExpression", detail };
-            let program = ENV
-                .compile(&m)
-                .map_err(|e| invalid(format!("messageExpression compilation failed: {}", parse_errors(&e, &m))))?;
+            let invalid = |detail: String| RuleError {
+                field: "messageExpression",
+                detail,
+            };
+            let program = ENV.compile(&m).map_err(|e| {
+                invalid(format!(
+                    "messageExpression compilation failed: {}",
+                    parse_errors(&e, &m)
+                ))
+            })?;
             let checked = check(program.expression(), ty, Some(ty));
             if !checked.issues.is_empty() {
                 let detail = issues(&checked, program.source_info(), &m);
@@ -216,7 +234,9 @@ fn issues(checked: &Checked, info: &SourceInfo, source: &str) -> String {
         .issues
         .iter()
         .map(|(id, msg)| {
-            let (line, column) = info.offset_for(*id).map_or((1, 1), |(start, _)| position(source, start as usize));
+            let (line, column) = info
+                .offset_for(*id)
+                .map_or((1, 1), |(start, _)| position(source, start as usize));
             render(line, column, msg, source)
         })
         .collect::<Vec<_>>()
@@ -244,19 +264,31 @@ mod tests {
     use serde_json::json;
 
     fn ty() -> Ty {
-        Ty::of(&json!({"type": "object", "properties": {"a": {"type": "integer"}}}), false)
+        Ty::of(
+            &json!({"type": "object", "properties": {"a": {"type": "integer"}}}),
+            false,
+        )
     }
 
     #[test]
     fn errors_render_like_cel_go() {
         let err = compile(&json!({"rule": "self.b > 1"}), &ty()).err().unwrap();
         assert_eq!(err.field, "rule");
-        assert_eq!(err.detail, "compilation failed: ERROR: <input>:1:5: undefined field 'b'\n | self.b > 1\n | ....^");
+        assert_eq!(
+            err.detail,
+            "compilation failed: ERROR: <input>:1:5: undefined field 'b'\n | self.b > 1\n | ....^"
+        );
         let err = compile(&json!({"rule": "self.a +"}), &ty()).err().unwrap();
-        assert!(err.detail.starts_with("compilation failed: ERROR: <input>:1:"), "{}", err.detail);
+        assert!(
+            err.detail.starts_with("compilation failed: ERROR: <input>:1:"),
+            "{}",
+            err.detail
+        );
         let err = compile(&json!({"rule": "self.a + 1"}), &ty()).err().unwrap();
         assert_eq!(err.detail, "cel expression must evaluate to a bool");
-        let err = compile(&json!({"rule": "true", "messageExpression": "self.c"}), &ty()).err().unwrap();
+        let err = compile(&json!({"rule": "true", "messageExpression": "self.c"}), &ty())
+            .err()
+            .unwrap();
         assert_eq!(err.field, "messageExpression");
     }
 
@@ -271,7 +303,8 @@ mod tests {
         assert!(rule.uses_old_self);
         assert_eq!((rule.message.as_str(), rule.field_path.as_str()), ("must grow", ".a"));
         assert_eq!(normalize_field_path(".m['k.x'].b"), ".m[k.x].b");
-        let schema = json!({"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}}}});
+        let schema =
+            json!({"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}}}});
         assert!(field_path_valid(&schema, ".a.b"));
         assert!(!field_path_valid(&schema, ".a.c"));
     }

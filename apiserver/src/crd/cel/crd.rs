@@ -9,21 +9,38 @@ use super::{CRD_COST_LIMIT, RULE_COST_LIMIT};
 use crate::registry::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
 
-const REASONS: [&str; 4] = ["FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate"];
+const REASONS: [&str; 4] = [
+    "FieldValueInvalid",
+    "FieldValueForbidden",
+    "FieldValueRequired",
+    "FieldValueDuplicate",
+];
 
 /// Every problem with the validation rules of `crd`.
 pub fn crd_errors(crd: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let versions = crd.pointer("/spec/versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let versions = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let schemas: Vec<Option<&Value>> = versions.iter().map(|v| v.pointer("/schema/openAPIV3Schema")).collect();
     // Identical schemas are served as one top-level validation (upstream's internal version).
-    let shared = schemas.first().copied().flatten().filter(|first| schemas.iter().all(|s| *s == Some(*first)));
+    let shared = schemas
+        .first()
+        .copied()
+        .flatten()
+        .filter(|first| schemas.iter().all(|s| *s == Some(*first)));
     match shared {
         Some(schema) => check_schema(schema, "spec.validation.openAPIV3Schema", &mut errors),
         None => {
             for (i, schema) in schemas.iter().enumerate() {
                 if let Some(schema) = schema {
-                    check_schema(schema, &format!("spec.versions[{i}].schema.openAPIV3Schema"), &mut errors);
+                    check_schema(
+                        schema,
+                        &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                        &mut errors,
+                    );
                 }
             }
         }
@@ -39,7 +56,11 @@ fn check_schema(schema: &Value, path: &str, errors: &mut Vec<FieldError>) {
     walk.node(schema, path, true, 1.0, None);
     let total = walk.total;
     if total > CRD_COST_LIMIT {
-        let message = cost_message("x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema", total, CRD_COST_LIMIT);
+        let message = cost_message(
+            "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema",
+            total,
+            CRD_COST_LIMIT,
+        );
         errors.push(FieldError::forbidden(path, message));
     }
 }
@@ -72,32 +93,73 @@ impl Walk<'_> {
         if let Some(rules) = schema.get("x-kubernetes-validations").and_then(Value::as_array) {
             let ty = Ty::of(schema, root);
             for (i, rule) in rules.iter().enumerate() {
-                self.rule(schema, rule, &ty, &format!("{path}.x-kubernetes-validations[{i}]"), cardinality, uncorrelatable);
+                self.rule(
+                    schema,
+                    rule,
+                    &ty,
+                    &format!("{path}.x-kubernetes-validations[{i}]"),
+                    cardinality,
+                    uncorrelatable,
+                );
             }
         }
-        let embedded = |s: &Value| s.get("x-kubernetes-embedded-resource").and_then(Value::as_bool).unwrap_or(false);
-        for (name, child) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
-            self.node(child, &format!("{path}.properties[{name}]"), embedded(child), cardinality, uncorrelatable);
-        }
-        let bound = |key: &str, child: &Value| {
-            schema.get(key).and_then(Value::as_u64).unwrap_or_else(|| match Ty::of(child, false) {
-                Ty::Object { .. } | Ty::Map { .. } | Ty::List { .. } | Ty::String { .. } => MAX_REQUEST_SIZE / 3,
-                _ => MAX_REQUEST_SIZE / 2,
-            }) as f64
+        let embedded = |s: &Value| {
+            s.get("x-kubernetes-embedded-resource")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
         };
+        for (name, child) in schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            self.node(
+                child,
+                &format!("{path}.properties[{name}]"),
+                embedded(child),
+                cardinality,
+                uncorrelatable,
+            );
+        }
+        let bound = |key: &str| schema.get(key).and_then(Value::as_u64).map(|n| n as f64);
         if let Some(items) = schema.get("items") {
             let path = format!("{path}.items");
             let keyed = schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map");
-            let within = if keyed { uncorrelatable.map(str::to_string) } else { Some(path.clone()) };
-            self.node(items, &path, embedded(items), cardinality * bound("maxItems", items), within.as_deref());
+            let within = if keyed {
+                uncorrelatable.map(str::to_string)
+            } else {
+                Some(path.clone())
+            };
+            self.node(
+                items,
+                &path,
+                embedded(items),
+                times(cardinality, bound("maxItems"), items),
+                within.as_deref(),
+            );
         }
         if let Some(additional) = schema.get("additionalProperties").filter(|a| a.is_object()) {
             let path = format!("{path}.additionalProperties");
-            self.node(additional, &path, embedded(additional), cardinality * bound("maxProperties", additional), uncorrelatable);
+            self.node(
+                additional,
+                &path,
+                embedded(additional),
+                times(cardinality, bound("maxProperties"), additional),
+                uncorrelatable,
+            );
         }
     }
 
-    fn rule(&mut self, schema: &Value, rule: &Value, ty: &Ty, path: &str, cardinality: f64, uncorrelatable: Option<&str>) {
+    fn rule(
+        &mut self,
+        schema: &Value,
+        rule: &Value,
+        ty: &Ty,
+        path: &str,
+        cardinality: f64,
+        uncorrelatable: Option<&str>,
+    ) {
         let text = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or("");
         if text("rule").trim().is_empty() {
             self.errors.push(FieldError::required(format!("{path}.rule"), ""));
@@ -105,12 +167,20 @@ impl Walk<'_> {
         }
         if let Some(reason) = rule.get("reason").and_then(Value::as_str) {
             if !REASONS.contains(&reason) {
-                self.errors.push(FieldError::not_supported(format!("{path}.reason"), json!(reason), &REASONS));
+                self.errors.push(FieldError::not_supported(
+                    format!("{path}.reason"),
+                    json!(reason),
+                    &REASONS,
+                ));
             }
         }
         let field_path = text("fieldPath");
         if !field_path.is_empty() && !field_path_valid(schema, field_path) {
-            self.errors.push(FieldError::invalid(format!("{path}.fieldPath"), json!(field_path), "fieldPath must be a valid path"));
+            self.errors.push(FieldError::invalid(
+                format!("{path}.fieldPath"),
+                json!(field_path),
+                "fieldPath must be a valid path",
+            ));
         }
         match compile(rule, ty) {
             Err(e) => self.errors.push(FieldError::new(
@@ -136,6 +206,38 @@ impl Walk<'_> {
                 }
             }
         }
+    }
+}
+
+/// How often a node under a list or map of `bound` items can occur in one object: the product of
+/// the bounds above it, but never more than copies of it fit in one request (upstream's
+/// MaxCardinality).
+fn times(cardinality: f64, bound: Option<f64>, child: &Value) -> f64 {
+    let fits = (MAX_REQUEST_SIZE / (min_size(child) + 1)) as f64;
+    (cardinality * bound.unwrap_or(f64::INFINITY)).min(fits)
+}
+
+/// The fewest bytes a value of `schema` serializes to (required fields included).
+fn min_size(schema: &Value) -> u64 {
+    let int = |k: &str| schema.get(k).and_then(Value::as_u64).unwrap_or(0);
+    match schema.get("type").and_then(Value::as_str).unwrap_or("") {
+        "string" => 2 + int("minLength"),
+        "boolean" => 4,
+        "array" => {
+            let item = schema.get("items").map_or(1, min_size);
+            2 + int("minItems") * (item + 1)
+        }
+        "object" => {
+            let required = schema.get("required").and_then(Value::as_array).into_iter().flatten();
+            2 + required
+                .filter_map(Value::as_str)
+                .map(|name| {
+                    let child = schema.pointer("/properties").and_then(|p| p.get(name));
+                    name.len() as u64 + 4 + child.map_or(1, min_size)
+                })
+                .sum::<u64>()
+        }
+        _ => 1,
     }
 }
 
@@ -192,7 +294,12 @@ mod tests {
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].starts_with("spec.validation.openAPIV3Schema.properties[spec].properties[names].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x"), "{errors:?}");
         assert!(errors[1].ends_with("oldSelf cannot be used on the uncorrelatable portion of the schema within spec.validation.openAPIV3Schema.properties[spec].properties[tags].items"), "{errors:?}");
-        assert!(errors[2].starts_with("spec.validation.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total"), "{errors:?}");
+        assert!(
+            errors[2].starts_with(
+                "spec.validation.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total"
+            ),
+            "{errors:?}"
+        );
     }
 }
 

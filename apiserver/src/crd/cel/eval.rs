@@ -24,7 +24,10 @@ pub struct Run {
 
 impl Run {
     pub fn new() -> Run {
-        Run { errors: Vec::new(), budget: RUNTIME_BUDGET }
+        Run {
+            errors: Vec::new(),
+            budget: RUNTIME_BUDGET,
+        }
     }
 
     fn exhausted(&self) -> bool {
@@ -86,7 +89,9 @@ impl Run {
             let cost = if rule.cost > CHEAP {
                 let sized = node.ty.sized_by(obj);
                 let old_sized = old.map(|o| node.ty.sized_by(o)).unwrap_or_else(|| node.ty.clone());
-                check(rule.program.expression(), &sized, Some(&old_sized)).cost.min(rule.cost)
+                check(rule.program.expression(), &sized, Some(&old_sized))
+                    .cost
+                    .min(rule.cost)
             } else {
                 rule.cost
             };
@@ -101,7 +106,8 @@ impl Run {
             self.budget -= cost;
             if self.exhausted() {
                 self.errors.push(invalid(
-                    "validation failed due to running out of cost budget, no further validation rules will be run".into(),
+                    "validation failed due to running out of cost budget, no further validation rules will be run"
+                        .into(),
                 ));
                 return;
             }
@@ -142,7 +148,9 @@ fn context<'v>(node: &Node, obj: &'v Value, old: Option<&'v Value>, optional: bo
 
 /// The item of `old` (a map list) with the same keys as `item`.
 fn correlated<'a>(keys: &[String], item: &Value, old: Option<&'a Value>) -> Option<&'a Value> {
-    old?.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(k) == item.get(k)))
+    old?.as_array()?
+        .iter()
+        .find(|o| keys.iter().all(|k| o.get(k) == item.get(k)))
 }
 
 fn child_path(path: &str, key: &str) -> String {
@@ -194,7 +202,9 @@ fn failure(rule: &Rule, node: &Node, path: &str, detail: String) -> FieldError {
 fn runtime_error(e: &ExecutionError, rule: &Rule) -> String {
     let rule = error_string(rule);
     match e {
-        ExecutionError::NoSuchOverload(_) | ExecutionError::UnexpectedType { .. } | ExecutionError::ValuesNotComparable(..) => {
+        ExecutionError::NoSuchOverload(_)
+        | ExecutionError::UnexpectedType { .. }
+        | ExecutionError::ValuesNotComparable(..) => {
             format!("'no such overload': call arguments did not match a supported operator, function or macro signature for rule: {rule}")
         }
         ExecutionError::NoSuchKey(key) => format!("no such key: {key} evaluating rule: {rule}"),

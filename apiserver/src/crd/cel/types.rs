@@ -11,20 +11,35 @@ pub const MAX_REQUEST_SIZE: u64 = 3 * 1024 * 1024;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ty {
     /// Anything (int-or-string, preserve-unknown-fields without properties, values of dyn maps).
-    Dyn { max: u64 },
+    Dyn {
+        max: u64,
+    },
     Bool,
     Int,
     Double,
     /// A string of at most `max` bytes.
-    String { max: u64 },
-    Bytes { max: u64 },
+    String {
+        max: u64,
+    },
+    Bytes {
+        max: u64,
+    },
     Duration,
     Timestamp,
-    List { elem: Box<Ty>, max: u64 },
+    List {
+        elem: Box<Ty>,
+        max: u64,
+    },
     /// A map with string keys (additionalProperties).
-    Map { value: Box<Ty>, max: u64 },
+    Map {
+        value: Box<Ty>,
+        max: u64,
+    },
     /// An object with declared fields (escaped names); `open` ones also keep unknown fields.
-    Object { fields: BTreeMap<String, Ty>, open: bool },
+    Object {
+        fields: BTreeMap<String, Ty>,
+        open: bool,
+    },
 }
 
 impl Ty {
@@ -35,7 +50,9 @@ impl Ty {
         let flag = |k: &str| schema.get(k).and_then(Value::as_bool).unwrap_or(false);
         let int = |k: &str| schema.get(k).and_then(Value::as_u64);
         if flag("x-kubernetes-int-or-string") {
-            return Ty::Dyn { max: int("maxLength").unwrap_or(MAX_REQUEST_SIZE) };
+            return Ty::Dyn {
+                max: int("maxLength").unwrap_or(MAX_REQUEST_SIZE),
+            };
         }
         let type_ = schema.get("type").and_then(Value::as_str).unwrap_or("");
         let embedded = root || flag("x-kubernetes-embedded-resource");
@@ -44,16 +61,25 @@ impl Ty {
             "integer" => Ty::Int,
             "number" => Ty::Double,
             "string" => match schema.get("format").and_then(Value::as_str) {
-                Some("byte") => Ty::Bytes { max: int("maxLength").unwrap_or(MAX_REQUEST_SIZE) },
+                Some("byte") => Ty::Bytes {
+                    max: int("maxLength").unwrap_or(MAX_REQUEST_SIZE),
+                },
                 Some("duration") => Ty::Duration,
                 Some("date-time") => Ty::Timestamp,
-                _ => Ty::String { max: int("maxLength").unwrap_or(MAX_REQUEST_SIZE - 2) },
+                _ => Ty::String {
+                    max: int("maxLength").unwrap_or(MAX_REQUEST_SIZE - 2),
+                },
             },
             "array" => {
-                let elem = schema.get("items").map(|i| Ty::of(i, flag_of(i, "x-kubernetes-embedded-resource")));
+                let elem = schema
+                    .get("items")
+                    .map(|i| Ty::of(i, flag_of(i, "x-kubernetes-embedded-resource")));
                 let elem = elem.unwrap_or(Ty::Dyn { max: MAX_REQUEST_SIZE });
                 let max = int("maxItems").unwrap_or_else(|| estimated_items(&elem));
-                Ty::List { elem: Box::new(elem), max }
+                Ty::List {
+                    elem: Box::new(elem),
+                    max,
+                }
             }
             "object" | "" => {
                 let properties = schema.get("properties").and_then(Value::as_object);
@@ -62,7 +88,10 @@ impl Ty {
                     (None, Some(additional)) if !embedded => {
                         let value = Ty::of(additional, flag_of(additional, "x-kubernetes-embedded-resource"));
                         let max = int("maxProperties").unwrap_or_else(|| estimated_items(&value));
-                        Ty::Map { value: Box::new(value), max }
+                        Ty::Map {
+                            value: Box::new(value),
+                            max,
+                        }
                     }
                     (None, _) if !embedded && (type_.is_empty() || flag("x-kubernetes-preserve-unknown-fields")) => {
                         Ty::Dyn { max: MAX_REQUEST_SIZE }
@@ -76,7 +105,13 @@ impl Ty {
                                 .into_iter()
                                 .map(|(k, n)| (k.to_string(), Ty::String { max: n }))
                                 .collect();
-                            fields.insert("metadata".into(), Ty::Object { fields: meta, open: false });
+                            fields.insert(
+                                "metadata".into(),
+                                Ty::Object {
+                                    fields: meta,
+                                    open: false,
+                                },
+                            );
                         }
                         for (name, property) in properties.into_iter().flatten() {
                             if embedded && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
@@ -99,7 +134,9 @@ impl Ty {
     /// The size bound `size()` and iteration see: elements, entries, fields or bytes.
     pub fn max_size(&self) -> u64 {
         match self {
-            Ty::String { max } | Ty::Bytes { max } | Ty::List { max, .. } | Ty::Map { max, .. } | Ty::Dyn { max } => *max,
+            Ty::String { max } | Ty::Bytes { max } | Ty::List { max, .. } | Ty::Map { max, .. } | Ty::Dyn { max } => {
+                *max
+            }
             Ty::Object { fields, open } => {
                 if *open {
                     MAX_REQUEST_SIZE / 4
@@ -128,18 +165,35 @@ impl Ty {
             (Ty::Bytes { .. }, Value::String(s)) => Ty::Bytes { max: s.len() as u64 },
             (Ty::Dyn { .. }, v) => Ty::Dyn { max: json_size(v) },
             (Ty::List { elem, .. }, Value::Array(items)) => {
-                let elem = items.iter().map(|i| elem.sized_by(i)).reduce(widest).unwrap_or((**elem).clone());
-                Ty::List { elem: Box::new(elem), max: items.len() as u64 }
+                let elem = items
+                    .iter()
+                    .map(|i| elem.sized_by(i))
+                    .reduce(widest)
+                    .unwrap_or((**elem).clone());
+                Ty::List {
+                    elem: Box::new(elem),
+                    max: items.len() as u64,
+                }
             }
             (Ty::Map { value: v, .. }, Value::Object(map)) => {
-                let value = map.values().map(|i| v.sized_by(i)).reduce(widest).unwrap_or((**v).clone());
-                Ty::Map { value: Box::new(value), max: map.len() as u64 }
+                let value = map
+                    .values()
+                    .map(|i| v.sized_by(i))
+                    .reduce(widest)
+                    .unwrap_or((**v).clone());
+                Ty::Map {
+                    value: Box::new(value),
+                    max: map.len() as u64,
+                }
             }
             (Ty::Object { fields, open }, Value::Object(map)) => Ty::Object {
                 fields: fields
                     .iter()
                     .map(|(k, t)| {
-                        let child = map.get(unescape(k).as_str()).map(|v| t.sized_by(v)).unwrap_or_else(|| t.clone());
+                        let child = map
+                            .get(unescape(k).as_str())
+                            .map(|v| t.sized_by(v))
+                            .unwrap_or_else(|| t.clone());
                         (k.clone(), child)
                     })
                     .collect(),
@@ -186,8 +240,27 @@ fn json_size(value: &Value) -> u64 {
 }
 
 const RESERVED: [&str; 21] = [
-    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
-    "import", "let", "loop", "package", "namespace", "return", "var", "void", "while",
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
 ];
 
 /// A property name as CEL sees it (upstream's escaping), or `None` if it cannot be accessed.
@@ -198,7 +271,9 @@ pub fn escape(name: &str) -> Option<String> {
     let mut chars = name.chars();
     let first = chars.next()?;
     let ok_first = first.is_ascii_alphabetic() || matches!(first, '_' | '.' | '-' | '/');
-    let ok_rest = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+    let ok_rest = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
     if !ok_first || !ok_rest {
         return None;
     }
@@ -260,14 +335,28 @@ mod tests {
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
             "any": {"x-kubernetes-int-or-string": true},
             "when": {"type": "string", "format": "date-time"}}});
-        let Ty::Object { fields, open } = Ty::of(&schema, true) else { panic!() };
+        let Ty::Object { fields, open } = Ty::of(&schema, true) else {
+            panic!()
+        };
         assert!(!open);
         assert!(fields.contains_key("metadata") && fields.contains_key("apiVersion"));
-        assert_eq!(fields["tags"], Ty::List { elem: Box::new(Ty::String { max: 8 }), max: 4 });
+        assert_eq!(
+            fields["tags"],
+            Ty::List {
+                elem: Box::new(Ty::String { max: 8 }),
+                max: 4
+            }
+        );
         assert!(matches!(&fields["labels"], Ty::Map { max, .. } if *max == MAX_REQUEST_SIZE / 3));
         assert!(matches!(fields["any"], Ty::Dyn { .. }));
         assert_eq!(fields["when"], Ty::Timestamp);
         let sized = fields["tags"].sized_by(&json!(["a", "abc"]));
-        assert_eq!(sized, Ty::List { elem: Box::new(Ty::String { max: 3 }), max: 2 });
+        assert_eq!(
+            sized,
+            Ty::List {
+                elem: Box::new(Ty::String { max: 3 }),
+                max: 2
+            }
+        );
     }
 }

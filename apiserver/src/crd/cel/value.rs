@@ -4,8 +4,8 @@
 
 use super::types::{escape, Ty};
 use cel::common::types::{
-    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
-    CelTimestamp, CelUInt,
+    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp,
+    CelUInt,
 };
 use cel::common::value::Val;
 use serde_json::Value;
@@ -84,10 +84,14 @@ pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
     }
     let mut nanos: f64 = 0.0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -126,7 +130,9 @@ mod tests {
         let obj = json!({"ratio": 2, "x-y": "s", "n": 3, "dropped": true});
         let val = to_val(&obj, &ty);
         let value = cel::Value::try_from(val.as_ref()).unwrap();
-        let cel::Value::Map(map) = value else { panic!("{value:?}") };
+        let cel::Value::Map(map) = value else {
+            panic!("{value:?}")
+        };
         let get = |k: &str| map.map.get(&cel::objects::Key::String(k.to_string().into())).cloned();
         assert_eq!(get("ratio"), Some(cel::Value::Float(2.0)));
         assert_eq!(get("x__dash__y"), Some(cel::Value::String("s".to_string().into())));

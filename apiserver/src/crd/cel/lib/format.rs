@@ -21,8 +21,18 @@ const LABEL_VALUE: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
 /// The formats by name; each validates to upstream's messages.
 const NAMES: [&str; 13] = [
-    "dns1123Label", "dns1123Subdomain", "dns1035Label", "qualifiedName", "dns1123LabelPrefix",
-    "dns1123SubdomainPrefix", "dns1035LabelPrefix", "labelValue", "uri", "uuid", "byte", "date",
+    "dns1123Label",
+    "dns1123Subdomain",
+    "dns1035Label",
+    "qualifiedName",
+    "dns1123LabelPrefix",
+    "dns1123SubdomainPrefix",
+    "dns1035LabelPrefix",
+    "labelValue",
+    "uri",
+    "uuid",
+    "byte",
+    "date",
     "datetime",
 ];
 
@@ -83,14 +93,37 @@ fn check(name: &str, s: &str) -> Vec<String> {
 
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_overload("format.named", "format_named", vec![STRING_TYPE], named)?;
-    env.add_member_overload("validate", "format_validate", opaque_type("kubernetes.NamedFormat"), vec![STRING_TYPE], validate)?;
+    env.add_member_overload(
+        "validate",
+        "format_validate",
+        opaque_type("kubernetes.NamedFormat"),
+        vec![STRING_TYPE],
+        validate,
+    )?;
     env.add_overload("format.dns1123Label", "format_dns1123_label", vec![], |_| fixed(0))?;
-    env.add_overload("format.dns1123Subdomain", "format_dns1123_subdomain", vec![], |_| fixed(1))?;
+    env.add_overload("format.dns1123Subdomain", "format_dns1123_subdomain", vec![], |_| {
+        fixed(1)
+    })?;
     env.add_overload("format.dns1035Label", "format_dns1035_label", vec![], |_| fixed(2))?;
     env.add_overload("format.qualifiedName", "format_qualified_name", vec![], |_| fixed(3))?;
-    env.add_overload("format.dns1123LabelPrefix", "format_dns1123_label_prefix", vec![], |_| fixed(4))?;
-    env.add_overload("format.dns1123SubdomainPrefix", "format_dns1123_subdomain_prefix", vec![], |_| fixed(5))?;
-    env.add_overload("format.dns1035LabelPrefix", "format_dns1035_label_prefix", vec![], |_| fixed(6))?;
+    env.add_overload(
+        "format.dns1123LabelPrefix",
+        "format_dns1123_label_prefix",
+        vec![],
+        |_| fixed(4),
+    )?;
+    env.add_overload(
+        "format.dns1123SubdomainPrefix",
+        "format_dns1123_subdomain_prefix",
+        vec![],
+        |_| fixed(5),
+    )?;
+    env.add_overload(
+        "format.dns1035LabelPrefix",
+        "format_dns1035_label_prefix",
+        vec![],
+        |_| fixed(6),
+    )?;
     env.add_overload("format.labelValue", "format_label_value", vec![], |_| fixed(7))?;
     env.add_overload("format.uri", "format_uri", vec![], |_| fixed(8))?;
     env.add_overload("format.uuid", "format_uuid", vec![], |_| fixed(9))?;
@@ -107,7 +140,10 @@ fn fixed<'b, 'v>(i: usize) -> Ret<'b, 'v> {
 fn named<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
     let s = text(s.as_ref())?;
-    let found = NAMES.iter().find(|n| **n == s).map(|n| Box::new(Format(n)) as Box<dyn Val + 'v>);
+    let found = NAMES
+        .iter()
+        .find(|n| **n == s)
+        .map(|n| Box::new(Format(n)) as Box<dyn Val + 'v>);
     Ok(CowVal::owned(CelOptional::from(found)))
 }
 
@@ -118,7 +154,10 @@ fn validate<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     if errors.is_empty() {
         return Ok(CowVal::owned(CelOptional::none()));
     }
-    let list: Vec<Box<dyn Val + 'v>> = errors.into_iter().map(|e| Box::new(CelString::from(e)) as Box<dyn Val + 'v>).collect();
+    let list: Vec<Box<dyn Val + 'v>> = errors
+        .into_iter()
+        .map(|e| Box::new(CelString::from(e)) as Box<dyn Val + 'v>)
+        .collect();
     let list: Box<dyn Val + 'v> = Box::new(CelList::from(list));
     Ok(CowVal::owned(CelOptional::of(list)))
 }
@@ -137,6 +176,9 @@ mod tests {
             "!format.uuid().validate('123e4567-e89b-12d3-a456-426614174000').hasValue()",
             "!format.dns1123LabelPrefix().validate('abc-').hasValue()",
         ]);
-        assert_eq!(super::check("dns1123Label", &"a".repeat(64)), ["must be no more than 63 characters"]);
+        assert_eq!(
+            super::check("dns1123Label", &"a".repeat(64)),
+            ["must be no more than 63 characters"]
+        );
     }
 }

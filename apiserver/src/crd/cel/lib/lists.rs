@@ -13,10 +13,31 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_member_overload("min", "list_min", LIST_TYPE, vec![], min)?;
     env.add_member_overload("max", "list_max", LIST_TYPE, vec![], max)?;
     env.add_member_overload("indexOf", "list_index_of", LIST_TYPE, vec![DYN_TYPE], index_of)?;
-    env.add_member_overload("lastIndexOf", "list_last_index_of", LIST_TYPE, vec![DYN_TYPE], last_index_of)?;
-    env.add_overload("sets.contains", "list_sets_contains_list", vec![LIST_TYPE, LIST_TYPE], contains)?;
-    env.add_overload("sets.equivalent", "list_sets_equivalent_list", vec![LIST_TYPE, LIST_TYPE], equivalent)?;
-    env.add_overload("sets.intersects", "list_sets_intersects_list", vec![LIST_TYPE, LIST_TYPE], intersects)?;
+    env.add_member_overload(
+        "lastIndexOf",
+        "list_last_index_of",
+        LIST_TYPE,
+        vec![DYN_TYPE],
+        last_index_of,
+    )?;
+    env.add_overload(
+        "sets.contains",
+        "list_sets_contains_list",
+        vec![LIST_TYPE, LIST_TYPE],
+        contains,
+    )?;
+    env.add_overload(
+        "sets.equivalent",
+        "list_sets_equivalent_list",
+        vec![LIST_TYPE, LIST_TYPE],
+        equivalent,
+    )?;
+    env.add_overload(
+        "sets.intersects",
+        "list_sets_intersects_list",
+        vec![LIST_TYPE, LIST_TYPE],
+        intersects,
+    )?;
     Ok(())
 }
 
@@ -59,7 +80,9 @@ fn sum<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     if first.downcast_ref::<CelUInt>().is_some() {
         let mut total: u64 = 0;
         for i in &items {
-            let v = i.downcast_ref::<CelUInt>().ok_or_else(|| super::unexpected(*i, "uint"))?;
+            let v = i
+                .downcast_ref::<CelUInt>()
+                .ok_or_else(|| super::unexpected(*i, "uint"))?;
             total = total.checked_add(*v.inner()).ok_or_else(overflow)?;
         }
         return Ok(CowVal::owned(CelUInt::from(total)));
@@ -67,14 +90,18 @@ fn sum<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     if first.downcast_ref::<CelDuration>().is_some() {
         let mut total = chrono::Duration::zero();
         for i in &items {
-            let v = i.downcast_ref::<CelDuration>().ok_or_else(|| super::unexpected(*i, "duration"))?;
+            let v = i
+                .downcast_ref::<CelDuration>()
+                .ok_or_else(|| super::unexpected(*i, "duration"))?;
             total = total.checked_add(v.inner()).ok_or_else(overflow)?;
         }
         return Ok(CowVal::owned(CelDuration::from(total)));
     }
     let mut total = 0.0;
     for i in &items {
-        let v = i.downcast_ref::<CelDouble>().ok_or_else(|| super::unexpected(*i, "double"))?;
+        let v = i
+            .downcast_ref::<CelDouble>()
+            .ok_or_else(|| super::unexpected(*i, "double"))?;
         total += *v.inner();
     }
     Ok(CowVal::owned(CelDouble::from(total)))

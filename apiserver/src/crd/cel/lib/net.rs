@@ -43,11 +43,19 @@ fn parse_cidr(s: &str) -> Option<Cidr> {
 fn masked(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix as u32)
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
         }
         IpAddr::V6(v6) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix as u32) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix as u32)
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
         }
     }
@@ -75,16 +83,52 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_member_overload("family", "ip_family", ip_t(), vec![], family)?;
     env.add_member_overload("isUnspecified", "ip_is_unspecified", ip_t(), vec![], is_unspecified)?;
     env.add_member_overload("isLoopback", "ip_is_loopback", ip_t(), vec![], is_loopback)?;
-    env.add_member_overload("isLinkLocalMulticast", "ip_is_link_local_multicast", ip_t(), vec![], is_ll_multicast)?;
-    env.add_member_overload("isLinkLocalUnicast", "ip_is_link_local_unicast", ip_t(), vec![], is_ll_unicast)?;
-    env.add_member_overload("isGlobalUnicast", "ip_is_global_unicast", ip_t(), vec![], is_global_unicast)?;
+    env.add_member_overload(
+        "isLinkLocalMulticast",
+        "ip_is_link_local_multicast",
+        ip_t(),
+        vec![],
+        is_ll_multicast,
+    )?;
+    env.add_member_overload(
+        "isLinkLocalUnicast",
+        "ip_is_link_local_unicast",
+        ip_t(),
+        vec![],
+        is_ll_unicast,
+    )?;
+    env.add_member_overload(
+        "isGlobalUnicast",
+        "ip_is_global_unicast",
+        ip_t(),
+        vec![],
+        is_global_unicast,
+    )?;
     env.add_overload("cidr", "string_to_cidr", vec![STRING_TYPE], to_cidr)?;
     env.add_overload("isCIDR", "is_cidr", vec![STRING_TYPE], is_cidr)?;
     env.add_overload("string", "cidr_to_string", vec![cidr_t()], cidr_string)?;
     env.add_member_overload("containsIP", "cidr_contains_ip_ip", cidr_t(), vec![ip_t()], contains_ip)?;
-    env.add_member_overload("containsIP", "cidr_contains_ip_string", cidr_t(), vec![STRING_TYPE], contains_ip)?;
-    env.add_member_overload("containsCIDR", "cidr_contains_cidr", cidr_t(), vec![cidr_t()], contains_cidr)?;
-    env.add_member_overload("containsCIDR", "cidr_contains_cidr_string", cidr_t(), vec![STRING_TYPE], contains_cidr)?;
+    env.add_member_overload(
+        "containsIP",
+        "cidr_contains_ip_string",
+        cidr_t(),
+        vec![STRING_TYPE],
+        contains_ip,
+    )?;
+    env.add_member_overload(
+        "containsCIDR",
+        "cidr_contains_cidr",
+        cidr_t(),
+        vec![cidr_t()],
+        contains_cidr,
+    )?;
+    env.add_member_overload(
+        "containsCIDR",
+        "cidr_contains_cidr_string",
+        cidr_t(),
+        vec![STRING_TYPE],
+        contains_cidr,
+    )?;
     env.add_member_overload("ip", "cidr_ip", cidr_t(), vec![], cidr_ip)?;
     env.add_member_overload("masked", "cidr_masked", cidr_t(), vec![], cidr_masked)?;
     env.add_member_overload("prefixLength", "cidr_prefix_length", cidr_t(), vec![], prefix_length)?;
@@ -98,9 +142,12 @@ fn boolean<'b, 'v>(b: bool) -> Ret<'b, 'v> {
 fn to_ip<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
     let s = text(s.as_ref())?;
-    parse_ip(s)
-        .map(|ip| CowVal::owned(Ip(ip)))
-        .ok_or_else(|| ExecutionError::function_error("ip", format!("IP Address {s:?} parse error during conversion from string: ParseAddr({s:?}): unable to parse IP")))
+    parse_ip(s).map(|ip| CowVal::owned(Ip(ip))).ok_or_else(|| {
+        ExecutionError::function_error(
+            "ip",
+            format!("IP Address {s:?} parse error during conversion from string: ParseAddr({s:?}): unable to parse IP"),
+        )
+    })
 }
 
 fn is_ip<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
@@ -111,7 +158,8 @@ fn is_ip<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 fn is_canonical<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
     let s = text(s.as_ref())?;
-    let ip = parse_ip(s).ok_or_else(|| ExecutionError::function_error("ip.isCanonical", format!("IP Address {s:?} parse error")))?;
+    let ip = parse_ip(s)
+        .ok_or_else(|| ExecutionError::function_error("ip.isCanonical", format!("IP Address {s:?} parse error")))?;
     boolean(ip.to_string() == s)
 }
 
@@ -201,7 +249,9 @@ fn contains_ip<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 fn contains_cidr<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [c, other] = take(args)?;
     let other = match other.downcast_ref::<CelString>() {
-        Some(s) => parse_cidr(s.inner()).ok_or_else(|| ExecutionError::function_error("containsCIDR", "invalid CIDR"))?,
+        Some(s) => {
+            parse_cidr(s.inner()).ok_or_else(|| ExecutionError::function_error("containsCIDR", "invalid CIDR"))?
+        }
         None => the_cidr(&other)?.clone(),
     };
     let c = the_cidr(&c)?;
@@ -216,7 +266,10 @@ fn cidr_ip<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 fn cidr_masked<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [c] = take(args)?;
     let c = the_cidr(&c)?;
-    Ok(CowVal::owned(Cidr { ip: masked(c.ip, c.prefix), prefix: c.prefix }))
+    Ok(CowVal::owned(Cidr {
+        ip: masked(c.ip, c.prefix),
+        prefix: c.prefix,
+    }))
 }
 
 fn prefix_length<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {

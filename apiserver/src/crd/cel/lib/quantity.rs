@@ -114,7 +114,10 @@ impl Quantity {
     }
 
     fn negated(&self) -> Quantity {
-        Quantity { mantissa: -self.mantissa, exp: self.exp }
+        Quantity {
+            mantissa: -self.mantissa,
+            exp: self.exp,
+        }
     }
 }
 
@@ -131,35 +134,68 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_overload("isQuantity", "is_quantity_string", vec![STRING_TYPE], is_quantity)?;
     env.add_member_overload("isInteger", "quantity_is_integer", quantity_t(), vec![], is_integer)?;
     env.add_member_overload("asInteger", "quantity_as_integer", quantity_t(), vec![], as_integer)?;
-    env.add_member_overload("asApproximateFloat", "quantity_as_float", quantity_t(), vec![], as_float)?;
+    env.add_member_overload(
+        "asApproximateFloat",
+        "quantity_as_float",
+        quantity_t(),
+        vec![],
+        as_float,
+    )?;
     env.add_member_overload("sign", "quantity_sign", quantity_t(), vec![], sign)?;
     env.add_member_overload("add", "quantity_add", quantity_t(), vec![quantity_t()], add)?;
     env.add_member_overload("add", "quantity_add_int", quantity_t(), vec![INT_TYPE], add)?;
     env.add_member_overload("sub", "quantity_sub", quantity_t(), vec![quantity_t()], sub)?;
     env.add_member_overload("sub", "quantity_sub_int", quantity_t(), vec![INT_TYPE], sub)?;
-    env.add_member_overload("isGreaterThan", "quantity_is_greater_than", quantity_t(), vec![quantity_t()], greater)?;
-    env.add_member_overload("isLessThan", "quantity_is_less_than", quantity_t(), vec![quantity_t()], less)?;
-    env.add_member_overload("compareTo", "quantity_compare_to", quantity_t(), vec![quantity_t()], compare_to)?;
+    env.add_member_overload(
+        "isGreaterThan",
+        "quantity_is_greater_than",
+        quantity_t(),
+        vec![quantity_t()],
+        greater,
+    )?;
+    env.add_member_overload(
+        "isLessThan",
+        "quantity_is_less_than",
+        quantity_t(),
+        vec![quantity_t()],
+        less,
+    )?;
+    env.add_member_overload(
+        "compareTo",
+        "quantity_compare_to",
+        quantity_t(),
+        vec![quantity_t()],
+        compare_to,
+    )?;
     Ok(())
 }
 
 fn the_quantity<'a>(v: &'a CowVal<'_, '_>) -> Result<Quantity, ExecutionError> {
     if let Some(i) = v.downcast_ref::<CelInt>() {
-        return Ok(Quantity { mantissa: *i.inner() as i128, exp: 0 }.normalized());
+        return Ok(Quantity {
+            mantissa: *i.inner() as i128,
+            exp: 0,
+        }
+        .normalized());
     }
     opaque::<Quantity>(v.as_ref(), "kubernetes.Quantity").cloned()
 }
 
 fn to_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
-    Quantity::parse(text(s.as_ref())?)
-        .map(CowVal::owned)
-        .ok_or_else(|| ExecutionError::function_error("quantity", "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"))
+    Quantity::parse(text(s.as_ref())?).map(CowVal::owned).ok_or_else(|| {
+        ExecutionError::function_error(
+            "quantity",
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        )
+    })
 }
 
 fn is_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
-    Ok(CowVal::owned(CelBool::from(Quantity::parse(text(s.as_ref())?).is_some())))
+    Ok(CowVal::owned(CelBool::from(
+        Quantity::parse(text(s.as_ref())?).is_some(),
+    )))
 }
 
 fn is_integer<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {

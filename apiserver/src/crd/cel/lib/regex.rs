@@ -11,7 +11,13 @@ use std::collections::HashMap;
 
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_member_overload("find", "string_find_string", STRING_TYPE, vec![STRING_TYPE], find)?;
-    env.add_member_overload("findAll", "string_find_all_string", STRING_TYPE, vec![STRING_TYPE], find_all)?;
+    env.add_member_overload(
+        "findAll",
+        "string_find_all_string",
+        STRING_TYPE,
+        vec![STRING_TYPE],
+        find_all,
+    )?;
     env.add_member_overload(
         "findAll",
         "string_find_all_string_int",
@@ -45,7 +51,10 @@ pub fn compiled(pattern: &str) -> Result<Regex, ExecutionError> {
 fn find<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s, re] = take(args)?;
     let re = compiled(text(re.as_ref())?)?;
-    let found = re.find(text(s.as_ref())?).map(|m| m.as_str().to_string()).unwrap_or_default();
+    let found = re
+        .find(text(s.as_ref())?)
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
     Ok(CowVal::owned(CelString::from(found)))
 }
 
@@ -67,7 +76,10 @@ fn find_all<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 
 fn find_all_n<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s, re, n] = take(args)?;
-    let n = *n.downcast_ref::<CelInt>().ok_or_else(|| super::unexpected(n.as_ref(), "int"))?.inner();
+    let n = *n
+        .downcast_ref::<CelInt>()
+        .ok_or_else(|| super::unexpected(n.as_ref(), "int"))?
+        .inner();
     all(text(s.as_ref())?, text(re.as_ref())?, n)
 }
 

@@ -30,7 +30,12 @@ impl Url {
             None => (s, String::new()),
         };
         if rest.starts_with('/') {
-            return Some(Url { scheme: String::new(), host: String::new(), path: rest.into(), query });
+            return Some(Url {
+                scheme: String::new(),
+                host: String::new(),
+                path: rest.into(),
+                query,
+            });
         }
         let (scheme, after) = rest.split_once(':')?;
         let mut chars = scheme.chars();
@@ -45,7 +50,12 @@ impl Url {
             None => (after, ""),
         };
         let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-        Some(Url { scheme: scheme.to_string(), host: host.to_string(), path: path.to_string(), query })
+        Some(Url {
+            scheme: scheme.to_string(),
+            host: host.to_string(),
+            path: path.to_string(),
+            query,
+        })
     }
 
     fn hostname(&self) -> &str {
@@ -71,11 +81,21 @@ fn url_t() -> Type {
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_overload("url", "string_to_url", vec![STRING_TYPE], to_url)?;
     env.add_overload("isURL", "is_url_string", vec![STRING_TYPE], is_url)?;
-    env.add_member_overload("getScheme", "url_get_scheme", url_t(), vec![], |a| get(a, |u| u.scheme.clone()))?;
-    env.add_member_overload("getHost", "url_get_host", url_t(), vec![], |a| get(a, |u| u.host.clone()))?;
-    env.add_member_overload("getHostname", "url_get_hostname", url_t(), vec![], |a| get(a, |u| u.hostname().into()))?;
-    env.add_member_overload("getPort", "url_get_port", url_t(), vec![], |a| get(a, |u| u.port().into()))?;
-    env.add_member_overload("getEscapedPath", "url_get_escaped_path", url_t(), vec![], |a| get(a, |u| u.path.clone()))?;
+    env.add_member_overload("getScheme", "url_get_scheme", url_t(), vec![], |a| {
+        get(a, |u| u.scheme.clone())
+    })?;
+    env.add_member_overload("getHost", "url_get_host", url_t(), vec![], |a| {
+        get(a, |u| u.host.clone())
+    })?;
+    env.add_member_overload("getHostname", "url_get_hostname", url_t(), vec![], |a| {
+        get(a, |u| u.hostname().into())
+    })?;
+    env.add_member_overload("getPort", "url_get_port", url_t(), vec![], |a| {
+        get(a, |u| u.port().into())
+    })?;
+    env.add_member_overload("getEscapedPath", "url_get_escaped_path", url_t(), vec![], |a| {
+        get(a, |u| u.path.clone())
+    })?;
     env.add_member_overload("getQuery", "url_get_query", url_t(), vec![], get_query)?;
     Ok(())
 }
@@ -83,9 +103,12 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
 fn to_url<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
     let s = text(s.as_ref())?;
-    Url::parse(s)
-        .map(CowVal::owned)
-        .ok_or_else(|| ExecutionError::function_error("url", format!("URL parse error during conversion from string: parse {s:?}: invalid URI for request")))
+    Url::parse(s).map(CowVal::owned).ok_or_else(|| {
+        ExecutionError::function_error(
+            "url",
+            format!("URL parse error during conversion from string: parse {s:?}: invalid URI for request"),
+        )
+    })
 }
 
 fn is_url<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
@@ -112,8 +135,10 @@ fn get_query<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = grouped
         .into_iter()
         .map(|(k, values)| {
-            let list: Vec<Box<dyn Val + 'v>> =
-                values.into_iter().map(|v| Box::new(CelString::from(v)) as Box<dyn Val + 'v>).collect();
+            let list: Vec<Box<dyn Val + 'v>> = values
+                .into_iter()
+                .map(|v| Box::new(CelString::from(v)) as Box<dyn Val + 'v>)
+                .collect();
             (CelMapKey::from(k), Box::new(CelList::from(list)) as Box<dyn Val + 'v>)
         })
         .collect();
