@@ -163,7 +163,7 @@ fn is_canonical<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     boolean(ip.to_string() == s)
 }
 
-fn the_ip<'a>(v: &'a CowVal<'_, '_>) -> Result<IpAddr, ExecutionError> {
+fn the_ip(v: &CowVal<'_, '_>) -> Result<IpAddr, ExecutionError> {
     Ok(opaque::<Ip>(v.as_ref(), "net.IP")?.0)
 }
 

@@ -170,7 +170,7 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     Ok(())
 }
 
-fn the_quantity<'a>(v: &'a CowVal<'_, '_>) -> Result<Quantity, ExecutionError> {
+fn the_quantity(v: &CowVal<'_, '_>) -> Result<Quantity, ExecutionError> {
     if let Some(i) = v.downcast_ref::<CelInt>() {
         return Ok(Quantity {
             mantissa: *i.inner() as i128,
