@@ -14,6 +14,8 @@ pub struct CustomResource {
     pub schema: Option<Arc<Value>>,
     /// The version's selectable fields as field selectors name them (`spec.color`).
     pub selectable: Vec<String>,
+    /// The version's compiled x-kubernetes-validations, if it has any.
+    pub cel: Option<Arc<super::cel::Validator>>,
 }
 
 impl Strategy for CustomResource {
@@ -52,6 +54,9 @@ impl Strategy for CustomResource {
         if let Some(schema) = &self.schema {
             errors.extend(schema::validate(schema, obj));
         }
+        if let Some(cel) = &self.cel {
+            errors.extend(cel.validate(obj, None));
+        }
         errors
     }
 
@@ -59,6 +64,9 @@ impl Strategy for CustomResource {
         let mut errors = crate::registry::kinds::validate_metadata(new);
         if let Some(schema) = &self.schema {
             errors.extend(schema::validate_update(schema, new, old));
+        }
+        if let Some(cel) = &self.cel {
+            errors.extend(cel.validate(new, Some(old)));
         }
         errors
     }
@@ -93,6 +101,7 @@ mod tests {
             columns: Vec::new(),
             schema: None,
             selectable: vec!["spec.color".into(), "spec.size".into(), "spec.on".into()],
+            cel: None,
         };
         let obj = json!({"spec": {"color": "blue", "size": 3, "on": true, "other": "x"}});
         assert_eq!(strategy.field(&obj, "spec.color").as_deref(), Some("blue"));
@@ -109,6 +118,7 @@ mod tests {
             columns: Vec::new(),
             schema: None,
             selectable: Vec::new(),
+            cel: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"ok": true}});
         strategy.prepare_for_create(&mut obj);
@@ -128,6 +138,7 @@ mod tests {
             columns: Vec::new(),
             schema: Some(Arc::new(schema)),
             selectable: Vec::new(),
+            cel: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"foo": 1}});
         strategy.default(&mut obj);

@@ -2,6 +2,7 @@
 //! catalogue entries (one per served version) through the same generic registry as built-ins, and
 //! its status says so (NamesAccepted, Established, storedVersions).
 
+pub mod cel;
 pub mod conversion;
 mod custom;
 mod naming;
@@ -65,6 +66,7 @@ pub fn resources_of(crd: &Value, cache: Option<Arc<WatchCache>>) -> Vec<Resource
                 strategy: Arc::new(CustomResource {
                     has_status: v["subresources"]["status"].is_object(),
                     columns: columns(v),
+                    cel: schema.as_deref().and_then(cel::Validator::new).map(Arc::new),
                     schema: schema.clone(),
                     selectable: v["selectableFields"]
                         .as_array()

@@ -52,11 +52,17 @@ impl Strategy for Crd {
     }
 
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
-        super::crd_validation::validate_create(obj)
+        let mut errors = super::crd_validation::validate_create(obj);
+        errors.extend(crate::crd::cel::crd_errors(obj));
+        errors
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        super::crd_validation::validate_update(new, old)
+        let mut errors = super::crd_validation::validate_update(new, old);
+        if new.get("spec") != old.get("spec") {
+            errors.extend(crate::crd::cel::crd_errors(new));
+        }
+        errors
     }
 
     /// A CRD's first delete only marks it; it goes once the cleanup finalizer is removed.

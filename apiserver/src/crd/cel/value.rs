@@ -1,0 +1,142 @@
+//! A JSON value as the CEL value a rule sees, typed by its schema: numbers of `number` fields are
+//! doubles, date-time/duration/byte strings are timestamps/durations/bytes, object fields are
+//! under their escaped names, and strings are borrowed from the JSON rather than copied.
+
+use super::types::{escape, Ty};
+use cel::common::types::{
+    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp,
+    CelUInt,
+};
+use cel::common::value::Val;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// `value` as a CEL value of type `ty`.
+pub fn to_val<'v>(value: &'v Value, ty: &Ty) -> Box<dyn Val + 'v> {
+    match (ty, value) {
+        (_, Value::Null) => Box::new(CelNull),
+        (Ty::Double, Value::Number(n)) => Box::new(CelDouble::from(n.as_f64().unwrap_or(0.0))),
+        (Ty::Timestamp, Value::String(s)) => match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Box::new(CelTimestamp::from(t)),
+            Err(_) => Box::new(CelString::from(s.as_str())),
+        },
+        (Ty::Duration, Value::String(s)) => match parse_duration(s) {
+            Some(d) => Box::new(CelDuration::from(d)),
+            None => Box::new(CelString::from(s.as_str())),
+        },
+        (Ty::Bytes { .. }, Value::String(s)) => {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(s) {
+                Ok(b) => Box::new(CelBytes::from(b)),
+                Err(_) => Box::new(CelString::from(s.as_str())),
+            }
+        }
+        (_, Value::Bool(b)) => Box::new(CelBool::from(*b)),
+        (_, Value::Number(n)) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(0.0))),
+        },
+        (_, Value::String(s)) => Box::new(CelString::from(s.as_str())),
+        (_, Value::Array(items)) => {
+            let elem = ty.iter_elem();
+            let list: Vec<Box<dyn Val + 'v>> = items.iter().map(|i| to_val(i, &elem)).collect();
+            Box::new(CelList::from(list))
+        }
+        (Ty::Object { fields, open }, Value::Object(map)) => {
+            let mut out: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(map.len());
+            for (k, v) in map {
+                let Some(name) = escape(k) else { continue };
+                let child = match fields.get(&name) {
+                    Some(t) => to_val(v, t),
+                    None if *open => to_val(v, &Ty::Dyn { max: 0 }),
+                    None => continue,
+                };
+                out.insert(CelMapKey::from(name), child);
+            }
+            Box::new(CelMap::from(out))
+        }
+        (_, Value::Object(map)) => {
+            let value_ty = match ty {
+                Ty::Map { value, .. } => (**value).clone(),
+                _ => Ty::Dyn { max: 0 },
+            };
+            let out: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = map
+                .iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_val(v, &value_ty)))
+                .collect();
+            Box::new(CelMap::from(out))
+        }
+    }
+}
+
+/// A Go duration string (`1h30m`, `250ms`, `-1.5s`) as a chrono duration.
+pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
+    let (negative, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(chrono::Duration::zero());
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut nanos: f64 = 0.0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        nanos += number * scale;
+    }
+    let nanos = if negative { -nanos } else { nanos };
+    Some(chrono::Duration::nanoseconds(nanos as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("1h30m"), Some(chrono::Duration::minutes(90)));
+        assert_eq!(parse_duration("-250ms"), Some(chrono::Duration::milliseconds(-250)));
+        assert_eq!(parse_duration("1.5s"), Some(chrono::Duration::milliseconds(1500)));
+        assert_eq!(parse_duration("0"), Some(chrono::Duration::zero()));
+        assert_eq!(parse_duration("5 parsecs"), None);
+    }
+
+    #[test]
+    fn values_follow_the_schema_type() {
+        let schema = json!({"type": "object", "properties": {
+            "ratio": {"type": "number"}, "x-y": {"type": "string"}, "n": {"type": "integer"}}});
+        let ty = Ty::of(&schema, false);
+        let obj = json!({"ratio": 2, "x-y": "s", "n": 3, "dropped": true});
+        let val = to_val(&obj, &ty);
+        let value = cel::Value::try_from(val.as_ref()).unwrap();
+        let cel::Value::Map(map) = value else {
+            panic!("{value:?}")
+        };
+        let get = |k: &str| map.map.get(&cel::objects::Key::String(k.to_string().into())).cloned();
+        assert_eq!(get("ratio"), Some(cel::Value::Float(2.0)));
+        assert_eq!(get("x__dash__y"), Some(cel::Value::String("s".to_string().into())));
+        assert_eq!(get("n"), Some(cel::Value::Int(3)));
+        assert_eq!(get("dropped"), None);
+    }
+}

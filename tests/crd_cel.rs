@@ -1,0 +1,184 @@
+//! CEL validation rules (x-kubernetes-validations) of custom resources, through stock kubectl:
+//! a field-kit CRD's rules accept and refuse objects with upstream's messages, transition rules
+//! see the old object, messageExpression/reason/fieldPath shape the error, and CRDs whose rules do
+//! not compile or cost too much are refused at creation.
+
+mod common;
+
+use common::{fails, Skiff};
+use std::path::Path;
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+fn write(dir: &Path, file: &str, text: &str) -> String {
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn gateway(name: &str, tls: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: {name}\nspec:\n  gatewayClassName: example\n  listeners:\n  - name: http\n    protocol: HTTP\n    port: 80\n{tls}"
+    )
+}
+
+#[test]
+fn fieldkit_gateway_rules_accept_and_refuse() {
+    let crds = common::repo_root().join("../shared/fieldkit/crds/gateway-api/standard");
+    if !crds.exists() {
+        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
+        return;
+    }
+    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crd = crds.join("gateway.networking.k8s.io_gateways.yaml");
+    skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gateways.gateway.networking.k8s.io",
+        "--timeout=30s",
+    ]);
+
+    let good = write(dir.path(), "good.yaml", &gateway("good", ""));
+    assert_eq!(
+        skiff.kubectl(&["create", "-f", &good]),
+        "gateway.gateway.networking.k8s.io/good created\n"
+    );
+
+    let tls = "    tls:\n      mode: Terminate\n      certificateRefs:\n      - name: cert\n";
+    let bad = write(dir.path(), "bad.yaml", &gateway("bad", tls));
+    let args = ["create", "-f", bad.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert_eq!(
+        stderr.trim_end(),
+        r#"The Gateway "bad" is invalid: spec.listeners: Invalid value: "array": tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"#
+    );
+    let args = ["get", "gateway", "bad"];
+    fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+}
+
+const WIDGETS: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: self.replicas >= oldSelf.replicas
+              message: replicas may not decrease
+            - rule: >-
+                self.name.startsWith('web-')
+              messageExpression: \"'name ' + self.name + ' must start with web-'\"
+              reason: FieldValueForbidden
+              fieldPath: .name
+            properties:
+              replicas: {type: integer}
+              name: {type: string, maxLength: 63}
+";
+
+fn widget(name: &str, replicas: i64, app: &str) -> String {
+    format!("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n  replicas: {replicas}\n  name: {app}\n")
+}
+
+#[test]
+fn rules_transitions_and_refused_crds() {
+    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crd = write(dir.path(), "crd.yaml", WIDGETS);
+    skiff.kubectl(&["create", "-f", &crd]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ]);
+
+    let first = write(dir.path(), "w.yaml", &widget("w", 2, "web-a"));
+    skiff.kubectl(&["create", "-f", &first]);
+
+    // messageExpression, reason and fieldPath shape the error.
+    let named = write(dir.path(), "named.yaml", &widget("named", 1, "db"));
+    let args = ["create", "-f", named.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert_eq!(
+        stderr.trim_end(),
+        r#"The Widget "named" is invalid: spec.name: Forbidden: name db must start with web-"#
+    );
+
+    // The transition rule sees the stored object.
+    let shrunk = write(dir.path(), "shrunk.yaml", &widget("w", 1, "web-a"));
+    let args = ["replace", "-f", shrunk.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert_eq!(
+        stderr.trim_end(),
+        r#"The Widget "w" is invalid: spec: Invalid value: "object": replicas may not decrease"#
+    );
+    let grown = write(dir.path(), "grown.yaml", &widget("w", 3, "web-a"));
+    assert_eq!(
+        skiff.kubectl(&["replace", "-f", &grown]),
+        "widget.example.com/w replaced\n"
+    );
+    assert_eq!(
+        skiff.kubectl(&["get", "widget", "w", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
+
+    // A rule that does not compile refuses the CRD, and nothing is stored.
+    let broken = WIDGETS
+        .replace("widgets", "gadgets")
+        .replace("widget", "gadget")
+        .replace("Widget", "Gadget")
+        .replace("self.replicas >= oldSelf.replicas", "self.replica > 1");
+    let broken = write(dir.path(), "broken.yaml", &broken);
+    let args = ["create", "-f", broken.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert!(
+        stderr.contains(concat!(
+            "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: ",
+            "apiextensions.ValidationRule{Rule:\"self.replica > 1\", Message:\"replicas may not decrease\", ",
+            "MessageExpression:\"\", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", ",
+            "OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: <input>:1:5: undefined field 'replica'\n",
+            " | self.replica > 1\n | ....^"
+        )),
+        "{stderr}"
+    );
+    let args = ["get", "crd", "gadgets.example.com"];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert!(stderr.contains("NotFound"), "{stderr}");
+
+    // A rule whose cost the schema does not bound refuses the CRD.
+    let costly = WIDGETS
+        .replace("widgets", "gizmos")
+        .replace("widget", "gizmo")
+        .replace("Widget", "Gizmo")
+        .replace(
+            "self.replicas >= oldSelf.replicas",
+            "self.tags.all(a, self.tags.all(b, a == b))",
+        )
+        .replace(
+            "replicas: {type: integer}",
+            "replicas: {type: integer}\n              tags: {type: array, items: {type: string}}",
+        );
+    let costly = write(dir.path(), "costly.yaml", &costly);
+    let args = ["create", "-f", costly.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert!(
+        stderr.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"),
+        "{stderr}"
+    );
+    let args = ["get", "crd", "gizmos.example.com"];
+    fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+}
