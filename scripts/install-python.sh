@@ -9,7 +9,7 @@ req="$root/examples/kopf-operator/requirements.txt"
 stamp="$venv/.requirements"
 if [ -x "$venv/bin/kopf" ] && [ -f "$stamp" ] && cmp -s "$req" "$stamp"; then exit 0; fi
 python=${PYTHON:-python3}
-if ! "$python" -m venv --help >/dev/null 2>&1; then
+if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
 fi
 "$python" -m venv "$venv"

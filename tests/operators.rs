@@ -19,7 +19,12 @@ const WAIT: &str = "--timeout=30s";
 fn install_crd(skiff: &Skiff) {
     let crd = repo_root().join(CRD);
     skiff.kubectl(&["apply", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/widgets.example.skiff.dev", WAIT]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.example.skiff.dev",
+        WAIT,
+    ]);
 }
 
 /// `kubectl apply` a Widget `name` in the default namespace.
@@ -59,7 +64,17 @@ fn wait_for_event(skiff: &Skiff, events: Events, name: &str, reason: &str) {
         Events::CoreV1 => ("events", format!("involvedObject.name={name},reason={reason}")),
     };
     let mut watch = Command::new("/usr/bin/kubectl")
-        .args(["get", resource, "-n", "default", "-w", "-o", "name", "--field-selector", &selector])
+        .args([
+            "get",
+            resource,
+            "-n",
+            "default",
+            "-w",
+            "-o",
+            "name",
+            "--field-selector",
+            &selector,
+        ])
         .env("KUBECONFIG", &skiff.kubeconfig)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -89,13 +104,22 @@ fn reconciles_a_widget_through_its_life(skiff: &Skiff, finalizer: &str, events: 
     assert_eq!(widget["status"]["phase"], "Ready", "{widget}");
     assert_eq!(widget["status"]["configMap"], "hello-widget", "{widget}");
     let ready = &widget["status"]["conditions"][0];
-    assert_eq!((&ready["type"], &ready["status"]), (&"Ready".into(), &"True".into()), "{widget}");
+    assert_eq!(
+        (&ready["type"], &ready["status"]),
+        (&"Ready".into(), &"True".into()),
+        "{widget}"
+    );
     assert_eq!(ready["observedGeneration"], 1, "{widget}");
     let finalizers = widget["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
     assert!(finalizers.contains(&finalizer.into()), "{widget}");
 
     // The owned ConfigMap carries the spec and points back at the Widget as its controller.
-    skiff.kubectl(&["wait", "--for=jsonpath={.data.message}=hello", "configmap/hello-widget", WAIT]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=jsonpath={.data.message}=hello",
+        "configmap/hello-widget",
+        WAIT,
+    ]);
     let cm = get_json(skiff, &["get", "configmap", "hello-widget"]);
     assert_eq!(cm["data"]["text"], "hello hello", "{cm}");
     let owner = &cm["metadata"]["ownerReferences"][0];
@@ -117,8 +141,18 @@ fn reconciles_a_widget_through_its_life(skiff: &Skiff, finalizer: &str, events: 
     // A spec change (new generation) flows into the ConfigMap and the status.
     let spec = r#"{"spec":{"message":"bye","repeat":3}}"#;
     skiff.kubectl(&["patch", "widget", "hello", "--type=merge", "-p", spec]);
-    skiff.kubectl(&["wait", "--for=jsonpath={.status.observedGeneration}=2", "widget/hello", WAIT]);
-    skiff.kubectl(&["wait", "--for=jsonpath={.data.message}=bye", "configmap/hello-widget", WAIT]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=jsonpath={.status.observedGeneration}=2",
+        "widget/hello",
+        WAIT,
+    ]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=jsonpath={.data.message}=bye",
+        "configmap/hello-widget",
+        WAIT,
+    ]);
     let cm = get_json(skiff, &["get", "configmap", "hello-widget"]);
     assert_eq!(cm["data"]["text"], "bye bye bye", "{cm}");
     let widget = get_json(skiff, &["get", "widget", "hello"]);
@@ -137,7 +171,12 @@ fn reconciles_a_widget_through_its_life(skiff: &Skiff, finalizer: &str, events: 
 
     // A Widget without `repeat` gets the schema default.
     apply_widget(skiff, "plain", "one", None);
-    skiff.kubectl(&["wait", "--for=jsonpath={.data.text}=one", "configmap/plain-widget", WAIT]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=jsonpath={.data.text}=one",
+        "configmap/plain-widget",
+        WAIT,
+    ]);
     let widget = get_json(skiff, &["get", "widget", "plain"]);
     assert_eq!(widget["spec"]["repeat"], 1, "{widget}");
 }
@@ -163,7 +202,9 @@ fn start_kube_rs_operator(skiff: &Skiff) -> InProcess {
     let client = runtime.block_on(async move {
         let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
         let options = kube::config::KubeConfigOptions::default();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .unwrap();
         kube::Client::try_from(config).unwrap()
     });
     runtime.spawn(skiff_example_operator::run(client));

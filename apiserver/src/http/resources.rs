@@ -438,7 +438,9 @@ async fn watch(
         )
     } else if let Output::PartialMetadata { version, .. } = output {
         use futures::StreamExt;
-        Body::from_stream(stream.map(move |line| Ok::<_, std::convert::Infallible>(metadata::watch_line(&line, version))))
+        Body::from_stream(
+            stream.map(move |line| Ok::<_, std::convert::Infallible>(metadata::watch_line(&line, version))),
+        )
     } else {
         use futures::StreamExt;
         Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>))

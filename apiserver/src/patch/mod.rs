@@ -140,7 +140,6 @@ fn json_patch_error(op: &json_patch::PatchOperation, err: &json_patch::PatchErro
         (PatchOperation::Copy(_), _) => {
             format!("copy operation does not apply: doc is missing destination path: {path}")
         }
-        _ => err.to_string(),
     };
     PatchError::JsonPatchApply(message)
 }
@@ -188,9 +187,19 @@ mod tests {
         assert_eq!(out["metadata"]["finalizers"], json!(["f"]));
         // Once present, the same test fails, so a second writer cannot add the list twice.
         let err = json_patch(&out, ops).unwrap_err();
-        assert_eq!(err.to_string(), "testing value /metadata/finalizers failed: test failed");
-        let err = json_patch(&doc, br#"[{"op": "test", "path": "/metadata/finalizers", "value": ["f"]}]"#).unwrap_err();
-        assert_eq!(err.to_string(), "testing value /metadata/finalizers failed: test failed");
+        assert_eq!(
+            err.to_string(),
+            "testing value /metadata/finalizers failed: test failed"
+        );
+        let err = json_patch(
+            &doc,
+            br#"[{"op": "test", "path": "/metadata/finalizers", "value": ["f"]}]"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "testing value /metadata/finalizers failed: test failed"
+        );
     }
 
     #[test]

@@ -53,9 +53,7 @@ pub enum Error {
 
 /// Reconcile one Widget through the finalizer helper: apply while it lives, clean up when deleted.
 pub async fn reconcile(widget: Arc<Widget>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = widget
-        .namespace()
-        .ok_or_else(|| Error::Unplaced(widget.name_any()))?;
+    let namespace = widget.namespace().ok_or_else(|| Error::Unplaced(widget.name_any()))?;
     let widgets: Api<Widget> = Api::namespaced(ctx.client.clone(), &namespace);
     finalizer(&widgets, FINALIZER, widget, |event| async {
         match event {
@@ -88,7 +86,10 @@ async fn apply(widget: &Widget, widgets: &Api<Widget>, ctx: &Context) -> Result<
         widgets
             .patch_status(&widget.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
-        let note = format!("ConfigMap {name} holds generation {}", widget.meta().generation.unwrap_or(0));
+        let note = format!(
+            "ConfigMap {name} holds generation {}",
+            widget.meta().generation.unwrap_or(0)
+        );
         publish(ctx, widget, "Synced", note).await;
     }
     Ok(Action::requeue(Duration::from_secs(300)))
@@ -197,7 +198,10 @@ mod tests {
         assert_eq!(cm.metadata.name.as_deref(), Some("w-widget"));
         assert_eq!(cm.metadata.namespace.as_deref(), Some("ns"));
         let owner = &cm.metadata.owner_references.unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("Widget", "w", "uid-1"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("Widget", "w", "uid-1")
+        );
         assert_eq!(owner.api_version, "example.skiff.dev/v1");
         assert_eq!(owner.controller, Some(true));
         let data = cm.data.unwrap();

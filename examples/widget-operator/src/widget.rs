@@ -6,6 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What a Widget asks for: a message, and how many times to repeat it, published in a ConfigMap.
+// Clippy reads the printer columns' repeated `type_ = "string"` as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[kube(
     group = "example.skiff.dev",
