@@ -171,6 +171,7 @@ fn reconciles_a_widget_through_its_life(skiff: &Skiff, finalizer: &str, events: 
 
     // A Widget without `repeat` gets the schema default.
     apply_widget(skiff, "plain", "one", None);
+    skiff.kubectl(&["wait", gen1, "widget/plain", WAIT]);
     skiff.kubectl(&[
         "wait",
         "--for=jsonpath={.data.text}=one",
@@ -217,6 +218,16 @@ fn kube_rs_operator_reconciles_widgets() {
     install_crd(&skiff);
     let _operator = start_kube_rs_operator(&skiff);
     reconciles_a_widget_through_its_life(&skiff, skiff_example_operator::reconcile::FINALIZER, Events::EventsV1);
+    // `Controller::owns` follows ConfigMaps through a metadata-only watch (PartialObjectMetadata): a
+    // tampered ConfigMap wakes its Widget's reconcile, which puts the spec back.
+    let tamper = r#"{"data":{"text":"tampered"}}"#;
+    skiff.kubectl(&["patch", "configmap", "plain-widget", "--type=merge", "-p", tamper]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=jsonpath={.data.text}=one",
+        "configmap/plain-widget",
+        WAIT,
+    ]);
 }
 
 /// `kopf run` as a child process, killed on drop; its log is printed if the test failed.
