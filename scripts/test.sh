@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-tools.sh
 bash scripts/install-etcd.sh
+bash scripts/install-python.sh
 cargo test --workspace --locked --no-fail-fast "$@"

@@ -2,6 +2,7 @@
 //! answers every error as a metav1.Status. Handlers are thin: the registry does the work.
 
 mod discovery;
+mod metadata;
 mod metrics;
 mod negotiate;
 mod openapi;
@@ -157,6 +158,15 @@ fn non_resource(
     }
     let resources = state.index.snapshot();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Only discovery paths negotiate discovery formats: a resource request's Accept (say kube-rs's lone
+    // `as=PartialObjectMetadataList`) is the resource handler's to judge.
+    let discovery_path = matches!(
+        segments.as_slice(),
+        ["api"] | ["apis"] | ["api", _] | ["apis", _] | ["apis", _, _]
+    );
+    if !discovery_path {
+        return None;
+    }
     let output = match negotiate::output(headers, true) {
         Ok(o) => o,
         Err(e) => return Some(Err(e)),

@@ -14,6 +14,11 @@ pub enum Output {
     Yaml,
     /// meta.k8s.io/v1 Table (server-side printing).
     Table,
+    /// meta.k8s.io PartialObjectMetadata (`list: false`) or PartialObjectMetadataList, in `version`.
+    PartialMetadata {
+        list: bool,
+        version: &'static str,
+    },
     /// apidiscovery.k8s.io/v2 (or v2beta1) APIGroupDiscoveryList.
     AggregatedDiscovery(&'static str),
 }
@@ -56,6 +61,17 @@ pub fn output(headers: &HeaderMap, discovery: bool) -> ApiResult<Output> {
         match (range.param("as"), range.param("g"), range.param("v")) {
             (Some("Table"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) if json_like && !discovery => {
                 return Ok(Output::Table)
+            }
+            (
+                Some(kind @ ("PartialObjectMetadata" | "PartialObjectMetadataList")),
+                Some("meta.k8s.io"),
+                Some(v @ ("v1" | "v1beta1")),
+            ) if json_like && !discovery => {
+                let version = if v == "v1" { "v1" } else { "v1beta1" };
+                return Ok(Output::PartialMetadata {
+                    list: kind.ends_with("List"),
+                    version,
+                });
             }
             (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some(v @ ("v2" | "v2beta1")))
                 if json_like && discovery =>
@@ -165,6 +181,28 @@ mod tests {
             406
         );
         assert_eq!(output(&accept("application/yaml"), false).unwrap(), Output::Yaml);
+    }
+
+    #[test]
+    fn kube_rs_metadata_accept_headers() {
+        let one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+        let list = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+        assert_eq!(
+            output(&accept(one), false).unwrap(),
+            Output::PartialMetadata {
+                list: false,
+                version: "v1"
+            }
+        );
+        assert_eq!(
+            output(&accept(list), false).unwrap(),
+            Output::PartialMetadata {
+                list: true,
+                version: "v1"
+            }
+        );
+        let other_group = "application/json;as=PartialObjectMetadata;g=example.com;v=v1";
+        assert_eq!(output(&accept(other_group), false).unwrap_err().code, 406);
     }
 
     #[test]

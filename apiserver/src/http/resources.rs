@@ -1,6 +1,7 @@
 //! The resource handler: one thin path for every verb on every resource, delegating to the generic
 //! store and rendering the result in the negotiated format.
 
+use super::metadata;
 use super::negotiate::{self, BodyType, Output};
 use super::params::Params;
 use super::request::RequestInfo;
@@ -9,7 +10,7 @@ use super::scale;
 use super::table::{self, IncludeObject};
 use super::ApiState;
 use crate::apply::request::record;
-use crate::registry::store::{Deleted, Scope};
+use crate::registry::store::{Deleted, ListResult, Scope};
 use crate::registry::Resource;
 use crate::status::{ApiError, ApiResult};
 use axum::body::Body;
@@ -123,20 +124,20 @@ async fn serve(
                     .iter()
                     .map(|o| crate::registry::store::object::parse(&o.json))
                     .collect::<ApiResult<Vec<_>>>()?;
-                let mut meta = json!({"resourceVersion": listed.revision.to_string()});
-                if let Some(c) = &listed.continue_token {
-                    meta["continue"] = json!(c);
-                }
-                if let Some(n) = listed.remaining {
-                    meta["remainingItemCount"] = json!(n);
-                }
                 return Ok(response::value(
                     StatusCode::OK,
                     output,
-                    &table::table(&resource, &objects, meta, include),
+                    &table::table(&resource, &objects, list_meta(&listed), include),
                 ));
             }
             let items: Vec<Bytes> = listed.items.iter().map(|o| o.json.clone()).collect();
+            if let Output::PartialMetadata { list, version } = output {
+                if !list {
+                    return Err(metadata::wrong_shape(&resource, true));
+                }
+                let partial = metadata::list(&items, list_meta(&listed), version)?;
+                return Ok(response::value(StatusCode::OK, output, &partial));
+            }
             let body = response::list_json(
                 &resource.list_kind,
                 &resource.api_version(),
@@ -310,6 +311,18 @@ fn optional_body(body: &Bytes, headers: &HeaderMap) -> ApiResult<Option<Value>> 
     negotiate::decode(body, negotiate::body_type(headers, false)?).map(Some)
 }
 
+/// A list's metadata: resourceVersion, and continue and remainingItemCount when paging.
+fn list_meta(listed: &ListResult) -> Value {
+    let mut meta = json!({"resourceVersion": listed.revision.to_string()});
+    if let Some(c) = &listed.continue_token {
+        meta["continue"] = json!(c);
+    }
+    if let Some(n) = listed.remaining {
+        meta["remainingItemCount"] = json!(n);
+    }
+    meta
+}
+
 /// One object in the negotiated format.
 fn render_one(
     resource: &Resource,
@@ -318,6 +331,15 @@ fn render_one(
     status: StatusCode,
     json: Bytes,
 ) -> Response {
+    if let Output::PartialMetadata { list, version } = output {
+        if list {
+            return response::error(metadata::wrong_shape(resource, false));
+        }
+        return match metadata::object(&json, version) {
+            Ok(partial) => response::value(status, output, &partial),
+            Err(e) => response::error(e),
+        };
+    }
     if output == Output::Table {
         return match serde_json::from_slice::<Value>(&json) {
             Ok(obj) => {
@@ -442,6 +464,11 @@ async fn watch(
         use futures::StreamExt;
         Body::from_stream(
             stream.map(move |line| Ok::<_, std::convert::Infallible>(table_line(&resource, include, &line))),
+        )
+    } else if let Output::PartialMetadata { version, .. } = output {
+        use futures::StreamExt;
+        Body::from_stream(
+            stream.map(move |line| Ok::<_, std::convert::Infallible>(metadata::watch_line(&line, version))),
         )
     } else {
         use futures::StreamExt;

@@ -50,13 +50,7 @@ fn row(cells: Vec<Value>, obj: &Value, include: IncludeObject) -> Value {
     let mut row = json!({"cells": cells});
     match include {
         IncludeObject::None => {}
-        IncludeObject::Metadata => {
-            row["object"] = json!({
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
-            });
-        }
+        IncludeObject::Metadata => row["object"] = super::metadata::partial(obj, "v1"),
         IncludeObject::Object => row["object"] = obj.clone(),
     }
     row

@@ -84,44 +84,62 @@ pub fn json_patch(doc: &Value, patch: &[u8]) -> Result<Value, PatchError> {
         });
     }
     let mut out = doc.clone();
-    json_patch::patch(&mut out, &ops).map_err(|e| json_patch_error(&ops, &e))?;
+    for op in &ops.0 {
+        if tests_missing_member_for_null(&out, op) {
+            continue;
+        }
+        json_patch::patch(&mut out, std::slice::from_ref(op)).map_err(|e| json_patch_error(op, &e))?;
+    }
     Ok(out)
 }
 
+/// Whether `op` tests that a member absent from `doc` (in an object that exists) is null: upstream's
+/// JSON patch library passes that test, and kube-rs's finalizer helper relies on it to add the first
+/// finalizer; the json-patch crate fails it.
+fn tests_missing_member_for_null(doc: &Value, op: &json_patch::PatchOperation) -> bool {
+    let json_patch::PatchOperation::Test(test) = op else {
+        return false;
+    };
+    let path = test.path.as_str();
+    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    test.value.is_null() && doc.pointer(path).is_none() && doc.pointer(parent).is_some_and(Value::is_object)
+}
+
 /// Words a failed operation the way upstream's JSON patch library does.
-fn json_patch_error(ops: &json_patch::Patch, err: &json_patch::PatchError) -> PatchError {
+fn json_patch_error(op: &json_patch::PatchOperation, err: &json_patch::PatchError) -> PatchError {
     use json_patch::{PatchErrorKind, PatchOperation};
     let path = err.path.to_string();
-    let message = match (ops.0.get(err.operation), &err.kind) {
-        (_, PatchErrorKind::TestFailed) => format!("testing value {path} failed: test failed"),
-        (Some(PatchOperation::Add(_)), _) => {
+    let message = match (op, &err.kind) {
+        (PatchOperation::Test(_), _) | (_, PatchErrorKind::TestFailed) => {
+            format!("testing value {path} failed: test failed")
+        }
+        (PatchOperation::Add(_), _) => {
             format!("add operation does not apply: doc is missing path: \"{path}\": missing value")
         }
-        (Some(PatchOperation::Remove(_)), _) => {
+        (PatchOperation::Remove(_), _) => {
             format!("remove operation does not apply: doc is missing path: \"{path}\": missing value")
         }
-        (Some(PatchOperation::Replace(_)), _) => {
+        (PatchOperation::Replace(_), _) => {
             format!("replace operation does not apply: doc is missing key: {path}: missing value")
         }
-        (Some(PatchOperation::Move(op)), PatchErrorKind::InvalidFromPointer) => {
+        (PatchOperation::Move(op), PatchErrorKind::InvalidFromPointer) => {
             format!(
                 "move operation does not apply: doc is missing from path: {}: missing value",
                 op.from
             )
         }
-        (Some(PatchOperation::Copy(op)), PatchErrorKind::InvalidFromPointer) => {
+        (PatchOperation::Copy(op), PatchErrorKind::InvalidFromPointer) => {
             format!(
                 "copy operation does not apply: doc is missing from path: {}: missing value",
                 op.from
             )
         }
-        (Some(PatchOperation::Move(_)), _) => {
+        (PatchOperation::Move(_), _) => {
             format!("move operation does not apply: doc is missing destination path: {path}")
         }
-        (Some(PatchOperation::Copy(_)), _) => {
+        (PatchOperation::Copy(_), _) => {
             format!("copy operation does not apply: doc is missing destination path: {path}")
         }
-        _ => err.to_string(),
     };
     PatchError::JsonPatchApply(message)
 }
@@ -156,6 +174,31 @@ mod tests {
         assert_eq!(
             out,
             json!({"spec": {"replicas": 3, "a": [2, 3]}, "metadata": {"labels": {"y": "1", "z": "1"}}})
+        );
+    }
+
+    #[test]
+    fn json_patch_test_of_a_missing_member_against_null_passes_like_upstream() {
+        // kube-rs's finalizer helper adds the first finalizer this way.
+        let doc = json!({"metadata": {"name": "w"}});
+        let ops = br#"[{"op": "test", "path": "/metadata/finalizers", "value": null},
+                       {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]"#;
+        let out = json_patch(&doc, ops).unwrap();
+        assert_eq!(out["metadata"]["finalizers"], json!(["f"]));
+        // Once present, the same test fails, so a second writer cannot add the list twice.
+        let err = json_patch(&out, ops).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "testing value /metadata/finalizers failed: test failed"
+        );
+        let err = json_patch(
+            &doc,
+            br#"[{"op": "test", "path": "/metadata/finalizers", "value": ["f"]}]"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "testing value /metadata/finalizers failed: test failed"
         );
     }
 
