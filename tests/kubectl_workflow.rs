@@ -191,7 +191,7 @@ fn edit_patch_label_annotate_scale() {
             "configmap/settings labeled\n"
         );
         let err = fails(
-            skiff.kubectl_with(&kubectl, &["label", "cm", "settings", "tier=frontend"]),
+            skiff.kubectl_with(kubectl, &["label", "cm", "settings", "tier=frontend"]),
             &[],
         );
         assert!(
