@@ -4,6 +4,9 @@
 //! [`apply`] merges an applied configuration into a live object; [`record_update`] records ownership for
 //! every other write (create, update, patch); [`request::serve`] is the PATCH handler's apply path.
 
+#[cfg(test)]
+mod crd_tests;
+mod derived;
 mod fieldset;
 mod last_applied;
 mod managed;
@@ -19,6 +22,7 @@ use managed::{Entry, Operation};
 use serde_json::{json, Value};
 use typed::Comparison;
 
+pub use derived::Structure;
 use fieldset::FieldSet;
 pub use fieldset::{path_string, Element, Path};
 pub use managed::Conflict;
@@ -229,7 +233,8 @@ fn apply_once(
 /// become its own (operation Update) and leave every other manager. Returns `new` with its managedFields.
 ///
 /// As upstream: managedFields sent in `new` are taken as given (`[{}]` clears them) except on subresources;
-/// an existing object that has never tracked ownership stays untracked.
+/// an existing object that has never tracked ownership stays untracked; beyond ten Update entries the
+/// oldest merge into `ancient-changes`.
 pub fn record_update(old: Option<&Value>, new: &Value, manager: &str, target: &Target<'_>) -> Value {
     let from_request = managed::decode(new);
     let entries = if managed::is_reset(new) && target.subresource.is_none() {
@@ -246,7 +251,10 @@ pub fn record_update(old: Option<&Value>, new: &Value, manager: &str, target: &T
     let empty = json!({});
     let old_clean = old.map(managed::without_managed_fields).unwrap_or(empty);
     match update_entries(&old_clean, &out, entries.clone(), manager, target) {
-        Ok(updated) => managed::encode(&mut out, updated),
+        Ok(mut updated) => {
+            managed::cap_updates(&mut updated, managed::MAX_UPDATE_MANAGERS);
+            managed::encode(&mut out, updated)
+        }
         Err(_) => managed::encode(&mut out, entries),
     }
     out
