@@ -443,6 +443,21 @@ async fn custom_resource_lists_merge_by_their_crd_list_types() {
         "Apply failed with 2 conflicts: conflicts with \"team-a\":\n- .spec.args\n- .spec.rules[name=\"web\"].backendRefs[name=\"svc-a\",port=80].weight"
     );
 
+    // Fields the schema does not declare are refused, as upstream's typed conversion refuses them.
+    let status = api_error(
+        routes
+            .patch("r", &as_b, &Patch::Apply(route(json!({"bogus": 1}))))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            400,
+            "failed to create typed patch object (/r; example.com/v1, Kind=Route): .spec.bogus: field not declared in schema"
+        )
+    );
+
     // team-a dropping its rule item leaves team-b's items in place.
     let dropped = routes
         .patch(

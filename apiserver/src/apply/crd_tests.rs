@@ -184,6 +184,6 @@ fn a_map_list_item_without_its_key_is_rejected() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "failed to create typed patch object (example.com/v1, Kind=Route): .spec.rules: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
+        "failed to create typed patch object (/r; example.com/v1, Kind=Route): .spec.rules: element 0: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)"
     );
 }

@@ -29,24 +29,6 @@ pub async fn serve(
     }
     let resource = scope.resource;
     let api_version = resource.api_version();
-    let unknown = match &resource.custom_schema {
-        Some(schema) => crate::crd::schema::unknown_fields(schema, config),
-        None => definitions.unknown_fields(resource, config),
-    };
-    if !unknown.is_empty() {
-        let errors: Vec<String> = unknown
-            .iter()
-            .map(|f| format!(".{f}: field not declared in schema"))
-            .collect();
-        let text = match errors.as_slice() {
-            [one] => one.clone(),
-            many => format!("errors:\n  {}", many.join("\n  ")),
-        };
-        return Err(ApiError::bad_request(format!(
-            "failed to create typed patch object ({}): {text}",
-            super::Target::gvk_of(&json!({"apiVersion": api_version, "kind": resource.kind}))
-        )));
-    }
     let root = definitions.root_of(resource);
     let structure = structure(resource);
     let target = target(
@@ -69,6 +51,24 @@ pub async fn serve(
             )))
         }
         _ => {}
+    }
+    let unknown = match &resource.custom_schema {
+        Some(schema) => crate::crd::schema::unknown_fields(schema, config),
+        None => definitions.unknown_fields(resource, config),
+    };
+    if !unknown.is_empty() {
+        let errors: Vec<String> = unknown
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        let text = match errors.as_slice() {
+            [one] => one.clone(),
+            many => format!("errors:\n  {}", many.join("\n  ")),
+        };
+        return Err(ApiError::bad_request(format!(
+            "failed to create typed patch object ({}): {text}",
+            target.describe(config)
+        )));
     }
     let updated = store
         .update_with(scope, name, subresource, opts, |live| {

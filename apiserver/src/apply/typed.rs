@@ -43,11 +43,12 @@ impl<'v, 'a> Shape<'v, 'a> {
                     )),
                     ListKind::Map(keys) => items
                         .iter()
-                        .map(|item| {
+                        .enumerate()
+                        .map(|(i, item)| {
                             let key = item_key(item, keys).map_err(|missing| TypeError {
                                 path: super::fieldset::path_string(path),
                                 message: format!(
-                                    "associative list with keys has an element that omits key field {missing:?} (and doesn't have default value)"
+                                    "element {i}: associative list with keys has an element that omits key field {missing:?} (and doesn't have default value)"
                                 ),
                             })?;
                             Ok((Element::key(&key), item, item_node))
