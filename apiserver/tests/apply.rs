@@ -315,3 +315,240 @@ async fn custom_resource_apply_and_status_apply() {
     assert!(status.status.unwrap().ready);
     assert_eq!(status.spec.size, 2, "a status apply leaves the spec alone");
 }
+
+/// A Gateway-API-like CRD: `rules` is a map list by name whose `backendRefs` are a map list by
+/// (name, port); `hostnames` a set; `args` atomic.
+fn route_crd() -> Value {
+    let backend_refs = json!({"type": "array", "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name", "port"],
+        "items": {"type": "object", "required": ["name", "port"], "properties": {
+            "name": {"type": "string"}, "port": {"type": "integer"}, "weight": {"type": "integer"}}}});
+    let rules = json!({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+        "items": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "backendRefs": backend_refs}}});
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "routes.example.com"},
+        "spec": {
+            "group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "routes", "singular": "route", "kind": "Route", "listKind": "RouteList"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                    "hostnames": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                    "args": {"type": "array", "items": {"type": "string"}},
+                    "rules": rules}}}}}}]
+        }
+    })
+}
+
+fn route(spec: Value) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Route", "metadata": {"name": "r"}, "spec": spec})
+}
+
+#[tokio::test]
+async fn custom_resource_lists_merge_by_their_crd_list_types() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    use kube::runtime::wait::{await_condition, conditions};
+    let server = ApiServer::in_memory().await.unwrap();
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&Default::default(), &serde_json::from_value(route_crd()).unwrap())
+        .await
+        .unwrap();
+    await_condition(crds, "routes.example.com", conditions::is_crd_established())
+        .await
+        .unwrap();
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("example.com", "v1", "Route"));
+    let routes: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let as_a = PatchParams::apply("team-a");
+    let as_b = PatchParams::apply("team-b");
+
+    routes
+        .patch(
+            "r",
+            &as_a,
+            &Patch::Apply(route(json!({
+                "hostnames": ["a.example.com"], "args": ["--a"],
+                "rules": [{"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 1}]}]
+            }))),
+        )
+        .await
+        .unwrap();
+    let both = routes
+        .patch(
+            "r",
+            &as_b,
+            &Patch::Apply(route(json!({
+                "hostnames": ["b.example.com"],
+                "rules": [
+                    {"name": "web", "backendRefs": [{"name": "svc-b", "port": 8080}]},
+                    {"name": "api"}
+                ]
+            }))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        both.data["spec"],
+        json!({
+            "hostnames": ["a.example.com", "b.example.com"], "args": ["--a"],
+            "rules": [
+                {"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 1}, {"name": "svc-b", "port": 8080}]},
+                {"name": "api"}
+            ]
+        }),
+        "both managers keep their items of the set and of the nested map lists"
+    );
+    let fields = |manager: &str| {
+        both.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .find(|e| e.manager.as_deref() == Some(manager))
+            .and_then(|e| e.fields_v1.clone())
+            .unwrap()
+            .0
+    };
+    assert_eq!(
+        fields("team-b")["f:spec"],
+        json!({
+            "f:hostnames": {"v:\"b.example.com\"": {}},
+            "f:rules": {
+                "k:{\"name\":\"api\"}": {".": {}, "f:name": {}},
+                "k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:backendRefs": {
+                    "k:{\"name\":\"svc-b\",\"port\":8080}": {".": {}, "f:name": {}, "f:port": {}}
+                }}
+            }
+        })
+    );
+    assert_eq!(fields("team-a")["f:spec"]["f:args"], json!({}));
+
+    // An atomic list conflicts as a whole; so does a leaf of another manager's list-map item.
+    let err = routes
+        .patch(
+            "r",
+            &as_b,
+            &Patch::Apply(route(json!({
+                "args": ["--b"],
+                "rules": [{"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 9}]}]
+            }))),
+        )
+        .await
+        .unwrap_err();
+    let status = api_error(err);
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        status.message,
+        "Apply failed with 2 conflicts: conflicts with \"team-a\":\n- .spec.args\n- .spec.rules[name=\"web\"].backendRefs[name=\"svc-a\",port=80].weight"
+    );
+
+    // Fields the schema does not declare are refused, as upstream's typed conversion refuses them.
+    let status = api_error(
+        routes
+            .patch("r", &as_b, &Patch::Apply(route(json!({"bogus": 1}))))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            400,
+            "failed to create typed patch object (/r; example.com/v1, Kind=Route): .spec.bogus: field not declared in schema"
+        )
+    );
+
+    // team-a dropping its rule item leaves team-b's items in place.
+    let dropped = routes
+        .patch(
+            "r",
+            &as_a,
+            &Patch::Apply(route(json!({"hostnames": ["a.example.com"], "args": ["--a"]}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped.data["spec"]["rules"],
+        json!([{"name": "web", "backendRefs": [{"name": "svc-b", "port": 8080}]}, {"name": "api"}])
+    );
+}
+
+#[tokio::test]
+async fn update_entries_beyond_ten_merge_into_ancient_changes() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let mut created: ConfigMap = serde_json::from_value(configmap(json!({"k00": "v"}))).unwrap();
+    created.metadata.managed_fields = None;
+    api.create(
+        &kube::api::PostParams {
+            field_manager: Some("m00".into()),
+            ..Default::default()
+        },
+        &created,
+    )
+    .await
+    .unwrap();
+    let mut last = None;
+    for i in 1..12 {
+        let params = PatchParams {
+            field_manager: Some(format!("m{i:02}")),
+            ..Default::default()
+        };
+        let patch = json!({"data": {format!("k{i:02}"): "v"}});
+        last = Some(api.patch("cfg", &params, &Patch::Merge(patch)).await.unwrap());
+    }
+    let entries = last.unwrap().metadata.managed_fields.unwrap();
+    assert_eq!(entries.len(), 10, "eleven managers beyond the cap: {entries:?}");
+    let ancient: Vec<_> = entries
+        .iter()
+        .filter(|e| e.manager.as_deref() == Some("ancient-changes"))
+        .collect();
+    assert_eq!(ancient.len(), 1);
+    assert_eq!(ancient[0].operation.as_deref(), Some("Update"));
+    let mut owned: Vec<String> = entries
+        .iter()
+        .flat_map(|e| {
+            let data = e.fields_v1.as_ref().unwrap().0["f:data"].clone();
+            data.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| k.as_str() != ".")
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    owned.sort();
+    let expected: Vec<String> = (0..12).map(|i| format!("f:k{i:02}")).collect();
+    assert_eq!(owned, expected, "merged entries keep every field they owned");
+}
+
+#[tokio::test]
+async fn force_on_a_non_apply_patch_is_forbidden() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let client = server.client();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.patch(
+        "cfg",
+        &PatchParams::apply("mgr"),
+        &Patch::Apply(configmap(json!({"a": "1"}))),
+    )
+    .await
+    .unwrap();
+    for force in ["true", "false"] {
+        let request = http::Request::patch(format!("/api/v1/namespaces/default/configmaps/cfg?force={force}"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(br#"{"data":{"a":"2"}}"#.to_vec())
+            .unwrap();
+        let status = api_error(client.request::<ConfigMap>(request).await.unwrap_err());
+        assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+        assert_eq!(
+            status.message,
+            "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"
+        );
+    }
+    assert_eq!(
+        api.get("cfg").await.unwrap().data.unwrap()["a"],
+        "1",
+        "nothing was patched"
+    );
+}

@@ -1,8 +1,14 @@
 //! `metadata.managedFields`: decoding and encoding the entries, identifying managers as upstream does,
-//! and wording ownership conflicts.
+//! capping the number of Update entries, and wording ownership conflicts.
 
 use super::fieldset::{path_string, FieldSet, Path};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// The most Update entries an object keeps (upstream's `DefaultMaxUpdateManagers`).
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+/// The manager the oldest Update entries are merged into beyond [`MAX_UPDATE_MANAGERS`].
+const ANCIENT_CHANGES: &str = "ancient-changes";
 
 /// What kind of write an entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,6 +58,28 @@ impl Entry {
             out.push_str(&format!(" using {}", self.api_version));
         }
         out
+    }
+
+    /// upstream's manager identifier (the entry's JSON without time and fields), its tie-breaker when
+    /// ordering entries of the same second.
+    fn identifier(&self) -> String {
+        let mut map = Map::new();
+        map.insert("manager".into(), json!(self.manager));
+        map.insert("operation".into(), json!(self.operation.as_str()));
+        map.insert("apiVersion".into(), json!(self.api_version));
+        map.retain(|_, v| v.as_str().is_some_and(|s| !s.is_empty()));
+        if !self.subresource.is_empty() {
+            map.insert("subresource".into(), json!(self.subresource));
+        }
+        Value::Object(map).to_string()
+    }
+
+    /// The entry's time in whole seconds since the epoch; 0 when it has none.
+    fn seconds(&self) -> i64 {
+        self.time
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map_or(0, |t| t.as_second())
     }
 
     fn to_json(&self) -> Value {
@@ -141,6 +169,59 @@ pub fn encode(obj: &mut Value, mut entries: Vec<Entry>) {
     }
 }
 
+/// Keeps at most `max` Update entries as upstream's capManagersManager does: oldest first (by second,
+/// then identifier), each entry merges into the `ancient-changes` entry of its API version once an older
+/// entry of that version has been seen (the first such entry becomes the bucket), until `max` remain.
+pub fn cap_updates(entries: &mut Vec<Entry>, max: usize) {
+    let mut updaters: Vec<usize> = (0..entries.len())
+        .filter(|i| entries[*i].operation == Operation::Update)
+        .collect();
+    if updaters.len() <= max {
+        return;
+    }
+    updaters.sort_by_cached_key(|i| (entries[*i].seconds(), entries[*i].identifier()));
+    let mut first_of_version: HashMap<String, usize> = HashMap::new();
+    let mut merged = vec![false; entries.len()];
+    let mut length = updaters.len();
+    for i in updaters {
+        if length <= max {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        let Some(&first) = first_of_version.get(&version) else {
+            first_of_version.insert(version, i);
+            continue;
+        };
+        let bucket = match (0..entries.len()).find(|b| !merged[*b] && entries[*b].is_bucket_of(&version)) {
+            Some(bucket) => bucket,
+            None => {
+                entries[first].manager = ANCIENT_CHANGES.to_string();
+                entries[first].subresource.clear();
+                first
+            }
+        };
+        if bucket == i {
+            continue;
+        }
+        let set = entries[i].set.clone();
+        entries[bucket].set = entries[bucket].set.union(&set);
+        entries[bucket].time = entries[i].time.clone();
+        merged[i] = true;
+        length -= 1;
+    }
+    let mut flags = merged.into_iter();
+    entries.retain(|_| !flags.next().unwrap_or(false));
+}
+
+impl Entry {
+    fn is_bucket_of(&self, version: &str) -> bool {
+        self.manager == ANCIENT_CHANGES
+            && self.operation == Operation::Update
+            && self.subresource.is_empty()
+            && self.api_version == version
+    }
+}
+
 /// `obj` without its managedFields.
 pub fn without_managed_fields(obj: &Value) -> Value {
     let mut out = obj.clone();
@@ -218,6 +299,62 @@ mod tests {
         assert_eq!(list[1], obj["metadata"]["managedFields"][0]);
         encode(&mut out, Vec::new());
         assert!(out["metadata"].get("managedFields").is_none());
+    }
+
+    fn update(manager: &str, version: &str, second: u32) -> Entry {
+        let mut set = FieldSet::new();
+        set.insert(&[Element::field("data"), Element::field(manager)]);
+        Entry {
+            manager: manager.into(),
+            operation: Operation::Update,
+            api_version: version.into(),
+            time: Some(format!("2024-01-01T00:00:{second:02}Z")),
+            subresource: String::new(),
+            set,
+        }
+    }
+
+    #[test]
+    fn the_oldest_updates_merge_into_ancient_changes_per_version() {
+        let mut entries: Vec<Entry> = (0..12).map(|i| update(&format!("m{i:02}"), "v1", i)).collect();
+        entries.push(Entry {
+            operation: Operation::Apply,
+            ..update("applier", "v1", 0)
+        });
+        cap_updates(&mut entries, MAX_UPDATE_MANAGERS);
+        let names: Vec<&str> = entries.iter().map(|e| e.manager.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ancient-changes",
+                "m03",
+                "m04",
+                "m05",
+                "m06",
+                "m07",
+                "m08",
+                "m09",
+                "m10",
+                "m11",
+                "applier"
+            ]
+        );
+        let bucket = &entries[0];
+        assert_eq!(bucket.time.as_deref(), Some("2024-01-01T00:00:02Z"));
+        for m in ["m00", "m01", "m02"] {
+            assert!(bucket.set.contains(&[Element::field("data"), Element::field(m)]));
+        }
+
+        // Versions keep buckets of their own; the first entry of a version only becomes one.
+        let mut entries: Vec<Entry> = (0..11)
+            .map(|i| update(&format!("m{i:02}"), if i % 2 == 0 { "v1" } else { "v2" }, i))
+            .collect();
+        cap_updates(&mut entries, MAX_UPDATE_MANAGERS);
+        let names: Vec<&str> = entries.iter().map(|e| e.manager.as_str()).collect();
+        assert_eq!(names[..2], ["ancient-changes", "m01"]);
+        assert_eq!(entries.len(), 10);
+        cap_updates(&mut entries, MAX_UPDATE_MANAGERS);
+        assert_eq!(entries.len(), 10, "at the cap nothing changes");
     }
 
     #[test]

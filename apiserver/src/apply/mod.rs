@@ -4,6 +4,9 @@
 //! [`apply`] merges an applied configuration into a live object; [`record_update`] records ownership for
 //! every other write (create, update, patch); [`request::serve`] is the PATCH handler's apply path.
 
+#[cfg(test)]
+mod crd_tests;
+mod derived;
 mod fieldset;
 mod last_applied;
 mod managed;
@@ -19,6 +22,7 @@ use managed::{Entry, Operation};
 use serde_json::{json, Value};
 use typed::Comparison;
 
+pub use derived::Structure;
 use fieldset::FieldSet;
 pub use fieldset::{path_string, Element, Path};
 pub use managed::Conflict;
@@ -116,6 +120,14 @@ impl Target<'_> {
         }
     }
 
+    /// An applied configuration as upstream names it in typed-conversion errors:
+    /// `namespace/name; group/version, Kind=Kind`.
+    pub(crate) fn describe(&self, config: &Value) -> String {
+        let text = |p: &str| config.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let gvk = Target::gvk_of(&json!({"apiVersion": self.api_version, "kind": self.kind}));
+        format!("{}/{}; {gvk}", text("/metadata/namespace"), text("/metadata/name"))
+    }
+
     /// upstream's `GroupVersionKind` string of an object: `apps/v1, Kind=Deployment`, `/v1, Kind=Pod`.
     fn gvk_of(obj: &Value) -> String {
         let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -125,10 +137,11 @@ impl Target<'_> {
     }
 }
 
-fn bad_type(target: &Target<'_>, e: typed::TypeError) -> ApplyError {
+/// upstream's wording of a configuration that does not fit the schema.
+fn bad_type(target: &Target<'_>, config: &Value, e: typed::TypeError) -> ApplyError {
     ApplyError::BadRequest(format!(
         "failed to create typed patch object ({}): {e}",
-        Target::gvk_of(&json!({"apiVersion": target.api_version, "kind": target.kind}))
+        target.describe(config)
     ))
 }
 
@@ -187,7 +200,7 @@ fn apply_once(
     let mut entries = live.map(managed::decode).unwrap_or_default();
     if entries.is_empty() && live.is_some() {
         entries = update_entries(&empty, &live_clean, Vec::new(), BEFORE_FIRST_APPLY, target)
-            .map_err(|e| bad_type(target, e))?;
+            .map_err(|e| bad_type(target, config, e))?;
     }
     let strip = target.strip_set();
     let reset = target.reset_set(config);
@@ -195,19 +208,20 @@ fn apply_once(
     let previous = entries.iter().position(|e| e.same_manager(&mine));
     let last_set = previous.map(|i| entries[i].set.clone()).unwrap_or_default();
     let applied = typed::to_field_set(config, schema)
-        .map_err(|e| bad_type(target, e))?
+        .map_err(|e| bad_type(target, config, e))?
         .difference(&strip)
         .recursive_difference(&reset);
 
-    let mut merged = typed::merge(&live_clean, config, schema).map_err(|e| bad_type(target, e))?;
+    let mut merged = typed::merge(&live_clean, config, schema).map_err(|e| bad_type(target, config, e))?;
     let mut owned = applied.clone();
     for other in entries.iter().filter(|e| !e.same_manager(&mine)) {
         owned = owned.union(&other.set);
     }
-    typed::prune(&mut merged, &last_set.difference(&applied), &owned, schema).map_err(|e| bad_type(target, e))?;
+    typed::prune(&mut merged, &last_set.difference(&applied), &owned, schema)
+        .map_err(|e| bad_type(target, config, e))?;
 
     let comparison = typed::compare(&live_clean, &merged, schema)
-        .map_err(|e| bad_type(target, e))?
+        .map_err(|e| bad_type(target, config, e))?
         .filter(&strip, &reset);
     let changed = merged != live_clean;
     let mut mine = match previous {
@@ -229,7 +243,8 @@ fn apply_once(
 /// become its own (operation Update) and leave every other manager. Returns `new` with its managedFields.
 ///
 /// As upstream: managedFields sent in `new` are taken as given (`[{}]` clears them) except on subresources;
-/// an existing object that has never tracked ownership stays untracked.
+/// an existing object that has never tracked ownership stays untracked; beyond ten Update entries the
+/// oldest merge into `ancient-changes`.
 pub fn record_update(old: Option<&Value>, new: &Value, manager: &str, target: &Target<'_>) -> Value {
     let from_request = managed::decode(new);
     let entries = if managed::is_reset(new) && target.subresource.is_none() {
@@ -246,7 +261,10 @@ pub fn record_update(old: Option<&Value>, new: &Value, manager: &str, target: &T
     let empty = json!({});
     let old_clean = old.map(managed::without_managed_fields).unwrap_or(empty);
     match update_entries(&old_clean, &out, entries.clone(), manager, target) {
-        Ok(updated) => managed::encode(&mut out, updated),
+        Ok(mut updated) => {
+            managed::cap_updates(&mut updated, managed::MAX_UPDATE_MANAGERS);
+            managed::encode(&mut out, updated)
+        }
         Err(_) => managed::encode(&mut out, entries),
     }
     out

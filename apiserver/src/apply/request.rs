@@ -1,13 +1,14 @@
 //! PATCH with `application/apply-patch+yaml`: checks the options, applies inside the store's
 //! read-modify-write loop, and creates the object when it does not exist yet.
 
-use super::{apply, Schema, Target, FIELD_MANAGER_MAX_LENGTH};
+use super::{apply, Schema, Structure, Target, FIELD_MANAGER_MAX_LENGTH};
 use crate::http::ApiState;
 use crate::registry::store::{Scope, WriteOptions};
 use crate::registry::{FieldError, FieldErrorKind, Resource};
 use crate::status::{ApiError, ApiResult};
 use bytes::Bytes;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// Serves one apply request: `config` is the decoded body, `force` the `force` query parameter.
 pub async fn serve(
@@ -28,23 +29,15 @@ pub async fn serve(
     }
     let resource = scope.resource;
     let api_version = resource.api_version();
-    let unknown = definitions.unknown_fields(resource, config);
-    if !unknown.is_empty() {
-        let errors: Vec<String> = unknown
-            .iter()
-            .map(|f| format!(".{f}: field not declared in schema"))
-            .collect();
-        let text = match errors.as_slice() {
-            [one] => one.clone(),
-            many => format!("errors:\n  {}", many.join("\n  ")),
-        };
-        return Err(ApiError::bad_request(format!(
-            "failed to create typed patch object ({}): {text}",
-            super::Target::gvk_of(&json!({"apiVersion": api_version, "kind": resource.kind}))
-        )));
-    }
     let root = definitions.root_of(resource);
-    let target = target(state, resource, &api_version, root.as_deref(), subresource);
+    let structure = structure(resource);
+    let target = target(
+        state,
+        resource,
+        &api_version,
+        (root.as_deref(), structure.as_deref()),
+        subresource,
+    );
     // A configuration may leave the name to the URL.
     let mut named = config.clone();
     crate::registry::store::object::meta_mut(&mut named)
@@ -58,6 +51,24 @@ pub async fn serve(
             )))
         }
         _ => {}
+    }
+    let unknown = match &resource.custom_schema {
+        Some(schema) => crate::crd::schema::unknown_fields(schema, config),
+        None => definitions.unknown_fields(resource, config),
+    };
+    if !unknown.is_empty() {
+        let errors: Vec<String> = unknown
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        let text = match errors.as_slice() {
+            [one] => one.clone(),
+            many => format!("errors:\n  {}", many.join("\n  ")),
+        };
+        return Err(ApiError::bad_request(format!(
+            "failed to create typed patch object ({}): {text}",
+            target.describe(config)
+        )));
     }
     let updated = store
         .update_with(scope, name, subresource, opts, |live| {
@@ -96,26 +107,50 @@ fn check_field_manager(manager: Option<&str>) -> ApiResult<&str> {
         }
         Some(m) => return Ok(m),
     };
+    Err(invalid_patch_options(error))
+}
+
+/// The `force` parameter of a PATCH (`true` as Go's ParseBool reads it): only apply patches may carry
+/// it at all, as upstream's ValidatePatchOptions says.
+pub fn force_option(force: Option<&str>, apply: bool) -> ApiResult<bool> {
+    match force {
+        Some(_) if !apply => Err(invalid_patch_options(FieldError::forbidden(
+            "force",
+            "may not be specified for non-apply patch",
+        ))),
+        force => Ok(matches!(force, Some("1" | "t" | "T" | "TRUE" | "true" | "True"))),
+    }
+}
+
+/// upstream's 422 for PatchOptions, whose details carry no name.
+fn invalid_patch_options(error: FieldError) -> ApiError {
     let mut err = ApiError::invalid("PatchOptions", "meta.k8s.io", "", &[error]);
     if let Some(details) = err.details.as_mut().and_then(Value::as_object_mut) {
         details.shift_remove("name");
     }
-    Err(err)
+    err
 }
 
-/// What the field manager needs to know about a write's object: its schema and type.
+/// A custom resource's apply structure, derived once per CRD version.
+fn structure(resource: &Resource) -> Option<Arc<Structure>> {
+    resource.custom_schema.as_ref().map(Structure::of)
+}
+
+/// What the field manager needs to know about a write's object: its schema (a built-in root definition or
+/// a custom resource's structure) and type.
 fn target<'a>(
     state: &'a ApiState,
     resource: &'a Resource,
     api_version: &'a str,
-    root: Option<&'a str>,
+    (root, structure): (Option<&'a str>, Option<&'a Structure>),
     subresource: Option<&'a str>,
 ) -> Target<'a> {
     let schemas = state.definitions.schemas();
     Target {
-        schema: match root {
-            Some(root) => Schema::typed(schemas, root),
-            None => Schema::deduced(Some(schemas)),
+        schema: match (root, structure) {
+            (Some(root), _) => Schema::typed(schemas, root),
+            (None, Some(structure)) => Schema::derived(Some(schemas), structure),
+            (None, None) => Schema::deduced(Some(schemas)),
         },
         api_version,
         kind: &resource.kind,
@@ -135,10 +170,17 @@ pub fn record(
 ) -> Value {
     let api_version = resource.api_version();
     let root = state.definitions.root_of(resource);
+    let structure = structure(resource);
     super::record_update(
         old,
         new,
         manager,
-        &target(state, resource, &api_version, root.as_deref(), subresource),
+        &target(
+            state,
+            resource,
+            &api_version,
+            (root.as_deref(), structure.as_deref()),
+            subresource,
+        ),
     )
 }

@@ -1,9 +1,11 @@
 //! The structure server-side apply needs from a schema: which map keys are struct fields, which lists are
 //! associative (and by which keys), sets or atomic, and which maps and structs are atomic.
 //!
-//! Built-in kinds walk the schemars definitions with [`crate::patch::field_meta`]; objects without a
-//! schema (custom resources) are deduced from their values: every map is a map, every list atomic.
+//! Built-in kinds walk the schemars definitions with [`crate::patch::field_meta`]; custom resources walk
+//! the structure derived from their CRD version ([`super::derived`]); objects without either are deduced
+//! from their values: every map is a map, every list atomic.
 
+use super::derived::{DerivedList, KeyField, Structure, Type};
 use crate::patch::{field_meta, FieldMeta};
 use serde_json::{Map, Value};
 
@@ -27,11 +29,19 @@ const ATOMIC_STRUCTS: &[&str] = &[
 /// Upstream defaults of associative-list keys an item may omit (a container port's protocol).
 const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
 
-/// A kind's schema: the definitions and the root definition, or none for deduced (schemaless) objects.
+/// A kind's schema: built-in definitions with a root definition, a custom resource's derived structure,
+/// or nothing (deduced from the values).
 #[derive(Clone, Copy)]
 pub struct Schema<'a> {
     defs: Option<&'a Map<String, Value>>,
-    root: Option<&'a str>,
+    root: Root<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Root<'a> {
+    Typed(&'a str),
+    Derived(&'a Type),
+    Deduced,
 }
 
 impl<'a> Schema<'a> {
@@ -39,148 +49,246 @@ impl<'a> Schema<'a> {
     pub fn typed(defs: &'a Map<String, Value>, root: &'a str) -> Self {
         Schema {
             defs: Some(defs),
-            root: Some(root),
+            root: Root::Typed(root),
+        }
+    }
+
+    /// A custom resource's structure; `defs` supplies `ObjectMeta` for its metadata.
+    pub fn derived(defs: Option<&'a Map<String, Value>>, structure: &'a Structure) -> Self {
+        Schema {
+            defs,
+            root: Root::Derived(&structure.root),
         }
     }
 
     /// No schema: maps are maps and lists are atomic; `metadata` still follows `ObjectMeta` when `defs` has it.
     pub fn deduced(defs: Option<&'a Map<String, Value>>) -> Self {
-        Schema { defs, root: None }
+        Schema {
+            defs,
+            root: Root::Deduced,
+        }
     }
 
     /// The type of the object's root.
     pub(crate) fn root(&self) -> Ty<'a> {
-        match (self.defs, self.root) {
-            (Some(defs), Some(root)) => Ty::resolve(defs, defs.get(root), Some(root)),
-            _ => Ty {
-                defs: self.defs,
-                name: None,
-                schema: None,
-                root_of_deduced: true,
-            },
+        let place = match (self.defs, self.root) {
+            (Some(defs), Root::Typed(root)) => return Ty::resolve(defs, defs.get(root), Some(root), None),
+            (_, Root::Derived(ty)) => Place::Derived(ty),
+            _ => Place::DeducedRoot,
+        };
+        Ty { defs: self.defs, place }
+    }
+}
+
+/// The key fields of an associative list.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Keys<'a> {
+    /// A built-in list's keys; defaults from [`KEY_DEFAULTS`].
+    Builtin(&'static [&'static str]),
+    /// A custom resource's keys with their schema defaults.
+    Derived(&'a [KeyField]),
+}
+
+impl<'a> Keys<'a> {
+    /// The key names.
+    pub fn names(self) -> impl Iterator<Item = &'a str> {
+        let len = match self {
+            Keys::Builtin(names) => names.len(),
+            Keys::Derived(fields) => fields.len(),
+        };
+        (0..len).filter_map(move |i| match self {
+            Keys::Builtin(names) => names.get(i).copied(),
+            Keys::Derived(fields) => fields.get(i).map(|f| f.name.as_str()),
+        })
+    }
+
+    /// The default of the `i`th key, for items that omit it.
+    fn default(self, i: usize) -> Option<Value> {
+        match self {
+            Keys::Builtin(names) => {
+                let name = names.get(i)?;
+                let (_, default) = KEY_DEFAULTS.iter().find(|(k, _)| k == name)?;
+                Some(Value::String((*default).to_string()))
+            }
+            Keys::Derived(fields) => fields.get(i)?.default.clone(),
         }
     }
 }
 
 /// How a list keeps its items.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ListKind {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ListKind<'a> {
     /// Replaced and owned as a whole.
     Atomic,
     /// Scalars, merged as a union; items owned by value.
     Set,
     /// Objects merged by these key fields; items owned by key.
-    Map(&'static [&'static str]),
+    Map(Keys<'a>),
 }
 
 /// A position in the schema.
 #[derive(Clone, Copy)]
 pub(crate) struct Ty<'a> {
     defs: Option<&'a Map<String, Value>>,
-    name: Option<&'a str>,
-    schema: Option<&'a Value>,
-    root_of_deduced: bool,
+    place: Place<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// A built-in definition (named when reached through `$ref`) and the metadata of the field holding it.
+    Builtin {
+        name: Option<&'a str>,
+        schema: &'a Value,
+        meta: Option<&'static FieldMeta>,
+    },
+    /// A position in a custom resource's structure.
+    Derived(&'a Type),
+    /// Unknown: maps are maps, lists atomic.
+    Deduced,
+    /// The root of an object without a schema: `metadata` is `ObjectMeta`.
+    DeducedRoot,
 }
 
 impl<'a> Ty<'a> {
     fn deduced(defs: Option<&'a Map<String, Value>>) -> Self {
         Ty {
             defs,
-            name: None,
-            schema: None,
-            root_of_deduced: false,
+            place: Place::Deduced,
         }
     }
 
     /// Follows `$ref` (directly or as the single member of `allOf`/`anyOf`/`oneOf`).
-    fn resolve(defs: &'a Map<String, Value>, schema: Option<&'a Value>, name: Option<&'a str>) -> Self {
-        let mut ty = Ty {
-            defs: Some(defs),
-            name,
-            schema,
-            root_of_deduced: false,
+    fn resolve(
+        defs: &'a Map<String, Value>,
+        schema: Option<&'a Value>,
+        mut name: Option<&'a str>,
+        meta: Option<&'static FieldMeta>,
+    ) -> Self {
+        let Some(mut schema) = schema else {
+            return Ty::deduced(Some(defs));
         };
-        while let Some(target) = ty.schema.and_then(reference) {
+        while let Some(target) = reference(schema) {
             match defs.get_key_value(target) {
                 Some((key, def)) => {
-                    ty.name = Some(key.as_str());
-                    ty.schema = Some(def);
+                    name = Some(key.as_str());
+                    schema = def;
                 }
                 None => return Ty::deduced(Some(defs)),
             }
         }
-        ty
+        Ty {
+            defs: Some(defs),
+            place: Place::Builtin { name, schema, meta },
+        }
+    }
+
+    /// The built-in `ObjectMeta`, or deduced when the definitions lack it.
+    fn object_meta(defs: Option<&'a Map<String, Value>>) -> Self {
+        match defs.and_then(|d| d.get_key_value(OBJECT_META)) {
+            Some((name, def)) => Ty {
+                defs,
+                place: Place::Builtin {
+                    name: Some(name.as_str()),
+                    schema: def,
+                    meta: None,
+                },
+            },
+            None => Ty::deduced(defs),
+        }
+    }
+
+    fn derived(&self, ty: &'a Type) -> Self {
+        match ty {
+            Type::ObjectMeta => Ty::object_meta(self.defs),
+            Type::Deduced => Ty::deduced(self.defs),
+            _ => Ty {
+                defs: self.defs,
+                place: Place::Derived(ty),
+            },
+        }
     }
 
     /// Whether a value of this type is owned as a whole when it is a map.
     pub fn atomic_map(&self) -> bool {
-        self.name.is_some_and(|n| ATOMIC_STRUCTS.contains(&n))
-            || self
-                .schema
-                .and_then(|s| s.get("x-kubernetes-map-type"))
-                .is_some_and(|t| t == "atomic")
+        match self.place {
+            Place::Builtin { name, schema, meta } => {
+                meta.and_then(|m| m.map_type) == Some("atomic")
+                    || name.is_some_and(|n| ATOMIC_STRUCTS.contains(&n))
+                    || schema.get("x-kubernetes-map-type").is_some_and(|t| t == "atomic")
+            }
+            Place::Derived(Type::Object { atomic, .. }) => *atomic,
+            _ => false,
+        }
+    }
+
+    /// How a list of this type keeps its items (upstream's default: atomic).
+    pub fn list_kind(&self) -> ListKind<'a> {
+        match self.place {
+            Place::Builtin { meta: Some(meta), .. } => match (meta.list_type, meta.list_map_keys) {
+                (Some("set"), _) => ListKind::Set,
+                (Some("map"), keys) if !keys.is_empty() => ListKind::Map(Keys::Builtin(keys)),
+                _ => ListKind::Atomic,
+            },
+            Place::Derived(Type::List { kind, .. }) => match kind {
+                DerivedList::Atomic => ListKind::Atomic,
+                DerivedList::Set => ListKind::Set,
+                DerivedList::Map(keys) => ListKind::Map(Keys::Derived(keys)),
+            },
+            _ => ListKind::Atomic,
+        }
     }
 
     /// The type of `key` in a map of this type, and whether `key` is a declared struct field (owned only
     /// through its leaves) rather than a map entry (owned itself).
-    pub fn field(&self, key: &str) -> (Ty<'a>, Option<&'static FieldMeta>, bool) {
-        if self.root_of_deduced {
-            if let Some(defs) = self.defs.filter(|d| key == "metadata" && d.contains_key(OBJECT_META)) {
-                return (Ty::resolve(defs, defs.get(OBJECT_META), Some(OBJECT_META)), None, true);
+    pub fn field(&self, key: &str) -> (Ty<'a>, bool) {
+        match self.place {
+            Place::DeducedRoot if key == "metadata" => {
+                let meta = Ty::object_meta(self.defs);
+                let declared = matches!(meta.place, Place::Builtin { .. });
+                (meta, declared)
             }
+            Place::Builtin { name, schema, .. } => {
+                let Some(defs) = self.defs else {
+                    return (Ty::deduced(None), false);
+                };
+                if let Some(prop) = schema.get("properties").and_then(|p| p.get(key)) {
+                    let meta = name.and_then(|name| field_meta(name, key));
+                    return (Ty::resolve(defs, Some(prop), None, meta), true);
+                }
+                let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+                (Ty::resolve(defs, additional, None, None), false)
+            }
+            Place::Derived(Type::Object { fields, values, .. }) => match (fields.get(key), values) {
+                (Some(ty), _) => (self.derived(ty), true),
+                (None, Some(values)) => (self.derived(values), false),
+                (None, None) => (Ty::deduced(self.defs), false),
+            },
+            _ => (Ty::deduced(self.defs), false),
         }
-        let (Some(defs), Some(schema)) = (self.defs, self.schema) else {
-            return (Ty::deduced(self.defs), None, false);
-        };
-        if let Some(prop) = schema.get("properties").and_then(|p| p.get(key)) {
-            let meta = self.name.and_then(|name| field_meta(name, key));
-            return (Ty::resolve(defs, Some(prop), None), meta, true);
-        }
-        let additional = schema.get("additionalProperties").filter(|a| a.is_object());
-        (Ty::resolve(defs, additional, None), None, false)
     }
 
     /// The type of this list's items.
     pub fn items(&self) -> Ty<'a> {
-        match (self.defs, self.schema.and_then(|s| s.get("items"))) {
-            (Some(defs), Some(items)) => Ty::resolve(defs, Some(items), None),
+        match self.place {
+            Place::Builtin { schema, .. } => match (self.defs, schema.get("items")) {
+                (Some(defs), Some(items)) => Ty::resolve(defs, Some(items), None, None),
+                _ => Ty::deduced(self.defs),
+            },
+            Place::Derived(Type::List { items, .. }) => self.derived(items),
             _ => Ty::deduced(self.defs),
         }
     }
 }
 
-/// How a list field keeps its items: from the field's metadata, else atomic (upstream's default).
-pub(crate) fn list_kind(meta: Option<&FieldMeta>) -> ListKind {
-    match meta.and_then(|m| m.list_type) {
-        Some("set") => ListKind::Set,
-        Some("map") => match meta.map(|m| m.list_map_keys) {
-            Some(keys) if !keys.is_empty() => ListKind::Map(keys),
-            _ => ListKind::Atomic,
-        },
-        _ => ListKind::Atomic,
-    }
-}
-
-/// Whether a map field's metadata says `mapType=atomic`.
-pub(crate) fn atomic_map_field(meta: Option<&FieldMeta>) -> bool {
-    meta.and_then(|m| m.map_type) == Some("atomic")
-}
-
-/// The key fields of an associative-list item, with upstream's key defaults; `Err(field)` names a missing key.
-pub(crate) fn item_key(item: &Value, keys: &[&str]) -> Result<Map<String, Value>, String> {
+/// The key fields of an associative-list item, with their defaults; `Err(field)` names a missing key.
+pub(crate) fn item_key(item: &Value, keys: Keys<'_>) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
-    for key in keys {
-        match item.get(*key).filter(|v| !v.is_null()) {
-            Some(v) => {
-                out.insert((*key).to_string(), v.clone());
-            }
-            None => match KEY_DEFAULTS.iter().find(|(k, _)| k == key) {
-                Some((_, default)) => {
-                    out.insert((*key).to_string(), Value::String((*default).to_string()));
-                }
-                None => return Err((*key).to_string()),
-            },
-        }
+    for (i, key) in keys.names().enumerate() {
+        let value = match item.get(key).filter(|v| !v.is_null()) {
+            Some(v) => v.clone(),
+            None => keys.default(i).ok_or_else(|| key.to_string())?,
+        };
+        out.insert(key.to_string(), value);
     }
     Ok(out)
 }

@@ -2,8 +2,7 @@
 //! merge of an applied configuration into a live object, and the removal of fields nobody owns any more.
 
 use super::fieldset::{Element, FieldSet, Path};
-use super::schema::{atomic_map_field, item_key, list_kind, ListKind, Schema, Ty};
-use crate::patch::FieldMeta;
+use super::schema::{item_key, Keys, ListKind, Schema, Ty};
 use serde_json::{Map, Value};
 
 /// A value that does not fit its schema, worded as upstream's typed conversion words it.
@@ -14,51 +13,42 @@ pub struct TypeError {
     pub message: String,
 }
 
-/// A position in a value's schema: its type and the metadata of the field holding it.
-#[derive(Clone, Copy)]
-struct Node<'a> {
-    ty: Ty<'a>,
-    meta: Option<&'static FieldMeta>,
-}
-
 /// How one value decomposes under its schema.
 enum Shape<'v, 'a> {
     /// Owned as a whole: scalars, null, atomic lists and maps.
     Leaf,
     /// (element, value, node, whether the key is a declared struct field).
-    Map(Vec<(Element, &'v Value, Node<'a>, bool)>),
+    Map(Vec<(Element, &'v Value, Ty<'a>, bool)>),
     /// (element, item, node).
-    List(Vec<(Element, &'v Value, Node<'a>)>),
+    List(Vec<(Element, &'v Value, Ty<'a>)>),
 }
 
 impl<'v, 'a> Shape<'v, 'a> {
-    fn of(value: &'v Value, node: Node<'a>, path: &[Element]) -> Result<Self, TypeError> {
+    fn of(value: &'v Value, node: Ty<'a>, path: &[Element]) -> Result<Self, TypeError> {
         match value {
-            Value::Object(map) if !(atomic_map_field(node.meta) || node.ty.atomic_map()) => Ok(Shape::Map(
+            Value::Object(map) if !node.atomic_map() => Ok(Shape::Map(
                 map.iter()
                     .map(|(k, v)| {
-                        let (ty, meta, declared) = node.ty.field(k);
-                        (Element::field(k), v, Node { ty, meta }, declared)
+                        let (ty, declared) = node.field(k);
+                        (Element::field(k), v, ty, declared)
                     })
                     .collect(),
             )),
             Value::Array(items) => {
-                let item_node = Node {
-                    ty: node.ty.items(),
-                    meta: None,
-                };
-                match list_kind(node.meta) {
+                let item_node = node.items();
+                match node.list_kind() {
                     ListKind::Atomic => Ok(Shape::Leaf),
                     ListKind::Set => Ok(Shape::List(
                         items.iter().map(|v| (Element::value(v), v, item_node)).collect(),
                     )),
                     ListKind::Map(keys) => items
                         .iter()
-                        .map(|item| {
+                        .enumerate()
+                        .map(|(i, item)| {
                             let key = item_key(item, keys).map_err(|missing| TypeError {
                                 path: super::fieldset::path_string(path),
                                 message: format!(
-                                    "associative list with keys has an element that omits key field {missing:?} (and doesn't have default value)"
+                                    "element {i}: associative list with keys has an element that omits key field {missing:?} (and doesn't have default value)"
                                 ),
                             })?;
                             Ok((Element::key(&key), item, item_node))
@@ -80,21 +70,14 @@ fn is_empty_container(v: &Value) -> bool {
     }
 }
 
-fn root_node(schema: Schema<'_>) -> Node<'_> {
-    Node {
-        ty: schema.root(),
-        meta: None,
-    }
-}
-
 /// The fields `value` specifies: leaves, map entries, list items (with their own path) and atomic values.
 pub fn to_field_set(value: &Value, schema: Schema<'_>) -> Result<FieldSet, TypeError> {
     let mut set = FieldSet::new();
-    walk_field_set(value, root_node(schema), &mut Vec::new(), &mut set)?;
+    walk_field_set(value, schema.root(), &mut Vec::new(), &mut set)?;
     Ok(set)
 }
 
-fn walk_field_set(value: &Value, node: Node<'_>, path: &mut Path, set: &mut FieldSet) -> Result<(), TypeError> {
+fn walk_field_set(value: &Value, node: Ty<'_>, path: &mut Path, set: &mut FieldSet) -> Result<(), TypeError> {
     match Shape::of(value, node, path)? {
         Shape::Leaf => set.insert(path),
         Shape::Map(children) => {
@@ -143,14 +126,14 @@ impl Comparison {
 /// together with everything below them.
 pub fn compare(old: &Value, new: &Value, schema: Schema<'_>) -> Result<Comparison, TypeError> {
     let mut out = Comparison::default();
-    walk_compare(Some(old), Some(new), root_node(schema), &mut Vec::new(), &mut out)?;
+    walk_compare(Some(old), Some(new), schema.root(), &mut Vec::new(), &mut out)?;
     Ok(out)
 }
 
 fn walk_compare(
     old: Option<&Value>,
     new: Option<&Value>,
-    node: Node<'_>,
+    node: Ty<'_>,
     path: &mut Path,
     out: &mut Comparison,
 ) -> Result<(), TypeError> {
@@ -194,7 +177,7 @@ fn walk_compare(
 }
 
 /// Inserts `path` and every node below it.
-fn all_nodes(value: &Value, node: Node<'_>, path: &mut Path, set: &mut FieldSet) -> Result<(), TypeError> {
+fn all_nodes(value: &Value, node: Ty<'_>, path: &mut Path, set: &mut FieldSet) -> Result<(), TypeError> {
     set.insert(path);
     match Shape::of(value, node, path)? {
         Shape::Leaf => {}
@@ -219,10 +202,10 @@ fn all_nodes(value: &Value, node: Node<'_>, path: &mut Path, set: &mut FieldSet)
 /// Merges `config` into `live`: maps merge key by key, associative lists by key, sets as a union; anything
 /// else (scalars, atomic values) takes the configuration's value. `null` in the configuration removes.
 pub fn merge(live: &Value, config: &Value, schema: Schema<'_>) -> Result<Value, TypeError> {
-    walk_merge(live, config, root_node(schema), &mut Vec::new())
+    walk_merge(live, config, schema.root(), &mut Vec::new())
 }
 
-fn walk_merge(live: &Value, config: &Value, node: Node<'_>, path: &mut Path) -> Result<Value, TypeError> {
+fn walk_merge(live: &Value, config: &Value, node: Ty<'_>, path: &mut Path) -> Result<Value, TypeError> {
     match (Shape::of(live, node, path)?, Shape::of(config, node, path)?, live) {
         (Shape::Map(_), Shape::Map(children), Value::Object(live_map)) => {
             let mut out = live_map.clone();
@@ -250,8 +233,8 @@ fn walk_merge(live: &Value, config: &Value, node: Node<'_>, path: &mut Path) -> 
 /// Interleaves two lists as upstream does: live-only items keep their place, shared and new items
 /// follow the configuration's order.
 fn merge_items(
-    live: &[(Element, &Value, Node<'_>)],
-    config: &[(Element, &Value, Node<'_>)],
+    live: &[(Element, &Value, Ty<'_>)],
+    config: &[(Element, &Value, Ty<'_>)],
     path: &mut Path,
 ) -> Result<Value, TypeError> {
     let in_config = |e: &Element| config.iter().any(|(f, ..)| f == e);
@@ -313,24 +296,24 @@ fn merge_items(
 /// Removes from `value` the members of `remove` that nobody in `owned` owns (at or below them); containers
 /// left empty by the removal go too. Key fields of associative-list items are kept.
 pub fn prune(value: &mut Value, remove: &FieldSet, owned: &FieldSet, schema: Schema<'_>) -> Result<(), TypeError> {
-    walk_prune(value, remove, Some(owned), root_node(schema), &mut Vec::new())
+    walk_prune(value, remove, Some(owned), schema.root(), &mut Vec::new())
 }
 
 fn walk_prune(
     value: &mut Value,
     remove: &FieldSet,
     owned: Option<&FieldSet>,
-    node: Node<'_>,
+    node: Ty<'_>,
     path: &mut Path,
 ) -> Result<(), TypeError> {
-    let elements: Vec<(Element, Node<'_>)> = match Shape::of(value, node, path)? {
+    let elements: Vec<(Element, Ty<'_>)> = match Shape::of(value, node, path)? {
         Shape::Leaf => return Ok(()),
         Shape::Map(children) => children.into_iter().map(|(e, _, n, _)| (e, n)).collect(),
         Shape::List(items) => items.into_iter().map(|(e, _, n)| (e, n)).collect(),
     };
-    let keys = match list_kind(node.meta) {
-        ListKind::Map(keys) if value.is_array() => keys,
-        _ => &[],
+    let keys = match node.list_kind() {
+        ListKind::Map(keys) if value.is_array() => Some(keys),
+        _ => None,
     };
     let mut doomed = Vec::new();
     for (index, (element, child_node)) in elements.iter().enumerate() {
@@ -353,7 +336,7 @@ fn walk_prune(
         path.push(element.clone());
         walk_prune(child, gone, kept, *child_node, path)?;
         path.pop();
-        if !keys.is_empty() {
+        if let Some(keys) = keys {
             restore_keys(child, element, keys);
         }
         if kept.is_none() && !was_empty && is_empty_container(child) {
@@ -381,14 +364,14 @@ fn walk_prune(
 }
 
 /// Puts an associative-list item's key fields back after pruning.
-fn restore_keys(item: &mut Value, element: &Element, keys: &[&str]) {
+fn restore_keys(item: &mut Value, element: &Element, keys: Keys<'_>) {
     let (Some(map), Some(key)) = (item.as_object_mut(), element.as_key()) else {
         return;
     };
-    for k in keys {
-        if let Some(v) = key.get(*k) {
-            if !map.contains_key(*k) {
-                map.insert((*k).to_string(), v.clone());
+    for k in keys.names() {
+        if let Some(v) = key.get(k) {
+            if !map.contains_key(k) {
+                map.insert(k.to_string(), v.clone());
             }
         }
     }

@@ -366,6 +366,7 @@ async fn patch(
     params: &Params,
     manager: &str,
 ) -> ApiResult<(Bytes, Vec<String>)> {
+    let force = crate::apply::request::force_option(params.get("force"), kind == BodyType::ApplyPatch)?;
     let warnings = std::sync::Mutex::new(Vec::new());
     let opts = params.write()?;
     let resource = scope.resource;
@@ -375,7 +376,6 @@ async fn patch(
     };
     if kind == BodyType::ApplyPatch {
         let config = patch_value.unwrap_or_default();
-        let force = matches!(params.get("force"), Some("true" | "1"));
         let applied = crate::apply::request::serve(state, scope, name, subresource, &config, &opts, force).await?;
         return Ok((applied, Vec::new()));
     }
