@@ -4,7 +4,7 @@
 //! and list operations by a tenth of their size, comprehensions times their range's size).
 
 use super::env::is_function;
-use super::types::{Ty, MAX_REQUEST_SIZE};
+use super::types::{ListType, Ty, MAX_REQUEST_SIZE};
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
 
 /// What the check of one expression found.
@@ -109,6 +109,7 @@ impl Checker {
                     Ty::List {
                         elem: Box::new(elem.unwrap_or_else(dyn_)),
                         max,
+                        list_type: ListType::Atomic,
                     },
                     cost,
                 )
@@ -147,13 +148,14 @@ impl Checker {
                 let n = range.max_size() as f64;
                 let (init, init_cost) = self.expr(&c.accu_init);
                 let accu = match &init {
-                    Ty::List { elem, .. } => Ty::List {
+                    Ty::List { elem, max, .. } => Ty::List {
                         elem: elem.clone(),
-                        max: range.max_size(),
+                        max: max + range.max_size(),
+                        list_type: ListType::Atomic,
                     },
-                    Ty::Map { value, .. } => Ty::Map {
+                    Ty::Map { value, max } => Ty::Map {
                         value: value.clone(),
-                        max: range.max_size(),
+                        max: max + range.max_size(),
                     },
                     other => other.clone(),
                 };
@@ -268,10 +270,11 @@ impl Checker {
                 (Some(Ty::String { max: a }), Some(Ty::String { max: b })) => {
                     (Ty::String { max: a + b }, traversal(a + b))
                 }
-                (Some(Ty::List { elem, max: a }), Some(b)) => (
+                (Some(Ty::List { elem, max: a, list_type }), Some(b)) => (
                     Ty::List {
                         elem: elem.clone(),
                         max: a + b.max_size(),
+                        list_type: list_type.clone(),
                     },
                     traversal(a + b.max_size()),
                 ),
@@ -301,6 +304,7 @@ impl Checker {
                 Ty::List {
                     elem: Box::new(Ty::String { max: subject_size }),
                     max: subject_size,
+                    list_type: ListType::Atomic,
                 },
                 traversal(subject_size),
             ),

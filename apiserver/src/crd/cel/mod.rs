@@ -7,6 +7,7 @@ mod compile;
 mod crd;
 mod env;
 mod eval;
+mod keyed;
 mod lib;
 mod types;
 mod value;
@@ -38,10 +39,26 @@ impl Validator {
 
     /// The rule violations of `obj`, replacing `old` on update.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        let mut run = eval::Run::new();
-        run.node(&self.root, obj, old, "");
-        run.errors
+        self.outcome(obj, old).errors
     }
+
+    /// The rule violations of `obj`, replacing `old` on update, and the warnings upstream sends
+    /// for failures that ratchet (rules without oldSelf on values the update did not change).
+    pub fn outcome(&self, obj: &Value, old: Option<&Value>) -> Outcome {
+        let mut run = eval::Run::new();
+        run.node(&self.root, obj, eval::Old::root(obj, old), "");
+        Outcome {
+            errors: run.errors,
+            warnings: run.warnings,
+        }
+    }
+}
+
+/// What validating one object found.
+pub struct Outcome {
+    pub errors: Vec<FieldError>,
+    /// Warning texts (`<field>: <kind>: <detail>`), for the response's Warning headers.
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]
