@@ -120,6 +120,64 @@ mod tests {
     }
 
     #[test]
+    fn set_and_map_lists_ignore_order() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"},
+                "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "tags are immutable"},
+                    {"rule": "(self + ['a', 'z']).size() == self.size() + (('z' in self) ? 0 : 1) + (('a' in self) ? 0 : 1)"}]},
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
+                "items": {"type": "object", "properties": {"port": {"type": "integer"}, "name": {"type": "string"}}},
+                "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "ports are immutable"},
+                    {"rule": "(self + [{'port': 1, 'name': 'new'}]).exists(p, p.port == 1 && p.name == 'new')"}]},
+            "plain": {"type": "array", "items": {"type": "string"},
+                "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "plain is immutable"}]}}}}});
+        let v = Validator::new(&schema).unwrap();
+        let old = json!({"spec": {"tags": ["a", "b"], "plain": ["a", "b"],
+            "ports": [{"port": 1, "name": "x"}, {"port": 2, "name": "y"}]}});
+        let reordered = json!({"spec": {"tags": ["b", "a"], "plain": ["b", "a"],
+            "ports": [{"port": 2, "name": "y"}, {"port": 1, "name": "x"}]}});
+        assert_eq!(
+            errors(&v, reordered, Some(old.clone())),
+            ["spec.plain: Invalid value: \"array\": plain is immutable"]
+        );
+        let changed = json!({"spec": {"tags": ["b", "c"], "plain": ["a", "b"],
+            "ports": [{"port": 2, "name": "y"}, {"port": 1, "name": "z"}]}});
+        assert_eq!(
+            errors(&v, changed, Some(old)),
+            [
+                "spec.tags: Invalid value: \"array\": tags are immutable",
+                "spec.ports: Invalid value: \"array\": ports are immutable",
+            ]
+        );
+    }
+
+    #[test]
+    fn unchanged_failures_warn_and_bind_binds() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "name": {"type": "string", "maxLength": 16,
+                "x-kubernetes-validations": [{"rule": "cel.bind(n, self.lowerAscii(), n.startsWith('web-') && n.size() > 4)", "message": "bad name"}]},
+            "size": {"type": "integer"},
+            "a": {"type": "object", "properties": {"b": {"type": "string"}},
+                "x-kubernetes-validations": [{"rule": "self.b == 'x'"}]}}}}});
+        let v = Validator::new(&schema).unwrap();
+        let outcome = v.outcome(&json!({"spec": {"name": "WEB-a"}}), None);
+        assert!(outcome.errors.is_empty() && outcome.warnings.is_empty());
+        let old = json!({"spec": {"name": "db", "size": 1, "a": {}}});
+        // The unchanged bad name only warns; the evaluation error stays an error.
+        let outcome = v.outcome(&json!({"spec": {"name": "db", "size": 2, "a": {}}}), Some(&old));
+        let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            ["spec.a: Invalid value: \"object\": no such key: b evaluating rule: self.b == 'x'"]
+        );
+        assert_eq!(outcome.warnings, ["spec.name: Invalid value: \"string\": bad name"]);
+        let outcome = v.outcome(&json!({"spec": {"name": "dc", "size": 1, "a": {"b": "x"}}}), Some(&old));
+        let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors, ["spec.name: Invalid value: \"string\": bad name"]);
+        assert!(outcome.warnings.is_empty());
+    }
+
+    #[test]
     fn evaluation_errors_and_runtime_cost() {
         let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
             "a": {"type": "object", "properties": {"b": {"type": "string"}}, "x-kubernetes-validations": [{"rule": "self.b == 'x'"}]},
