@@ -1,9 +1,11 @@
 //! The compile-time check of a rule, as far as upstream's type checker goes where users notice:
-//! undefined fields of the schema, undeclared references, a non-bool result; and the worst-case
-//! cost of one evaluation (cel-go's units: one per call, field selection and variable, string
-//! and list operations by a tenth of their size, comprehensions times their range's size).
+//! undefined fields of the schema, undeclared references, operands no overload accepts, a non-bool
+//! result; and the worst-case cost of one evaluation (cel-go's units: one per call, field
+//! selection and variable, string and list operations by a tenth of their size, comprehensions
+//! times their range's size).
 
 use super::env::is_function;
+use super::overloads;
 use super::types::{ListType, Ty, MAX_REQUEST_SIZE};
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
 
@@ -228,6 +230,19 @@ impl Checker {
             self.issues
                 .push((id, format!("undeclared reference to '{name}' (in container '')")));
         }
+        if let Some(message) = overloads::mismatch(name, target_ty.as_ref(), &arg_tys) {
+            self.issues.push((id, message));
+        }
+        if matches!(name, "_&&_" | "_||_") {
+            for (arg, ty) in args.iter().zip(&arg_tys) {
+                match overloads::name(ty) {
+                    Some(found) if *ty != Ty::Bool => self
+                        .issues
+                        .push((arg.id, format!("expected type 'bool' but found '{found}'"))),
+                    _ => {}
+                }
+            }
+        }
         let subject = target_ty.as_ref().or(arg_tys.first());
         let subject_size = subject.map_or(1, Ty::max_size);
         let (ty, call_cost) = match name {
@@ -278,10 +293,13 @@ impl Checker {
                     },
                     traversal(a + b.max_size()),
                 ),
+                (Some(Ty::Duration), Some(Ty::Timestamp)) => (Ty::Timestamp, 1.0),
                 (Some(t), _) => (t.clone(), 1.0),
                 _ => (dyn_(), 1.0),
             },
+            "_-_" if matches!(arg_tys.as_slice(), [Ty::Timestamp, Ty::Timestamp]) => (Ty::Duration, 1.0),
             "_-_" | "_*_" | "_/_" | "_%_" | "-_" => (arg_tys.first().cloned().unwrap_or_else(dyn_), 1.0),
+            "reverse" if matches!(subject, Some(Ty::List { .. })) => (subject.cloned().unwrap_or_else(dyn_), traversal(subject_size)),
             "size" => (Ty::Int, 1.0),
             "contains" | "startsWith" | "endsWith" => {
                 let needle = arg_tys.first().map_or(1, Ty::max_size);

@@ -287,6 +287,15 @@ mod tests {
             "{}",
             err.detail
         );
+        let err = compile(&json!({"rule": "self.a > 'x' || self.a"}), &ty()).err().unwrap();
+        assert_eq!(
+            err.detail,
+            concat!(
+                "compilation failed: ERROR: <input>:1:8: found no matching overload for '_>_' applied to '(int, string)'\n",
+                " | self.a > 'x' || self.a\n | .......^\n",
+                "ERROR: <input>:1:21: expected type 'bool' but found 'int'\n | self.a > 'x' || self.a\n | ....................^"
+            )
+        );
         let err = compile(&json!({"rule": "self.a + 1"}), &ty()).err().unwrap();
         assert_eq!(err.detail, "cel expression must evaluate to a bool");
         let err = compile(&json!({"rule": "true", "messageExpression": "self.c"}), &ty())

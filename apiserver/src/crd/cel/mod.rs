@@ -8,6 +8,7 @@ mod crd;
 mod env;
 mod eval;
 mod keyed;
+mod overloads;
 mod lib;
 mod types;
 mod value;
