@@ -230,12 +230,20 @@ fn set_lists_bind_and_mistyped_rules() {
     let dir = tempfile::tempdir().unwrap();
     let crd = write(dir.path(), "crd.yaml", BOXES);
     skiff.kubectl(&["create", "-f", &crd]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/boxes.example.com", "--timeout=30s"]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/boxes.example.com",
+        "--timeout=30s",
+    ]);
 
     let first = write(dir.path(), "b.yaml", &boxed("[a, b]", "Box-1"));
     assert_eq!(skiff.kubectl(&["create", "-f", &first]), "box.example.com/b created\n");
     let reordered = write(dir.path(), "r.yaml", &boxed("[b, a]", "box-2"));
-    assert_eq!(skiff.kubectl(&["replace", "-f", &reordered]), "box.example.com/b replaced\n");
+    assert_eq!(
+        skiff.kubectl(&["replace", "-f", &reordered]),
+        "box.example.com/b replaced\n"
+    );
     assert_eq!(
         skiff.kubectl(&["get", "box", "b", "-o", "jsonpath={.spec.tags}"]),
         r#"["b","a"]"#

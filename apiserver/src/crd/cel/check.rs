@@ -285,7 +285,14 @@ impl Checker {
                 (Some(Ty::String { max: a }), Some(Ty::String { max: b })) => {
                     (Ty::String { max: a + b }, traversal(a + b))
                 }
-                (Some(Ty::List { elem, max: a, list_type }), Some(b)) => (
+                (
+                    Some(Ty::List {
+                        elem,
+                        max: a,
+                        list_type,
+                    }),
+                    Some(b),
+                ) => (
                     Ty::List {
                         elem: elem.clone(),
                         max: a + b.max_size(),
@@ -299,7 +306,9 @@ impl Checker {
             },
             "_-_" if matches!(arg_tys.as_slice(), [Ty::Timestamp, Ty::Timestamp]) => (Ty::Duration, 1.0),
             "_-_" | "_*_" | "_/_" | "_%_" | "-_" => (arg_tys.first().cloned().unwrap_or_else(dyn_), 1.0),
-            "reverse" if matches!(subject, Some(Ty::List { .. })) => (subject.cloned().unwrap_or_else(dyn_), traversal(subject_size)),
+            "reverse" if matches!(subject, Some(Ty::List { .. })) => {
+                (subject.cloned().unwrap_or_else(dyn_), traversal(subject_size))
+            }
             "size" => (Ty::Int, 1.0),
             "contains" | "startsWith" | "endsWith" => {
                 let needle = arg_tys.first().map_or(1, Ty::max_size);

@@ -287,7 +287,9 @@ mod tests {
             "{}",
             err.detail
         );
-        let err = compile(&json!({"rule": "self.a > 'x' || self.a"}), &ty()).err().unwrap();
+        let err = compile(&json!({"rule": "self.a > 'x' || self.a"}), &ty())
+            .err()
+            .unwrap();
         assert_eq!(
             err.detail,
             concat!(

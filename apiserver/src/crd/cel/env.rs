@@ -48,16 +48,18 @@ fn bind(
     let empty = helper.next_expr(Expr::List(ListExpr::default()));
     let never = helper.next_expr(Expr::Literal(LiteralValue::Boolean(false.into())));
     let step = helper.next_expr(Expr::Ident(name.clone()));
-    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
-        iter_range: empty,
-        iter_var: "#unused".into(),
-        iter_var2: None,
-        accu_var: name,
-        accu_init: init,
-        loop_cond: never,
-        loop_step: step,
-        result,
-    })))))
+    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(
+        ComprehensionExpr {
+            iter_range: empty,
+            iter_var: "#unused".into(),
+            iter_var2: None,
+            accu_var: name,
+            accu_init: init,
+            loop_cond: never,
+            loop_step: step,
+            result,
+        },
+    )))))
 }
 
 /// Every function name a rule may call (besides operators), for the compile-time check.

@@ -8,8 +8,8 @@ mod crd;
 mod env;
 mod eval;
 mod keyed;
-mod overloads;
 mod lib;
+mod overloads;
 mod types;
 mod value;
 

@@ -78,7 +78,10 @@ pub fn mismatch(function: &str, target: Option<&Ty>, args: &[Ty]) -> Option<Stri
             _ => false,
         },
         ("size", Some(t), []) | ("size", None, [t]) => {
-            matches!(t, Ty::String { .. } | Ty::Bytes { .. } | Ty::List { .. } | Ty::Map { .. })
+            matches!(
+                t,
+                Ty::String { .. } | Ty::Bytes { .. } | Ty::List { .. } | Ty::Map { .. }
+            )
         }
         ("startsWith" | "endsWith" | "contains" | "matches", Some(t), [a]) => {
             matches!((t, a), (Ty::String { .. }, Ty::String { .. }))
@@ -92,7 +95,9 @@ pub fn mismatch(function: &str, target: Option<&Ty>, args: &[Ty]) -> Option<Stri
         Some(_) => format!("{}.({})", names[0], names[1..].join(", ")),
         None => format!("({})", names.join(", ")),
     };
-    Some(format!("found no matching overload for '{function}' applied to '{applied}'"))
+    Some(format!(
+        "found no matching overload for '{function}' applied to '{applied}'"
+    ))
 }
 
 #[cfg(test)]
