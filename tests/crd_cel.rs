@@ -182,3 +182,120 @@ fn rules_transitions_and_refused_crds() {
     let args = ["get", "crd", "gizmos.example.com"];
     fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
 }
+
+const BOXES: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: boxes.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: boxes, singular: box, kind: Box, listKind: BoxList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string, maxLength: 16}
+                maxItems: 8
+                x-kubernetes-validations:
+                - rule: self == oldSelf
+                  message: tags are immutable
+              label:
+                type: string
+                maxLength: 32
+                x-kubernetes-validations:
+                - rule: cel.bind(l, self.lowerAscii(), l.startsWith('box-') && l != 'box-')
+                  message: label must start with box-
+";
+
+fn boxed(tags: &str, label: &str) -> String {
+    format!("apiVersion: example.com/v1\nkind: Box\nmetadata:\n  name: b\n  namespace: default\nspec:\n  tags: {tags}\n  label: {label}\n")
+}
+
+/// Set lists compare without order, cel.bind binds, and CRDs whose rules mistype their operands or
+/// hide rules under a junctor are refused with upstream's messages.
+#[test]
+fn set_lists_bind_and_mistyped_rules() {
+    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crd = write(dir.path(), "crd.yaml", BOXES);
+    skiff.kubectl(&["create", "-f", &crd]);
+    skiff.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/boxes.example.com",
+        "--timeout=30s",
+    ]);
+
+    let first = write(dir.path(), "b.yaml", &boxed("[a, b]", "Box-1"));
+    assert_eq!(skiff.kubectl(&["create", "-f", &first]), "box.example.com/b created\n");
+    let reordered = write(dir.path(), "r.yaml", &boxed("[b, a]", "box-2"));
+    assert_eq!(
+        skiff.kubectl(&["replace", "-f", &reordered]),
+        "box.example.com/b replaced\n"
+    );
+    assert_eq!(
+        skiff.kubectl(&["get", "box", "b", "-o", "jsonpath={.spec.tags}"]),
+        r#"["b","a"]"#
+    );
+    let changed = write(dir.path(), "c.yaml", &boxed("[b, c]", "crate"));
+    let args = ["replace", "-f", changed.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert_eq!(
+        stderr.trim_end(),
+        concat!(
+            r#"The Box "b" is invalid: "#,
+            "\n* spec.label: Invalid value: \"string\": label must start with box-",
+            "\n* spec.tags: Invalid value: \"array\": tags are immutable"
+        )
+    );
+
+    // A rule comparing an int with a string does not type-check.
+    let mistyped = BOXES
+        .replace("boxes", "crates")
+        .replace("box,", "crate,")
+        .replace("Box", "Crate")
+        .replace("rule: self == oldSelf", "rule: self.size() > 'a'");
+    let mistyped = write(dir.path(), "mistyped.yaml", &mistyped);
+    let args = ["create", "-f", mistyped.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert!(
+        stderr.contains(concat!(
+            "spec.validation.openAPIV3Schema.properties[spec].properties[tags].x-kubernetes-validations[0].rule: ",
+            "Invalid value: apiextensions.ValidationRule{Rule:\"self.size() > 'a'\", Message:\"tags are immutable\", ",
+            "MessageExpression:\"\", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", ",
+            "OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: <input>:1:13: ",
+            "found no matching overload for '_>_' applied to '(int, string)'\n",
+            " | self.size() > 'a'\n | ............^"
+        )),
+        "{stderr}"
+    );
+
+    // Rules under allOf are not structural.
+    let nested = BOXES
+        .replace("boxes", "bins")
+        .replace("box,", "bin,")
+        .replace("Box", "Bin")
+        .replace("              label:\n", "              label:\n                allOf:\n                - x-kubernetes-validations: [{rule: 'true'}]\n");
+    let nested = write(dir.path(), "nested.yaml", &nested);
+    let args = ["create", "-f", nested.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert!(
+        stderr.contains("spec.validation.openAPIV3Schema.properties[spec].properties[label].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural"),
+        "{stderr}"
+    );
+    for crd in ["crates.example.com", "bins.example.com"] {
+        let args = ["get", "crd", crd];
+        fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    }
+}

@@ -1,10 +1,12 @@
 //! The compile-time check of a rule, as far as upstream's type checker goes where users notice:
-//! undefined fields of the schema, undeclared references, a non-bool result; and the worst-case
-//! cost of one evaluation (cel-go's units: one per call, field selection and variable, string
-//! and list operations by a tenth of their size, comprehensions times their range's size).
+//! undefined fields of the schema, undeclared references, operands no overload accepts, a non-bool
+//! result; and the worst-case cost of one evaluation (cel-go's units: one per call, field
+//! selection and variable, string and list operations by a tenth of their size, comprehensions
+//! times their range's size).
 
 use super::env::is_function;
-use super::types::{Ty, MAX_REQUEST_SIZE};
+use super::overloads;
+use super::types::{ListType, Ty, MAX_REQUEST_SIZE};
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
 
 /// What the check of one expression found.
@@ -109,6 +111,7 @@ impl Checker {
                     Ty::List {
                         elem: Box::new(elem.unwrap_or_else(dyn_)),
                         max,
+                        list_type: ListType::Atomic,
                     },
                     cost,
                 )
@@ -147,13 +150,14 @@ impl Checker {
                 let n = range.max_size() as f64;
                 let (init, init_cost) = self.expr(&c.accu_init);
                 let accu = match &init {
-                    Ty::List { elem, .. } => Ty::List {
+                    Ty::List { elem, max, .. } => Ty::List {
                         elem: elem.clone(),
-                        max: range.max_size(),
+                        max: max + range.max_size(),
+                        list_type: ListType::Atomic,
                     },
-                    Ty::Map { value, .. } => Ty::Map {
+                    Ty::Map { value, max } => Ty::Map {
                         value: value.clone(),
-                        max: range.max_size(),
+                        max: max + range.max_size(),
                     },
                     other => other.clone(),
                 };
@@ -226,6 +230,19 @@ impl Checker {
             self.issues
                 .push((id, format!("undeclared reference to '{name}' (in container '')")));
         }
+        if let Some(message) = overloads::mismatch(name, target_ty.as_ref(), &arg_tys) {
+            self.issues.push((id, message));
+        }
+        if matches!(name, "_&&_" | "_||_") {
+            for (arg, ty) in args.iter().zip(&arg_tys) {
+                match overloads::name(ty) {
+                    Some(found) if *ty != Ty::Bool => self
+                        .issues
+                        .push((arg.id, format!("expected type 'bool' but found '{found}'"))),
+                    _ => {}
+                }
+            }
+        }
         let subject = target_ty.as_ref().or(arg_tys.first());
         let subject_size = subject.map_or(1, Ty::max_size);
         let (ty, call_cost) = match name {
@@ -268,17 +285,30 @@ impl Checker {
                 (Some(Ty::String { max: a }), Some(Ty::String { max: b })) => {
                     (Ty::String { max: a + b }, traversal(a + b))
                 }
-                (Some(Ty::List { elem, max: a }), Some(b)) => (
+                (
+                    Some(Ty::List {
+                        elem,
+                        max: a,
+                        list_type,
+                    }),
+                    Some(b),
+                ) => (
                     Ty::List {
                         elem: elem.clone(),
                         max: a + b.max_size(),
+                        list_type: list_type.clone(),
                     },
                     traversal(a + b.max_size()),
                 ),
+                (Some(Ty::Duration), Some(Ty::Timestamp)) => (Ty::Timestamp, 1.0),
                 (Some(t), _) => (t.clone(), 1.0),
                 _ => (dyn_(), 1.0),
             },
+            "_-_" if matches!(arg_tys.as_slice(), [Ty::Timestamp, Ty::Timestamp]) => (Ty::Duration, 1.0),
             "_-_" | "_*_" | "_/_" | "_%_" | "-_" => (arg_tys.first().cloned().unwrap_or_else(dyn_), 1.0),
+            "reverse" if matches!(subject, Some(Ty::List { .. })) => {
+                (subject.cloned().unwrap_or_else(dyn_), traversal(subject_size))
+            }
             "size" => (Ty::Int, 1.0),
             "contains" | "startsWith" | "endsWith" => {
                 let needle = arg_tys.first().map_or(1, Ty::max_size);
@@ -301,6 +331,7 @@ impl Checker {
                 Ty::List {
                     elem: Box::new(Ty::String { max: subject_size }),
                     max: subject_size,
+                    list_type: ListType::Atomic,
                 },
                 traversal(subject_size),
             ),

@@ -43,6 +43,8 @@ pub struct Node {
     pub additional: Option<Box<Node>>,
     /// The keys of a `x-kubernetes-list-type: map` list (its items correlate with old ones).
     pub map_keys: Option<Vec<String>>,
+    /// Whether this is an `x-kubernetes-map-type: atomic` object (its fields have no old values).
+    pub atomic_map: bool,
 }
 
 /// Whether any node of `schema` has x-kubernetes-validations.
@@ -103,6 +105,7 @@ pub fn build(schema: &Value, root: bool) -> Option<Node> {
             .and_then(|s| build(s, embedded(s)))
             .map(Box::new),
         map_keys,
+        atomic_map: schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"),
     })
 }
 
@@ -283,6 +286,17 @@ mod tests {
             err.detail.starts_with("compilation failed: ERROR: <input>:1:"),
             "{}",
             err.detail
+        );
+        let err = compile(&json!({"rule": "self.a > 'x' || self.a"}), &ty())
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.detail,
+            concat!(
+                "compilation failed: ERROR: <input>:1:8: found no matching overload for '_>_' applied to '(int, string)'\n",
+                " | self.a > 'x' || self.a\n | .......^\n",
+                "ERROR: <input>:1:21: expected type 'bool' but found 'int'\n | self.a > 'x' || self.a\n | ....................^"
+            )
         );
         let err = compile(&json!({"rule": "self.a + 1"}), &ty()).err().unwrap();
         assert_eq!(err.detail, "cel expression must evaluate to a bool");

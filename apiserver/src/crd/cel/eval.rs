@@ -1,6 +1,6 @@
 //! Evaluating a compiled tree on a custom object as upstream's validator does: each node's rules
-//! with `self` (and `oldSelf` where the old object has a value at that place), rules skipped for
-//! unchanged values on update, failures reported with their message, messageExpression, reason
+//! with `self` (and `oldSelf` where the old object has a value at that place), failures on values
+//! an update left unchanged ratcheted into warnings, failures reported with their message, messageExpression, reason
 //! and fieldPath, and a cost budget so one request cannot run for long.
 
 use super::check::check;
@@ -19,13 +19,50 @@ const CHEAP: f64 = 10_000.0;
 /// The state of one object's validation.
 pub struct Run {
     pub errors: Vec<FieldError>,
+    /// Failures of rules on values the update left as they were (ratcheted, as upstream's
+    /// CRDValidationRatcheting), as warning texts.
+    pub warnings: Vec<String>,
     budget: f64,
+}
+
+/// Where a value sits against the old object: its correlated old value, if any (what `oldSelf`
+/// is), and whether it ratchets (it equals its old value, or it has none to correlate with and
+/// its nearest correlatable ancestor equals its own).
+#[derive(Clone, Copy)]
+pub struct Old<'a> {
+    pub value: Option<&'a Value>,
+    pub unchanged: bool,
+}
+
+impl<'a> Old<'a> {
+    /// The old value of a root object (`None` on create).
+    pub fn root(obj: &Value, old: Option<&'a Value>) -> Old<'a> {
+        Old {
+            value: old,
+            unchanged: old == Some(obj),
+        }
+    }
+
+    /// A child `value` whose correlated old value is `old`, if it can have one.
+    fn child(self, value: &Value, correlated: Option<Option<&'a Value>>) -> Old<'a> {
+        match correlated {
+            Some(old) => Old {
+                value: old,
+                unchanged: old == Some(value),
+            },
+            None => Old {
+                value: None,
+                unchanged: self.unchanged,
+            },
+        }
+    }
 }
 
 impl Run {
     pub fn new() -> Run {
         Run {
             errors: Vec::new(),
+            warnings: Vec::new(),
             budget: RUNTIME_BUDGET,
         }
     }
@@ -34,24 +71,28 @@ impl Run {
         self.budget < 0.0
     }
 
-    /// Validates `obj` (at `path`, replacing `old` if any) against `node` and its children.
-    pub fn node(&mut self, node: &Node, obj: &Value, old: Option<&Value>, path: &str) {
+    /// Validates `obj` (at `path`, replacing `old`) against `node` and its children.
+    pub fn node(&mut self, node: &Node, obj: &Value, old: Old, path: &str) {
         if obj.is_null() || self.exhausted() {
             return;
         }
-        let old = old.filter(|o| !o.is_null());
+        let old = Old {
+            value: old.value.filter(|o| !o.is_null()),
+            ..old
+        };
         self.rules(node, obj, old, path);
         match obj {
             Value::Object(map) => {
+                let old_map = old.value.and_then(Value::as_object).filter(|_| !node.atomic_map);
                 for (key, value) in map {
                     if self.exhausted() {
                         return;
                     }
-                    let old_value = old.and_then(|o| o.get(key));
+                    let child_old = old.child(value, old_map.map(|m| m.get(key)));
                     if let Some((_, child)) = node.properties.iter().find(|(k, _)| k == key) {
-                        self.node(child, value, old_value, &child_path(path, key));
+                        self.node(child, value, child_old, &child_path(path, key));
                     } else if let Some(child) = &node.additional {
-                        self.node(child, value, old_value, &format!("{path}[{key}]"));
+                        self.node(child, value, child_old, &format!("{path}[{key}]"));
                     }
                 }
             }
@@ -61,15 +102,16 @@ impl Run {
                     if self.exhausted() {
                         return;
                     }
-                    let old_item = node.map_keys.as_ref().and_then(|keys| correlated(keys, item, old));
-                    self.node(child, item, old_item, &format!("{path}[{i}]"));
+                    let correlated = node.map_keys.as_ref().map(|keys| correlated(keys, item, old.value));
+                    self.node(child, item, old.child(item, correlated), &format!("{path}[{i}]"));
                 }
             }
             _ => {}
         }
     }
 
-    fn rules(&mut self, node: &Node, obj: &Value, old: Option<&Value>, path: &str) {
+    fn rules(&mut self, node: &Node, obj: &Value, old: Old, path: &str) {
+        let (old, unchanged) = (old.value, old.unchanged);
         let invalid = |detail: String| FieldError::invalid(path, json!(node.type_name), detail);
         let mut contexts: Option<(Context, Option<Context>)> = None;
         for rule in &node.rules {
@@ -81,9 +123,6 @@ impl Run {
                 }
             };
             if rule.uses_old_self && old.is_none() && !rule.optional_old_self {
-                continue;
-            }
-            if !rule.uses_old_self && old == Some(obj) {
                 continue;
             }
             let cost = if rule.cost > CHEAP {
@@ -121,7 +160,12 @@ impl Run {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
                     let detail = message(rule, ctx);
-                    self.errors.push(failure(rule, node, &format!("{path}{}", rule.field_path), detail));
+                    let error = failure(rule, node, &format!("{path}{}", rule.field_path), detail);
+                    if unchanged && !rule.uses_old_self {
+                        self.warnings.push(error.to_string());
+                    } else {
+                        self.errors.push(error);
+                    }
                 }
                 Ok(other) => self.errors.push(invalid(format!(
                     "'no such overload': call arguments did not match a supported operator, function or macro signature for rule: {} (got {other:?})",

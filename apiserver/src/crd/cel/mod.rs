@@ -7,7 +7,9 @@ mod compile;
 mod crd;
 mod env;
 mod eval;
+mod keyed;
 mod lib;
+mod overloads;
 mod types;
 mod value;
 
@@ -38,10 +40,26 @@ impl Validator {
 
     /// The rule violations of `obj`, replacing `old` on update.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        let mut run = eval::Run::new();
-        run.node(&self.root, obj, old, "");
-        run.errors
+        self.outcome(obj, old).errors
     }
+
+    /// The rule violations of `obj`, replacing `old` on update, and the warnings upstream sends
+    /// for failures that ratchet (rules without oldSelf on values the update did not change).
+    pub fn outcome(&self, obj: &Value, old: Option<&Value>) -> Outcome {
+        let mut run = eval::Run::new();
+        run.node(&self.root, obj, eval::Old::root(obj, old), "");
+        Outcome {
+            errors: run.errors,
+            warnings: run.warnings,
+        }
+    }
+}
+
+/// What validating one object found.
+pub struct Outcome {
+    pub errors: Vec<FieldError>,
+    /// Warning texts (`<field>: <kind>: <detail>`), for the response's Warning headers.
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]
@@ -100,6 +118,64 @@ mod tests {
             errors(&v, grown, Some(old)),
             ["spec.ports[1]: Invalid value: \"object\": protocol is immutable"]
         );
+    }
+
+    #[test]
+    fn set_and_map_lists_ignore_order() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"},
+                "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "tags are immutable"},
+                    {"rule": "(self + ['a', 'z']).size() == self.size() + (('z' in self) ? 0 : 1) + (('a' in self) ? 0 : 1)"}]},
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
+                "items": {"type": "object", "properties": {"port": {"type": "integer"}, "name": {"type": "string"}}},
+                "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "ports are immutable"},
+                    {"rule": "(self + [{'port': 1, 'name': 'new'}]).exists(p, p.port == 1 && p.name == 'new')"}]},
+            "plain": {"type": "array", "items": {"type": "string"},
+                "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "plain is immutable"}]}}}}});
+        let v = Validator::new(&schema).unwrap();
+        let old = json!({"spec": {"tags": ["a", "b"], "plain": ["a", "b"],
+            "ports": [{"port": 1, "name": "x"}, {"port": 2, "name": "y"}]}});
+        let reordered = json!({"spec": {"tags": ["b", "a"], "plain": ["b", "a"],
+            "ports": [{"port": 2, "name": "y"}, {"port": 1, "name": "x"}]}});
+        assert_eq!(
+            errors(&v, reordered, Some(old.clone())),
+            ["spec.plain: Invalid value: \"array\": plain is immutable"]
+        );
+        let changed = json!({"spec": {"tags": ["b", "c"], "plain": ["a", "b"],
+            "ports": [{"port": 2, "name": "y"}, {"port": 1, "name": "z"}]}});
+        assert_eq!(
+            errors(&v, changed, Some(old)),
+            [
+                "spec.tags: Invalid value: \"array\": tags are immutable",
+                "spec.ports: Invalid value: \"array\": ports are immutable",
+            ]
+        );
+    }
+
+    #[test]
+    fn unchanged_failures_warn_and_bind_binds() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "name": {"type": "string", "maxLength": 16,
+                "x-kubernetes-validations": [{"rule": "cel.bind(n, self.lowerAscii(), n.startsWith('web-') && n.size() > 4)", "message": "bad name"}]},
+            "size": {"type": "integer"},
+            "a": {"type": "object", "properties": {"b": {"type": "string"}},
+                "x-kubernetes-validations": [{"rule": "self.b == 'x'"}]}}}}});
+        let v = Validator::new(&schema).unwrap();
+        let outcome = v.outcome(&json!({"spec": {"name": "WEB-a"}}), None);
+        assert!(outcome.errors.is_empty() && outcome.warnings.is_empty());
+        let old = json!({"spec": {"name": "db", "size": 1, "a": {}}});
+        // The unchanged bad name only warns; the evaluation error stays an error.
+        let outcome = v.outcome(&json!({"spec": {"name": "db", "size": 2, "a": {}}}), Some(&old));
+        let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            ["spec.a: Invalid value: \"object\": no such key: b evaluating rule: self.b == 'x'"]
+        );
+        assert_eq!(outcome.warnings, ["spec.name: Invalid value: \"string\": bad name"]);
+        let outcome = v.outcome(&json!({"spec": {"name": "dc", "size": 1, "a": {"b": "x"}}}), Some(&old));
+        let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors, ["spec.name: Invalid value: \"string\": bad name"]);
+        assert!(outcome.warnings.is_empty());
     }
 
     #[test]

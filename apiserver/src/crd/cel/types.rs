@@ -8,6 +8,36 @@ use std::collections::BTreeMap;
 /// The largest request body the apiserver reads; unbounded sizes are estimated from it.
 pub const MAX_REQUEST_SIZE: u64 = 3 * 1024 * 1024;
 
+/// A list's x-kubernetes-list-type, which decides how its values compare and add.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ListType {
+    #[default]
+    Atomic,
+    Set,
+    /// A map list with its key fields' escaped names.
+    Map(Vec<String>),
+}
+
+impl ListType {
+    /// The list type `schema` (an array's) declares.
+    pub fn of(schema: &Value) -> ListType {
+        match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("set") => ListType::Set,
+            Some("map") => ListType::Map(
+                schema
+                    .get("x-kubernetes-list-map-keys")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|k| escape(k).unwrap_or_else(|| k.to_string()))
+                    .collect(),
+            ),
+            _ => ListType::Atomic,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ty {
     /// Anything (int-or-string, preserve-unknown-fields without properties, values of dyn maps).
@@ -29,6 +59,7 @@ pub enum Ty {
     List {
         elem: Box<Ty>,
         max: u64,
+        list_type: ListType,
     },
     /// A map with string keys (additionalProperties).
     Map {
@@ -79,6 +110,7 @@ impl Ty {
                 Ty::List {
                     elem: Box::new(elem),
                     max,
+                    list_type: ListType::of(schema),
                 }
             }
             "object" | "" => {
@@ -164,7 +196,7 @@ impl Ty {
             (Ty::String { .. }, Value::String(s)) => Ty::String { max: s.len() as u64 },
             (Ty::Bytes { .. }, Value::String(s)) => Ty::Bytes { max: s.len() as u64 },
             (Ty::Dyn { .. }, v) => Ty::Dyn { max: json_size(v) },
-            (Ty::List { elem, .. }, Value::Array(items)) => {
+            (Ty::List { elem, list_type, .. }, Value::Array(items)) => {
                 let elem = items
                     .iter()
                     .map(|i| elem.sized_by(i))
@@ -173,6 +205,7 @@ impl Ty {
                 Ty::List {
                     elem: Box::new(elem),
                     max: items.len() as u64,
+                    list_type: list_type.clone(),
                 }
             }
             (Ty::Map { value: v, .. }, Value::Object(map)) => {
@@ -344,7 +377,8 @@ mod tests {
             fields["tags"],
             Ty::List {
                 elem: Box::new(Ty::String { max: 8 }),
-                max: 4
+                max: 4,
+                list_type: ListType::Atomic,
             }
         );
         assert!(matches!(&fields["labels"], Ty::Map { max, .. } if *max == MAX_REQUEST_SIZE / 3));
@@ -355,7 +389,8 @@ mod tests {
             sized,
             Ty::List {
                 elem: Box::new(Ty::String { max: 3 }),
-                max: 2
+                max: 2,
+                list_type: ListType::Atomic,
             }
         );
     }

@@ -1,8 +1,9 @@
 //! A JSON value as the CEL value a rule sees, typed by its schema: numbers of `number` fields are
 //! doubles, date-time/duration/byte strings are timestamps/durations/bytes, object fields are
-//! under their escaped names, and strings are borrowed from the JSON rather than copied.
+//! under their escaped names, set and map lists compare and add as such, and strings are borrowed from the JSON rather than copied.
 
-use super::types::{escape, Ty};
+use super::keyed::KeyedList;
+use super::types::{escape, ListType, Ty};
 use cel::common::types::{
     CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp,
     CelUInt,
@@ -41,7 +42,12 @@ pub fn to_val<'v>(value: &'v Value, ty: &Ty) -> Box<dyn Val + 'v> {
         (_, Value::Array(items)) => {
             let elem = ty.iter_elem();
             let list: Vec<Box<dyn Val + 'v>> = items.iter().map(|i| to_val(i, &elem)).collect();
-            Box::new(CelList::from(list))
+            match ty {
+                Ty::List { list_type, .. } if *list_type != ListType::Atomic => {
+                    Box::new(KeyedList::new(list, list_type.clone()))
+                }
+                _ => Box::new(CelList::from(list)),
+            }
         }
         (Ty::Object { fields, open }, Value::Object(map)) => {
             let mut out: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(map.len());

@@ -212,11 +212,18 @@ fn nested(v: &Value, skip_any_of: bool, path: &str, errors: &mut Vec<FieldError>
             "must be empty to be structural",
         ));
     }
-    if v.get("x-kubernetes-list-type").is_some() {
-        errors.push(forbidden(
-            "x-kubernetes-list-type",
-            "must be undefined to be structural",
-        ));
+    if v.get("externalDocs").is_some() {
+        errors.push(forbidden("externalDocs", "must be undefined to be structural"));
+    }
+    for name in ["x-kubernetes-list-type", "x-kubernetes-map-type"] {
+        if v.get(name).is_some() {
+            errors.push(forbidden(name, "must be undefined to be structural"));
+        }
+    }
+    // A CRD's rules live on the structural spine only: upstream forbids them under every junctor,
+    // allOf included.
+    if !elements(v, "x-kubernetes-validations").is_empty() {
+        errors.push(forbidden("x-kubernetes-validations", "must be empty to be structural"));
     }
     if v.pointer("/properties/metadata").is_some() {
         errors.push(FieldError::forbidden(
@@ -320,6 +327,21 @@ mod tests {
         assert_eq!(
             messages(json!({"type": "string"})),
             [r#"s.type: Invalid value: "string": must be object at the root"#]
+        );
+    }
+
+    #[test]
+    fn junctors_hold_no_rules_or_map_types() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "string"}},
+            "allOf": [{"x-kubernetes-validations": [{"rule": "true"}]}],
+            "oneOf": [{"properties": {"a": {"x-kubernetes-map-type": "atomic"}}}]}}});
+        assert_eq!(
+            messages(schema),
+            [
+                "s.properties[spec].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural",
+                "s.properties[spec].oneOf[0].properties[a].x-kubernetes-map-type: Forbidden: must be undefined to be structural",
+            ]
         );
     }
 
