@@ -136,6 +136,45 @@ fn rules_transitions_and_refused_crds() {
         "3"
     );
 
+    // A tightened rule ratchets: an update that leaves spec as it was passes with a warning, one
+    // that changes spec is held to the rule.
+    skiff.kubectl(&[
+        "patch",
+        "crd",
+        "widgets.example.com",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/x-kubernetes-validations/1/rule","value":"self.name.startsWith('web-b')"}]"#,
+    ]);
+    let probe = write(dir.path(), "probe.yaml", &widget("probe", 1, "web-a"));
+    let probe = ["create", "--dry-run=server", "-f", probe.as_str()];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while skiff.kubectl_with(Path::new(KUBECTL), &probe).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tightened rule never took effect"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let args = ["label", "widget", "w", "tier=web"];
+    let out = skiff.kubectl_with(Path::new(KUBECTL), &args);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "widget.example.com/w labeled\n",
+        "{out:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Warning: spec.name: Forbidden: name web-a must start with web-\n"
+    );
+    let again = write(dir.path(), "again.yaml", &widget("w", 4, "web-a"));
+    let args = ["replace", "-f", again.as_str()];
+    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    assert_eq!(
+        stderr.trim_end(),
+        r#"The Widget "w" is invalid: spec.name: Forbidden: name web-a must start with web-"#
+    );
+
     // A rule that does not compile refuses the CRD, and nothing is stored.
     let broken = WIDGETS
         .replace("widgets", "gadgets")

@@ -13,5 +13,6 @@ pub mod server;
 pub mod status;
 pub mod storage;
 pub mod tls;
+pub mod warning;
 pub mod watch;
 pub use server::ApiServer;

@@ -66,7 +66,9 @@ impl Strategy for CustomResource {
             errors.extend(schema::validate_update(schema, new, old));
         }
         if let Some(cel) = &self.cel {
-            errors.extend(cel.validate(new, Some(old)));
+            let outcome = cel.outcome(new, Some(old));
+            errors.extend(outcome.errors);
+            outcome.warnings.into_iter().for_each(crate::warning::add);
         }
         errors
     }

@@ -20,7 +20,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Serve one resource request; every answer of a deprecated version carries its warning first.
+/// Serve one resource request; every answer of a deprecated version carries its warning first,
+/// and warnings raised while serving (crate::warning) come last.
 pub async fn handle(
     state: &ApiState,
     info: RequestInfo,
@@ -33,12 +34,12 @@ pub async fn handle(
         .lookup(&info.group, &info.version, &info.resource)
         .cloned()
         .ok_or_else(ApiError::unknown_resource)?;
-    let Some(deprecation) = resource.deprecation_warning.clone() else {
-        return serve(state, info, params, headers, body, resource).await;
-    };
-    let mut response = serve(state, info, params, headers, body, resource)
-        .await
-        .unwrap_or_else(response::error);
+    let deprecation = resource.deprecation_warning.clone();
+    let (result, raised) = crate::warning::collect(serve(state, info, params, headers, body, resource)).await;
+    if deprecation.is_none() && raised.is_empty() {
+        return result;
+    }
+    let mut response = result.unwrap_or_else(response::error);
     let later: Vec<http::HeaderValue> = response
         .headers()
         .get_all(http::header::WARNING)
@@ -46,11 +47,11 @@ pub async fn handle(
         .cloned()
         .collect();
     response.headers_mut().remove(http::header::WARNING);
-    let mut response = with_warnings(response, &[deprecation]);
+    let mut response = with_warnings(response, deprecation.as_slice());
     for value in later {
         response.headers_mut().append(http::header::WARNING, value);
     }
-    Ok(response)
+    Ok(with_warnings(response, &raised))
 }
 
 /// One request on a resource found in the catalogue.
