@@ -183,7 +183,9 @@ where
         builtin_schema: Some(schema_of::<T>),
         custom_schema: None,
         converter: super::conversions::converter_for(&api_version(T::GROUP, T::VERSION), T::KIND),
-        stored_as: spec.stored_as.map(|(group, plural)| (group.to_string(), plural.to_string())),
+        stored_as: spec
+            .stored_as
+            .map(|(group, plural)| (group.to_string(), plural.to_string())),
         deprecation_warning: None,
     };
     resource.subresources = spec

@@ -109,15 +109,16 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
         annotations.insert(CONDITIONS.into(), json!(Value::Array(v1).to_string()));
     }
     if let Some(behavior) = get(&obj, &["spec", "behavior"]) {
-        annotations.insert(BEHAVIOR.into(), json!(metrics::behavior_to_internal(&behavior).to_string()));
+        annotations.insert(
+            BEHAVIOR.into(),
+            json!(metrics::behavior_to_internal(&behavior).to_string()),
+        );
     }
 
     let mut out = header(&obj);
     if !annotations.is_empty() {
         if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
-            let existing = meta
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Map::new()));
+            let existing = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(existing) = existing {
                 existing.extend(annotations);
             }
@@ -143,13 +144,14 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
     out.insert("spec".into(), Value::Object(spec));
 
     let mut status = Map::new();
-    put(&mut status, "observedGeneration", get(&obj, &["status", "observedGeneration"]));
+    put(
+        &mut status,
+        "observedGeneration",
+        get(&obj, &["status", "observedGeneration"]),
+    );
     put(&mut status, "lastScaleTime", get(&obj, &["status", "lastScaleTime"]));
     for field in ["currentReplicas", "desiredReplicas"] {
-        status.insert(
-            field.into(),
-            get(&obj, &["status", field]).unwrap_or_else(|| json!(0)),
-        );
+        status.insert(field.into(), get(&obj, &["status", field]).unwrap_or_else(|| json!(0)));
     }
     let cpu_current = statuses
         .iter()
@@ -207,7 +209,11 @@ pub fn v1_to_v2(mut obj: Value) -> Value {
     let conditions = annotated_list(&kept, CONDITIONS).map(|list| list.iter().map(metrics::condition).collect());
     if get(&obj, &["status"]).is_some() || statuses.is_some() || conditions.is_some() {
         let mut status = Map::new();
-        put(&mut status, "observedGeneration", get(&obj, &["status", "observedGeneration"]));
+        put(
+            &mut status,
+            "observedGeneration",
+            get(&obj, &["status", "observedGeneration"]),
+        );
         put(&mut status, "lastScaleTime", get(&obj, &["status", "lastScaleTime"]));
         put(
             &mut status,

@@ -4,7 +4,7 @@
 //! write and from it on read, through the generic store's [`Converter`] hook.
 
 mod events;
-mod hpa;
+pub(in crate::registry) mod hpa;
 
 use crate::registry::resource::Converter;
 use crate::status::{ApiError, ApiResult};
@@ -105,7 +105,10 @@ impl Served {
                 ))
             })?;
         let stored = with_api_version((from.to_stored)(obj), self.family.stored);
-        Ok(with_api_version((self.served.from_stored)(stored), self.served.api_version))
+        Ok(with_api_version(
+            (self.served.from_stored)(stored),
+            self.served.api_version,
+        ))
     }
 }
 
@@ -181,7 +184,10 @@ mod tests {
         let core = br#"{"apiVersion":"v1","kind":"Event","metadata":{"name":"e"},"message":"hi"}"#;
         assert!(events.needs_conversion(core, 1));
         assert!(!events.needs_conversion(br#"{"apiVersion":"events.k8s.io/v1","kind":"Event"}"#, 1));
-        let served = events.to_served(vec![serde_json::from_slice(core).unwrap()]).await.unwrap();
+        let served = events
+            .to_served(vec![serde_json::from_slice(core).unwrap()])
+            .await
+            .unwrap();
         assert_eq!(served[0]["apiVersion"], "events.k8s.io/v1");
         assert_eq!(served[0]["note"], "hi");
         let stored = events
@@ -197,7 +203,10 @@ mod tests {
             "metadata": {"name": "h"}, "spec": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 50}});
         let served = v2.to_served(vec![old]).await.unwrap();
         assert_eq!(served[0]["apiVersion"], "autoscaling/v2");
-        assert_eq!(served[0]["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 50);
+        assert_eq!(
+            served[0]["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            50
+        );
 
         let unknown = json!({"apiVersion": "autoscaling/v9", "kind": "HorizontalPodAutoscaler"});
         assert_eq!(v2.to_served(vec![unknown]).await.unwrap_err().code, 500);

@@ -67,7 +67,12 @@ pub fn spec_to_v1(m: &Value) -> Value {
             ("name", string(get(&s, &["name"]))),
             ("targetAverageUtilization", get(&s, &["target", "averageUtilization"])),
             ("targetAverageValue", get(&s, &["target", "averageValue"])),
-            ("container", (member == "containerResource").then(|| get(&s, &["container"])).flatten()),
+            (
+                "container",
+                (member == "containerResource")
+                    .then(|| get(&s, &["container"]))
+                    .flatten(),
+            ),
         ]),
         "external" => object([
             ("metricName", string(get(&s, &["metric", "name"]))),
@@ -118,7 +123,11 @@ pub fn spec_from_v1(m: &Value) -> Value {
         ]),
         "resource" | "containerResource" => {
             let utilization = get(&s, &["targetAverageUtilization"]);
-            let kind = if utilization.is_some() { "Utilization" } else { "AverageValue" };
+            let kind = if utilization.is_some() {
+                "Utilization"
+            } else {
+                "AverageValue"
+            };
             object([
                 ("name", string(get(&s, &["name"]))),
                 (
@@ -129,7 +138,12 @@ pub fn spec_from_v1(m: &Value) -> Value {
                         ("averageUtilization", utilization),
                     ])),
                 ),
-                ("container", (member == "containerResource").then(|| get(&s, &["container"])).flatten()),
+                (
+                    "container",
+                    (member == "containerResource")
+                        .then(|| get(&s, &["container"]))
+                        .flatten(),
+                ),
             ])
         }
         "external" => {
@@ -172,7 +186,12 @@ pub fn status_to_v1(m: &Value) -> Value {
             ("name", string(get(&s, &["name"]))),
             ("currentAverageUtilization", get(&s, &["current", "averageUtilization"])),
             ("currentAverageValue", quantity(get(&s, &["current", "averageValue"]))),
-            ("container", (member == "containerResource").then(|| get(&s, &["container"])).flatten()),
+            (
+                "container",
+                (member == "containerResource")
+                    .then(|| get(&s, &["container"]))
+                    .flatten(),
+            ),
         ]),
         "external" => object([
             ("metricName", string(get(&s, &["metric", "name"]))),
@@ -222,7 +241,12 @@ pub fn status_from_v1(m: &Value) -> Value {
                     ("averageUtilization", get(&s, &["currentAverageUtilization"])),
                 ])),
             ),
-            ("container", (member == "containerResource").then(|| get(&s, &["container"])).flatten()),
+            (
+                "container",
+                (member == "containerResource")
+                    .then(|| get(&s, &["container"]))
+                    .flatten(),
+            ),
         ]),
         "external" => object([
             ("metric", Some(identifier("metricSelector"))),
@@ -244,7 +268,10 @@ pub fn condition(c: &Value) -> Value {
     object([
         ("type", string(get(c, &["type"]))),
         ("status", string(get(c, &["status"]))),
-        ("lastTransitionTime", Some(get(c, &["lastTransitionTime"]).unwrap_or(Value::Null))),
+        (
+            "lastTransitionTime",
+            Some(get(c, &["lastTransitionTime"]).unwrap_or(Value::Null)),
+        ),
         ("reason", get(c, &["reason"]).filter(|r| r != "")),
         ("message", get(c, &["message"]).filter(|m| m != "")),
     ])
@@ -299,11 +326,7 @@ pub fn behavior_to_internal(behavior: &Value) -> Value {
 fn go_field(obj: &Value, name: &str) -> Option<Value> {
     let map = obj.as_object()?;
     map.get(name)
-        .or_else(|| {
-            map.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
+        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
         .filter(|v| !v.is_null())
         .cloned()
 }

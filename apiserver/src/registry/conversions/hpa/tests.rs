@@ -106,7 +106,10 @@ fn plain_v1_gets_the_cpu_metric_or_upstreams_default() {
     assert!(stored.get("status").is_none());
 
     let mut untargeted = v1;
-    untargeted["spec"].as_object_mut().unwrap().shift_remove("targetCPUUtilizationPercentage");
+    untargeted["spec"]
+        .as_object_mut()
+        .unwrap()
+        .shift_remove("targetCPUUtilizationPercentage");
     assert_eq!(
         v1_to_v2(untargeted)["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
         80
@@ -131,7 +134,11 @@ fn other_metric_sources_round_trip() {
         {"type": "External", "external": {"metric": {"name": "queue"}, "current": {"value": "4"}}}
     ]);
     for status in statuses.as_array().unwrap() {
-        assert_eq!(&metrics::status_from_v1(&metrics::status_to_v1(status)), status, "{status}");
+        assert_eq!(
+            &metrics::status_from_v1(&metrics::status_to_v1(status)),
+            status,
+            "{status}"
+        );
     }
 }
 
