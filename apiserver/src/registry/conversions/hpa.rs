@@ -153,11 +153,12 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
     for field in ["currentReplicas", "desiredReplicas"] {
         status.insert(field.into(), get(&obj, &["status", field]).unwrap_or_else(|| json!(0)));
     }
+    // The last CPU utilisation reported wins, as upstream's loop leaves it.
     let cpu_current = statuses
         .iter()
+        .rev()
         .filter(|m| is_cpu(m))
-        .filter_map(|m| get(m, &["resource", "current", "averageUtilization"]))
-        .last();
+        .find_map(|m| get(m, &["resource", "current", "averageUtilization"]));
     put(&mut status, "currentCPUUtilizationPercentage", cpu_current);
     out.insert("status".into(), Value::Object(status));
     Value::Object(out)
