@@ -79,6 +79,7 @@ pub fn resources_of(crd: &Value, cache: Option<Arc<WatchCache>>) -> Vec<Resource
                 builtin_schema: None,
                 custom_schema: schema,
                 converter: Some(converter.version(&version)),
+                stored_as: None,
                 deprecation_warning: conversion::deprecation_warning(crd, v),
                 kind,
             };

@@ -33,6 +33,7 @@ fn resource(
         builtin_schema: schema,
         custom_schema: None,
         converter: None,
+        stored_as: None,
         deprecation_warning: None,
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! Group, version, kind and plural come from the k8s-openapi type of each row (so they cannot drift
 //! from the schema); the table below adds what only the apiserver knows: short names, categories,
-//! verbs, subresources and storage. Only versions a default 1.35 apiserver serves are listed: every
-//! stable `v1` plus `autoscaling/v2` (beta APIs are off by default since 1.24, and 1.35 serves no
-//! legacy beta resource any more).
+//! verbs, subresources and storage (events.k8s.io events are stored as core events, HPAs of both
+//! autoscaling versions as autoscaling/v2; `conversions` converts between them). Only versions a
+//! default 1.35 apiserver serves are listed: every stable `v1` plus `autoscaling/v2` (beta APIs
+//! are off by default since 1.24, and 1.35 serves no legacy beta resource any more).
 
 use super::kinds::strategy_for;
 use super::{Resource, Subresource};
@@ -118,6 +119,8 @@ struct Row {
     storage_version: Option<&'static str>,
     /// Whether this version is the group's preferred one.
     preferred: bool,
+    /// The (group, plural) whose storage holds these objects, when not their own.
+    stored_as: Option<(&'static str, &'static str)>,
 }
 
 /// The common case: preferred, stored as served.
@@ -134,6 +137,7 @@ const fn row(
         subresources,
         storage_version: None,
         preferred: true,
+        stored_as: None,
     }
 }
 
@@ -144,6 +148,15 @@ fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> sche
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// `group/version`, or `version` for the core group.
+fn api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
 }
 
 /// Build the catalogue entry of k8s-openapi type `T` from its table row.
@@ -169,7 +182,10 @@ where
         strategy: strategy_for(T::GROUP, T::KIND),
         builtin_schema: Some(schema_of::<T>),
         custom_schema: None,
-        converter: None,
+        converter: super::conversions::converter_for(&api_version(T::GROUP, T::VERSION), T::KIND),
+        stored_as: spec
+            .stored_as
+            .map(|(group, plural)| (group.to_string(), plural.to_string())),
         deprecation_warning: None,
     };
     resource.subresources = spec
@@ -259,8 +275,11 @@ pub fn builtin_resources() -> Vec<Resource> {
         builtin::<coordination::Lease>(row(&[], &[], FULL, NONE)),
         // discovery.k8s.io/v1
         builtin::<discovery::EndpointSlice>(row(&[], &[], FULL, NONE)),
-        // events.k8s.io/v1 (the same objects as core/v1 events)
-        builtin::<events::Event>(row(&["ev"], &[], FULL, NONE)),
+        // events.k8s.io/v1: the same objects as core/v1 events, stored as those
+        builtin::<events::Event>(Row {
+            stored_as: Some(("", "events")),
+            ..row(&["ev"], &[], FULL, NONE)
+        }),
         // flowcontrol.apiserver.k8s.io/v1
         builtin::<flowcontrol::FlowSchema>(row(&[], &[], FULL, ONLY_STATUS)),
         builtin::<flowcontrol::PriorityLevelConfiguration>(row(&[], &[], FULL, ONLY_STATUS)),

@@ -44,41 +44,32 @@ fn pod_field(pod: &Value, path: &str) -> Option<String> {
     })
 }
 
-/// The first present of the core/v1 and events.k8s.io/v1 spellings of an event field.
-fn event_part<'a>(event: &'a Value, core: &str, events: &str) -> Option<&'a Value> {
-    event.get(core).or_else(|| event.get(events)).filter(|v| !v.is_null())
-}
-
-/// Event fields, named as core/v1 names them (events.k8s.io names are mapped by the caller of
-/// this function).
+/// Event fields, named as core/v1 names them, of a stored (core/v1) event: events.k8s.io/v1
+/// events are stored as core ones, and their field labels are mapped by [`events_group_label`].
 fn event_field(event: &Value, path: &str) -> Option<String> {
-    let involved = event_part(event, "involvedObject", "regarding").unwrap_or(&Value::Null);
-    let reporting = event_part(event, "reportingComponent", "reportingController")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let involved = |field| string(event, &["involvedObject", field]);
+    let reporting = string(event, &["reportingComponent"]);
     Some(match path {
-        "involvedObject.kind" => string(involved, &["kind"]),
-        "involvedObject.namespace" => string(involved, &["namespace"]),
-        "involvedObject.name" => string(involved, &["name"]),
-        "involvedObject.uid" => string(involved, &["uid"]),
-        "involvedObject.apiVersion" => string(involved, &["apiVersion"]),
-        "involvedObject.resourceVersion" => string(involved, &["resourceVersion"]),
-        "involvedObject.fieldPath" => string(involved, &["fieldPath"]),
+        "involvedObject.kind" => involved("kind"),
+        "involvedObject.namespace" => involved("namespace"),
+        "involvedObject.name" => involved("name"),
+        "involvedObject.uid" => involved("uid"),
+        "involvedObject.apiVersion" => involved("apiVersion"),
+        "involvedObject.resourceVersion" => involved("resourceVersion"),
+        "involvedObject.fieldPath" => involved("fieldPath"),
         "reason" => string(event, &["reason"]),
-        "reportingComponent" => reporting.to_string(),
-        "source" => {
-            let source = event_part(event, "source", "deprecatedSource").unwrap_or(&Value::Null);
-            match string(source, &["component"]) {
-                component if component.is_empty() => reporting.to_string(),
-                component => component,
-            }
-        }
+        "reportingComponent" => reporting,
+        "source" => match string(event, &["source", "component"]) {
+            component if component.is_empty() => reporting,
+            component => component,
+        },
         "type" => string(event, &["type"]),
         _ => return None,
     })
 }
 
-/// events.k8s.io/v1 field labels, mapped to the core/v1 names of the shared field set.
+/// events.k8s.io/v1 field labels, mapped to the core/v1 names of the shared field set (upstream's
+/// field label conversion for events.k8s.io).
 fn events_group_label(path: &str) -> Option<&str> {
     Some(match path {
         "reason" => "reason",
@@ -175,9 +166,10 @@ mod tests {
         assert_eq!(field("reportingComponent").as_deref(), Some("kubelet"));
         assert_eq!(field("message"), None);
 
+        // events.k8s.io/v1 selects with its own names over the stored core/v1 form.
         let modern = json!({
-            "regarding": {"kind": "Node", "name": "n1"},
-            "reason": "Starting", "type": "Normal", "reportingController": "kubelet"
+            "involvedObject": {"kind": "Node", "name": "n1"},
+            "reason": "Starting", "type": "Normal", "source": {}, "reportingComponent": "kubelet"
         });
         let field = |path| selectable_field("events.k8s.io", "Event", &modern, path);
         assert_eq!(field("regarding.kind").as_deref(), Some("Node"));

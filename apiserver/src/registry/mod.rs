@@ -6,6 +6,7 @@ pub mod strategy;
 pub use resource::{Resource, Subresource};
 pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, PrinterColumn, Strategy};
 pub mod catalogue;
+mod conversions;
 pub mod definitions;
 pub mod fields;
 pub mod index;

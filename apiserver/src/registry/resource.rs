@@ -1,5 +1,5 @@
 //! What the catalogue knows about one resource: its names, scope, verbs, subresources, strategy,
-//! and (for versions of multi-version CRDs) how its objects convert to and from storage.
+//! and (for kinds served in several versions) where and in which form its objects are stored.
 
 use super::strategy::Strategy;
 use crate::status::ApiResult;
@@ -48,8 +48,12 @@ pub struct Resource {
     pub builtin_schema: Option<fn(&mut schemars::SchemaGenerator) -> schemars::Schema>,
     /// For custom resources: the CRD version's openAPIV3Schema.
     pub custom_schema: Option<Arc<serde_json::Value>>,
-    /// For custom resources: converts objects between this version and the stored ones.
+    /// Converts objects between this version and the stored ones (custom resources with several
+    /// versions; built-in kinds served in two groups or versions).
     pub converter: Option<Arc<dyn Converter>>,
+    /// Another resource whose storage holds this one's objects, as (group, plural): events.k8s.io
+    /// events are core events in storage, as upstream keeps them. `None`: its own group and plural.
+    pub stored_as: Option<(String, String)>,
     /// Sent as a `Warning` header on every request to this version (deprecated CRD versions).
     pub deprecation_warning: Option<String>,
 }
@@ -74,6 +78,15 @@ impl Resource {
             self.version.clone()
         } else {
             format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The storage key prefix of this resource's objects, `/registry/<group|core>/<plural>/`
+    /// (of the resource it is stored as, if any).
+    pub fn storage_prefix(&self) -> String {
+        match &self.stored_as {
+            Some((group, plural)) => crate::watch::resource_prefix(group, plural),
+            None => crate::watch::resource_prefix(&self.group, &self.plural),
         }
     }
 

@@ -119,6 +119,10 @@ fn events_served_in_core_and_events_group() {
     assert_eq!(group.short_names, ["ev"]);
     assert_eq!(core.verbs.len(), 8);
     assert_eq!(group.verbs.len(), 8);
+    // One set of objects, under upstream's key prefix for events.
+    assert_eq!(core.storage_prefix(), "/registry/core/events/");
+    assert_eq!(group.storage_prefix(), core.storage_prefix());
+    assert!(group.converter.is_some());
 }
 
 #[test]
@@ -130,6 +134,8 @@ fn hpa_served_at_v1_and_v2_with_v2_preferred() {
     assert!(v2.preferred);
     assert_eq!(v1.storage_version, "v2");
     assert_eq!(v2.storage_version, "v2");
+    assert_eq!(v1.storage_prefix(), v2.storage_prefix());
+    assert!(v1.converter.is_some() && v2.converter.is_some());
 }
 
 #[test]

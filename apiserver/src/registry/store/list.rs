@@ -71,7 +71,7 @@ impl Store {
     /// List the objects of a resource matching `opts`, as the scope's version.
     pub async fn list(&self, scope: Scope<'_>, opts: &ListOptions) -> ApiResult<ListResult> {
         self.check_fields(scope, &opts.fields)?;
-        let cache_prefix = crate::watch::resource_prefix(&scope.resource.group, &scope.resource.plural);
+        let cache_prefix = scope.resource.storage_prefix();
         let cache = self.cache.cache(&cache_prefix);
         let prefix = list_prefix(scope.resource, scope.namespace);
 
@@ -137,7 +137,7 @@ impl Store {
 
     /// A list at `revision` read from the store, for continue tokens whose snapshot is gone.
     async fn snapshot_from_storage(&self, scope: Scope<'_>, revision: i64) -> ApiResult<Snapshot> {
-        let prefix = crate::watch::resource_prefix(&scope.resource.group, &scope.resource.plural);
+        let prefix = scope.resource.storage_prefix();
         let range = self
             .backend
             .range(&prefix, &crate::storage::prefix_end(&prefix), revision, 0)

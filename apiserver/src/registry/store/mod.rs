@@ -69,7 +69,7 @@ impl Store {
 
     fn get_cached(&self, scope: Scope<'_>, name: &str) -> Option<Arc<CachedObject>> {
         let key = object::object_key(scope.resource, scope.namespace, name);
-        let prefix = crate::watch::resource_prefix(&scope.resource.group, &scope.resource.plural);
+        let prefix = scope.resource.storage_prefix();
         self.cache.cache(&prefix).get(&key)
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The storage key of one object.
 pub fn object_key(res: &Resource, namespace: Option<&str>, name: &str) -> String {
-    let mut key = crate::watch::resource_prefix(&res.group, &res.plural);
+    let mut key = res.storage_prefix();
     if let Some(ns) = namespace.filter(|_| res.namespaced) {
         key.push_str(ns);
         key.push('/');
@@ -18,7 +18,7 @@ pub fn object_key(res: &Resource, namespace: Option<&str>, name: &str) -> String
 
 /// The key prefix of every object of `res` (in `namespace`, if given).
 pub fn list_prefix(res: &Resource, namespace: Option<&str>) -> String {
-    let mut prefix = crate::watch::resource_prefix(&res.group, &res.plural);
+    let mut prefix = res.storage_prefix();
     if let Some(ns) = namespace.filter(|_| res.namespaced) {
         prefix.push_str(ns);
         prefix.push('/');

@@ -49,9 +49,7 @@ impl Store {
             namespace,
         };
         self.check_fields(scope, &opts.fields)?;
-        let cache = self
-            .cache
-            .cache(&crate::watch::resource_prefix(&resource.group, &resource.plural));
+        let cache = self.cache.cache(&resource.storage_prefix());
         let rv = opts.resource_version.clone().unwrap_or_default();
         let initial_events = opts.send_initial_events.unwrap_or(rv.is_empty() || rv == "0");
         if opts.send_initial_events == Some(true) && opts.resource_version_match.as_deref() != Some("NotOlderThan") {

@@ -1,8 +1,8 @@
 //! The Targets cell of a HorizontalPodAutoscaler (upstream's formatHPAMetrics), for
-//! autoscaling/v2 objects and, through the CPU-utilisation fields, autoscaling/v1 ones.
+//! autoscaling/v2 objects and autoscaling/v1 ones (converted to v2 first, as upstream prints them).
 
 use super::format::{at, list, s, text};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A Quantity field as Go prints a `*Quantity` (`<nil>` when unset).
 fn quantity(value: Option<&Value>) -> String {
@@ -13,24 +13,21 @@ fn quantity(value: Option<&Value>) -> String {
     }
 }
 
-/// `spec.metrics` and `status.currentMetrics`, synthesised from the v1 CPU fields when the
-/// object is an autoscaling/v1 one.
+/// `spec.metrics` and `status.currentMetrics`, as upstream prints them from its internal
+/// (v2-shaped) object: autoscaling/v1 objects are converted first, so the metrics their
+/// annotations keep and v1's implicit CPU target show as well.
 fn metrics(obj: &Value) -> (Vec<Value>, Vec<Value>) {
-    let specs = list(obj, &["spec", "metrics"]);
-    if !specs.is_empty() {
-        return (specs.to_vec(), list(obj, &["status", "currentMetrics"]).to_vec());
-    }
-    let Some(target) = at(obj, &["spec", "targetCPUUtilizationPercentage"]) else {
-        return (Vec::new(), Vec::new());
+    let converted;
+    let obj = if obj["apiVersion"] == "autoscaling/v1" {
+        converted = crate::registry::conversions::hpa::v1_to_v2(obj.clone());
+        &converted
+    } else {
+        obj
     };
-    let spec = json!({"type": "Resource", "resource": {"name": "cpu",
-        "target": {"type": "Utilization", "averageUtilization": target}}});
-    let status = match at(obj, &["status", "currentCPUUtilizationPercentage"]) {
-        Some(current) => vec![json!({"type": "Resource", "resource": {"name": "cpu",
-            "current": {"averageUtilization": current}}})],
-        None => Vec::new(),
-    };
-    (vec![spec], status)
+    (
+        list(obj, &["spec", "metrics"]).to_vec(),
+        list(obj, &["status", "currentMetrics"]).to_vec(),
+    )
 }
 
 /// `current/target` for a metric source whose target has `value` or `averageValue`.
@@ -105,6 +102,7 @@ pub fn targets(obj: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn v2_resource_utilisation_and_values() {
@@ -129,10 +127,23 @@ mod tests {
     }
 
     #[test]
-    fn v1_cpu_fields() {
-        let hpa =
-            json!({"spec": {"targetCPUUtilizationPercentage": 80}, "status": {"currentCPUUtilizationPercentage": 5}});
-        assert_eq!(targets(&hpa), json!("cpu: 5%/80%"));
+    fn v1_cpu_fields_and_annotated_metrics() {
+        let hpa = json!({"apiVersion": "autoscaling/v1", "spec": {"targetCPUUtilizationPercentage": 70},
+            "status": {"currentCPUUtilizationPercentage": 5}});
+        assert_eq!(targets(&hpa), json!("cpu: 5%/70%"));
+        // Upstream prints its internal object: v1's implicit target and the annotated metrics.
+        assert_eq!(
+            targets(&json!({"apiVersion": "autoscaling/v1", "spec": {}})),
+            json!("cpu: <unknown>/80%")
+        );
+        let annotated = json!({"apiVersion": "autoscaling/v1",
+            "metadata": {"annotations": {"autoscaling.alpha.kubernetes.io/metrics":
+                r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"100Mi"}}]"#}},
+            "spec": {"targetCPUUtilizationPercentage": 60}});
+        assert_eq!(
+            targets(&annotated),
+            json!("memory: <unknown>/100Mi, cpu: <unknown>/60%")
+        );
         let external = json!({"spec": {"metrics": [
             {"type": "External", "external": {"metric": {"name": "q"}, "target": {"type": "Value", "value": "10"}}}
         ]}});
