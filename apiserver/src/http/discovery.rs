@@ -107,13 +107,17 @@ pub fn api_resource_list(resources: &Resources, group: &str, version: &str) -> O
     }))
 }
 
-/// A stable short hash of a resource's storage identity, like upstream's storageVersionHash.
+/// upstream's storageVersionHash: the first 8 bytes of SHA-256 over `<group>/<version>/<kind>` of
+/// the form objects are stored in, base64-encoded (core's group is empty: `/v1/ConfigMap`).
 fn storage_version_hash(r: &Resource) -> String {
     use base64::Engine;
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&r.group, &r.storage_version, &r.kind).hash(&mut h);
-    base64::engine::general_purpose::STANDARD.encode(h.finish().to_be_bytes())[..11].to_string()
+    let group = r
+        .stored_as
+        .as_ref()
+        .map_or(r.group.as_str(), |(group, _)| group.as_str());
+    let identity = format!("{group}/{}/{}", r.storage_version, r.kind);
+    let digest = ring::digest::digest(&ring::digest::SHA256, identity.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
 }
 
 fn discovery_group(resources: &Resources, name: &str, versions: &[&str]) -> Value {
@@ -176,4 +180,32 @@ pub fn aggregated(resources: &Resources, core: bool, version: &str) -> Value {
         "metadata": {},
         "items": items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::catalogue::builtin_resources;
+
+    /// Values a 1.35 cluster's discovery documents carry.
+    #[test]
+    fn storage_version_hashes_match_upstream() {
+        let all = builtin_resources();
+        let hash = |group: &str, version: &str, plural: &str| {
+            let r = all
+                .iter()
+                .find(|r| r.group == group && r.version == version && r.plural == plural)
+                .unwrap();
+            storage_version_hash(r)
+        };
+        assert_eq!(hash("", "v1", "configmaps"), "qFsyl6wFWjQ=");
+        assert_eq!(hash("apps", "v1", "deployments"), "8aSe+NMegvE=");
+        // One set of objects behind two groups or versions: one hash.
+        assert_eq!(hash("", "v1", "events"), "r2yiGXH7wu8=");
+        assert_eq!(hash("events.k8s.io", "v1", "events"), "r2yiGXH7wu8=");
+        assert_eq!(
+            hash("autoscaling", "v1", "horizontalpodautoscalers"),
+            hash("autoscaling", "v2", "horizontalpodautoscalers")
+        );
+    }
 }
