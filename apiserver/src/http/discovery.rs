@@ -1,7 +1,11 @@
 //! Discovery documents: /api, /apis, group and group-version documents, and aggregated discovery
-//! (apidiscovery.k8s.io/v2 APIGroupDiscoveryList), all derived from the resource index.
+//! (apidiscovery.k8s.io/v2 APIGroupDiscoveryList, with its ETag), all derived from the resource
+//! index.
 
+use super::response;
 use crate::registry::{Resource, Resources};
+use axum::response::Response;
+use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -164,6 +168,27 @@ fn discovery_group(resources: &Resources, name: &str, versions: &[&str]) -> Valu
         metadata["name"] = json!(name);
     }
     json!({"metadata": metadata, "versions": versions})
+}
+
+/// An aggregated discovery body as upstream serves it: its SHA-512 as the ETag, `Vary: Accept`,
+/// `Cache-Control: public`, and 304 Not Modified when the client already holds this ETag.
+pub fn with_etag(headers: &http::HeaderMap, content_type: &str, body: Vec<u8>) -> Response {
+    let etag = format!("\"{}\"", crate::openapi::content_hash(&body));
+    let cached = headers
+        .get(http::header::IF_NONE_MATCH)
+        .is_some_and(|h| h.as_bytes() == etag.as_bytes());
+    let mut response = if cached {
+        response::raw(StatusCode::NOT_MODIFIED, content_type, Vec::new())
+    } else {
+        response::raw(StatusCode::OK, content_type, body)
+    };
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(http::header::ETAG, etag);
+    }
+    headers.insert(http::header::VARY, HeaderValue::from_static("Accept"));
+    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("public"));
+    response
 }
 
 /// Aggregated discovery for `/api` (core only) or `/apis` (every named group).

@@ -176,11 +176,7 @@ fn non_resource(
             let doc = discovery::aggregated(&resources, core, v);
             let content_type = format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList");
             let body = serde_json::to_vec(&doc).unwrap_or_default();
-            let mut response = response::raw(StatusCode::OK, &content_type, body);
-            response
-                .headers_mut()
-                .insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
-            Some(Ok(response))
+            Some(Ok(discovery::with_etag(headers, &content_type, body)))
         }
         _ => None,
     };

@@ -141,8 +141,8 @@ impl OpenApi {
     }
 }
 
-/// Upper-case hex SHA-512, as upstream's OpenAPI v3 handler computes its ETags.
-fn content_hash(body: &[u8]) -> String {
+/// Upper-case hex SHA-512, as upstream computes the ETags of OpenAPI v3 and aggregated discovery.
+pub(crate) fn content_hash(body: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA512, body);
     digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
 }
