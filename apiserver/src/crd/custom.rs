@@ -3,7 +3,7 @@
 //! the CRD's printer columns and selectable fields.
 
 use super::schema;
-use crate::registry::{FieldError, PrinterColumn, Strategy};
+use crate::registry::{FieldError, PrinterColumn, ScalePaths, Strategy};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -16,6 +16,8 @@ pub struct CustomResource {
     pub selectable: Vec<String>,
     /// The version's compiled x-kubernetes-validations, if it has any.
     pub cel: Option<Arc<super::cel::Validator>>,
+    /// Where the scale subresource reads and writes, if the version has one.
+    pub scale: Option<ScalePaths>,
 }
 
 impl Strategy for CustomResource {
@@ -77,6 +79,10 @@ impl Strategy for CustomResource {
         Some(&self.columns)
     }
 
+    fn scale_paths(&self) -> Option<&ScalePaths> {
+        self.scale.as_ref()
+    }
+
     /// A selectable field's value as upstream renders it: strings as they are, integers and
     /// booleans in decimal and `true`/`false`, "" when absent.
     fn field(&self, obj: &Value, path: &str) -> Option<String> {
@@ -104,6 +110,7 @@ mod tests {
             schema: None,
             selectable: vec!["spec.color".into(), "spec.size".into(), "spec.on".into()],
             cel: None,
+            scale: None,
         };
         let obj = json!({"spec": {"color": "blue", "size": 3, "on": true, "other": "x"}});
         assert_eq!(strategy.field(&obj, "spec.color").as_deref(), Some("blue"));
@@ -121,6 +128,7 @@ mod tests {
             schema: None,
             selectable: Vec::new(),
             cel: None,
+            scale: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"ok": true}});
         strategy.prepare_for_create(&mut obj);
@@ -141,6 +149,7 @@ mod tests {
             schema: Some(Arc::new(schema)),
             selectable: Vec::new(),
             cel: None,
+            scale: None,
         };
         let mut obj = json!({"metadata": {"name": "a"}, "spec": {"foo": 1}});
         strategy.default(&mut obj);

@@ -67,6 +67,7 @@ pub fn resources_of(crd: &Value, cache: Option<Arc<WatchCache>>) -> Vec<Resource
                     has_status: v["subresources"]["status"].is_object(),
                     columns: columns(v),
                     cel: schema.as_deref().and_then(cel::Validator::new).map(Arc::new),
+                    scale: crate::registry::ScalePaths::of_crd(&v["subresources"]["scale"]),
                     schema: schema.clone(),
                     selectable: v["selectableFields"]
                         .as_array()

@@ -94,17 +94,23 @@ async fn serve(
     match info.verb {
         "get" if subresource == Some("scale") => {
             let object = store.get(scope, name).await?;
-            let scale = scale::to_scale(&crate::registry::store::object::parse(&object.json)?);
+            let scale = scale::to_scale(
+                &crate::registry::store::object::parse(&object.json)?,
+                resource.strategy.scale_paths(),
+            );
             Ok(response::value(StatusCode::OK, output, &scale))
         }
         "update" if subresource == Some("scale") => {
             let body = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             let updated = store
                 .update_with(scope, name, subresource, &params.write()?, |old| {
-                    scale::from_scale(old, &body)
+                    scale::from_scale(old, &body, resource.strategy.scale_paths())
                 })
                 .await?;
-            let scale = scale::to_scale(&crate::registry::store::object::parse(&updated)?);
+            let scale = scale::to_scale(
+                &crate::registry::store::object::parse(&updated)?,
+                resource.strategy.scale_paths(),
+            );
             Ok(response::value(StatusCode::OK, output, &scale))
         }
         "get" => {
@@ -203,7 +209,10 @@ async fn serve(
             )
             .await?;
             if subresource == Some("scale") {
-                let scale = scale::to_scale(&crate::registry::store::object::parse(&patched)?);
+                let scale = scale::to_scale(
+                    &crate::registry::store::object::parse(&patched)?,
+                    resource.strategy.scale_paths(),
+                );
                 return Ok(with_warnings(
                     response::value(StatusCode::OK, output, &scale),
                     &warnings,
@@ -404,7 +413,7 @@ async fn patch(
         .update_with(scope, name, subresource, &opts, |stored| {
             let shown;
             let current = if scale_view {
-                shown = scale::to_scale(stored);
+                shown = scale::to_scale(stored, resource.strategy.scale_paths());
                 &shown
             } else {
                 stored
@@ -440,7 +449,7 @@ async fn patch(
                 }
             }
             let patched = if scale_view {
-                scale::from_scale(stored, &patched)?
+                scale::from_scale(stored, &patched, resource.strategy.scale_paths())?
             } else {
                 patched
             };

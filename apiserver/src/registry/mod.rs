@@ -4,7 +4,7 @@ pub mod resource;
 pub mod strategy;
 
 pub use resource::{Resource, Subresource};
-pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, PrinterColumn, Strategy};
+pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, PrinterColumn, ScalePaths, Strategy};
 pub mod catalogue;
 mod conversions;
 pub mod definitions;

@@ -149,6 +149,33 @@ pub struct PrinterColumn {
     pub json_path: String,
 }
 
+/// Where an object keeps what its `scale` subresource shows, as JSON pointers (a CRD version's
+/// `subresources.scale`: specReplicasPath, statusReplicasPath, labelSelectorPath).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    /// A string field holding the label selector in its serialized form.
+    pub label_selector: Option<String>,
+}
+
+impl ScalePaths {
+    /// The paths of a CRD version's `subresources.scale` (`.spec.replicas` → `/spec/replicas`).
+    pub fn of_crd(scale: &Value) -> Option<Self> {
+        let pointer = |field: &str| {
+            scale[field]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .map(|p| p.replace('.', "/"))
+        };
+        Some(ScalePaths {
+            spec_replicas: pointer("specReplicasPath")?,
+            status_replicas: pointer("statusReplicasPath")?,
+            label_selector: pointer("labelSelectorPath"),
+        })
+    }
+}
+
 /// Per-kind behaviour plugged into the generic registry. Every method has a neutral default, so a
 /// kind implements only what differs.
 pub trait Strategy: Send + Sync {
@@ -194,6 +221,12 @@ pub trait Strategy: Send + Sync {
 
     /// Columns given as JSONPaths (custom resources); used when [`Strategy::columns`] is `None`.
     fn printer_columns(&self) -> Option<&[PrinterColumn]> {
+        None
+    }
+
+    /// Where the `scale` subresource reads and writes; `None` is the built-in layout
+    /// (`spec.replicas`, `status.replicas`, the label selector of `spec.selector`).
+    fn scale_paths(&self) -> Option<&ScalePaths> {
         None
     }
 

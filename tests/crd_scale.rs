@@ -1,0 +1,76 @@
+//! The scale subresource of a custom resource follows its CRD's specReplicasPath,
+//! statusReplicasPath and labelSelectorPath: `kubectl scale` and `kubectl get --subresource=scale`.
+
+mod common;
+
+use common::{ok, Skiff};
+use serde_json::{json, Value};
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: pools.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: pools, singular: pool, kind: Pool, listKind: PoolList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.size, statusReplicasPath: .status.ready, labelSelectorPath: .status.selector}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+          status: {type: object, properties: {ready: {type: integer}, selector: {type: string}}}
+";
+
+#[test]
+fn kubectl_scale_uses_the_crd_scale_paths() {
+    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crd = dir.path().join("crd.yaml");
+    std::fs::write(&crd, CRD).unwrap();
+    skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
+    skiff.kubectl(&["wait", "--for=condition=Established", "crd/pools.example.com"]);
+    let pool = dir.path().join("pool.yaml");
+    std::fs::write(
+        &pool,
+        "apiVersion: example.com/v1\nkind: Pool\nmetadata: {name: p}\nspec: {size: 1}\n",
+    )
+    .unwrap();
+    skiff.kubectl(&["create", "-f", pool.to_str().unwrap()]);
+    skiff.kubectl(&[
+        "patch",
+        "pool",
+        "p",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"ready":1,"selector":"app=pool"}}"#,
+    ]);
+
+    for (kubectl, replicas) in common::kubectls().iter().zip([3, 5]) {
+        let count = format!("--replicas={replicas}");
+        let args = ["scale", "pool", "p", count.as_str()];
+        assert_eq!(
+            ok(skiff.kubectl_with(kubectl, &args), &args),
+            "pool.example.com/p scaled\n"
+        );
+        let args = ["get", "pool", "p", "-o", "jsonpath={.spec.size}"];
+        assert_eq!(ok(skiff.kubectl_with(kubectl, &args), &args), replicas.to_string());
+        let args = ["get", "pool", "p", "--subresource=scale", "-o", "json"];
+        let scale: Value = serde_json::from_str(&ok(skiff.kubectl_with(kubectl, &args), &args)).unwrap();
+        assert_eq!(
+            (&scale["kind"], &scale["spec"], &scale["status"]),
+            (
+                &json!("Scale"),
+                &json!({"replicas": replicas}),
+                &json!({"replicas": 1, "selector": "app=pool"})
+            )
+        );
+    }
+}
