@@ -204,7 +204,7 @@ fn names_conflicts_selectable_fields_and_status() {
 }
 
 #[test]
-fn client_side_apply_of_a_huge_crd_fails_like_upstream() {
+fn huge_crds_and_objects_and_the_last_applied_limit() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
     // ~300 KB of schema: fine to create, too big to repeat in the last-applied annotation.
@@ -235,4 +235,12 @@ fn client_side_apply_of_a_huge_crd_fails_like_upstream() {
         "crd/bigs.example.com",
         "--timeout=30s",
     ]);
+    // Objects up to the 3 MiB request limit are stored and served whole.
+    let payload = "y".repeat(2_500_000);
+    let object = json!({"apiVersion": "example.com/v1", "kind": "Big", "metadata": {"name": "b", "namespace": "default"},
+        "spec": {"field0": payload}});
+    let file = write(dir.path(), "b.json", &object);
+    skiff.kubectl(&["create", "-f", &file]);
+    let read = skiff.kubectl(&["get", "big", "b", "-o", "jsonpath={.spec.field0}"]);
+    assert!(read == payload, "read back {} bytes", read.len());
 }
