@@ -394,3 +394,47 @@ fn horizontal_pod_autoscalers_read_and_write_through_v1_and_v2() {
         );
     }
 }
+
+/// `kubectl autoscale` leaves minReplicas and the metric to the server's defaults; bad bounds are
+/// refused with upstream's message.
+#[test]
+fn horizontal_pod_autoscalers_are_defaulted_and_validated() {
+    let skiff = Skiff::start();
+    skiff.kubectl(&["create", "deployment", "web", "--image=nginx"]);
+    for kubectl in common::kubectls() {
+        let k = |args: &[&str]| ok(skiff.kubectl_with(&kubectl, args), args);
+        assert_eq!(
+            k(&["autoscale", "deployment", "web", "--max=3"]),
+            "horizontalpodautoscaler.autoscaling/web autoscaled\n"
+        );
+        let hpa = json_of(&skiff, &["get", "hpa.v2.autoscaling", "web", "-o", "json"]);
+        assert_eq!(hpa["spec"]["minReplicas"], 1);
+        assert_eq!(
+            hpa["spec"]["metrics"],
+            json!([{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80}}}])
+        );
+        let table = k(&["get", "hpa", "web", "--no-headers"]);
+        let cells: Vec<&str> = table.split_whitespace().collect();
+        assert_eq!(
+            cells[..5],
+            ["web", "Deployment/web", "cpu:", "<unknown>/80%", "1"],
+            "{table}"
+        );
+        k(&["delete", "hpa", "web"]);
+    }
+    let bad = r#"{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "bad"},
+        "spec": {"minReplicas": 4, "maxReplicas": 2, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    std::fs::write(&file, bad).unwrap();
+    let args = ["create", "-f", file.to_str().unwrap()];
+    let stderr = common::fails(
+        skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &args),
+        &args,
+    );
+    assert_eq!(
+        stderr.trim_end(),
+        "The HorizontalPodAutoscaler \"bad\" is invalid: spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`"
+    );
+}

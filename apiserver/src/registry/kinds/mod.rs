@@ -4,6 +4,7 @@
 mod admission;
 pub mod apiextensions;
 mod apps;
+mod autoscaling;
 mod batch;
 mod config;
 mod core;
@@ -54,6 +55,7 @@ pub fn strategy_for(group: &str, kind: &str) -> Arc<dyn Strategy> {
     let rules = match group {
         "" => core::lookup(kind),
         "apps" => apps::lookup(kind),
+        "autoscaling" => autoscaling::lookup(kind),
         "batch" => batch::lookup(kind),
         "rbac.authorization.k8s.io" => rbac::lookup(kind),
         "networking.k8s.io" => networking::lookup(kind),
@@ -79,13 +81,11 @@ fn plain(group: &str, kind: &str) -> Kind {
         ("admissionregistration.k8s.io", _)
             | ("flowcontrol.apiserver.k8s.io", _)
             | ("apiextensions.k8s.io", "CustomResourceDefinition")
-            | ("autoscaling", "HorizontalPodAutoscaler")
             | ("resource.k8s.io", "DeviceClass")
     );
     let status = matches!(
         (group, kind),
-        ("autoscaling", "HorizontalPodAutoscaler")
-            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+        ("apiextensions.k8s.io", "CustomResourceDefinition")
             | ("apiregistration.k8s.io", "APIService")
             | ("certificates.k8s.io", "CertificateSigningRequest")
             | ("flowcontrol.apiserver.k8s.io", _)
