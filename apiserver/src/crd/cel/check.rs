@@ -6,7 +6,7 @@
 
 use super::env::is_function;
 use super::overloads;
-use super::types::{ListType, Ty, MAX_REQUEST_SIZE};
+use super::types::{widest, ListType, Ty, MAX_REQUEST_SIZE};
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
 
 /// What the check of one expression found.
@@ -99,42 +99,19 @@ impl Checker {
             }
             Expr::Call(call) => self.call(e.id, &call.func_name, call.target.as_deref(), &call.args),
             Expr::List(list) => {
-                let mut cost = 1.0;
-                let mut elem = None;
-                for item in &list.elements {
-                    let (t, c) = self.expr(item);
-                    cost += c;
-                    elem.get_or_insert(t);
-                }
+                let (elem, cost) = self.members(list.elements.iter().map(|item| (None, item)));
                 let max = list.elements.len() as u64;
-                (
-                    Ty::List {
-                        elem: Box::new(elem.unwrap_or_else(dyn_)),
-                        max,
-                        list_type: ListType::Atomic,
-                    },
-                    cost,
-                )
+                let list_type = ListType::Atomic;
+                (Ty::List { elem, max, list_type }, cost)
             }
             Expr::Map(map) => {
-                let mut cost = 1.0;
-                let mut value = None;
-                for entry in &map.entries {
-                    if let EntryExpr::MapEntry(m) = &entry.expr {
-                        cost += self.expr(&m.key).1;
-                        let (t, c) = self.expr(&m.value);
-                        cost += c;
-                        value.get_or_insert(t);
-                    }
-                }
+                let entries = map.entries.iter().filter_map(|entry| match &entry.expr {
+                    EntryExpr::MapEntry(m) => Some((Some(&m.key), &m.value)),
+                    EntryExpr::StructField(_) => None,
+                });
+                let (value, cost) = self.members(entries);
                 let max = map.entries.len() as u64;
-                (
-                    Ty::Map {
-                        value: Box::new(value.unwrap_or_else(dyn_)),
-                        max,
-                    },
-                    cost,
-                )
+                (Ty::Map { value, max }, cost)
             }
             Expr::Struct(s) => {
                 let mut cost = 1.0;
@@ -185,6 +162,22 @@ impl Checker {
             }
             Expr::Unspecified => (dyn_(), 0.0),
         }
+    }
+
+    /// The type of the first of a literal's members (dyn when it has none) and the cost of
+    /// building it: each member's key (map literals) and value, in order.
+    fn members<'e>(&mut self, members: impl Iterator<Item = (Option<&'e IdedExpr>, &'e IdedExpr)>) -> (Box<Ty>, f64) {
+        let mut cost = 1.0;
+        let mut first = None;
+        for (key, value) in members {
+            if let Some(key) = key {
+                cost += self.expr(key).1;
+            }
+            let (t, c) = self.expr(value);
+            cost += c;
+            first.get_or_insert(t);
+        }
+        (Box::new(first.unwrap_or_else(dyn_)), cost)
     }
 
     /// The type of `ty.name`, reporting an undefined field of a closed object.
@@ -266,11 +259,7 @@ impl Checker {
             "_?_:_" => {
                 let ty = match (arg_tys.get(1), arg_tys.get(2)) {
                     (Some(a), Some(b)) if std::mem::discriminant(a) == std::mem::discriminant(b) => {
-                        if a.max_size() >= b.max_size() {
-                            a.clone()
-                        } else {
-                            b.clone()
-                        }
+                        widest(a.clone(), b.clone())
                     }
                     _ => dyn_(),
                 };

@@ -4,7 +4,7 @@
 
 use super::check::{check, Checked};
 use super::env::ENV;
-use super::types::Ty;
+use super::types::{embedded, map_keys, Ty};
 use cel::common::ast::SourceInfo;
 use cel::{ParseErrors, Program};
 use serde_json::Value;
@@ -63,48 +63,36 @@ pub fn has_rules(schema: &Value) -> bool {
 
 /// The compiled tree of `schema` (`root`: the resource root), or `None` if it has no rules.
 pub fn build(schema: &Value, root: bool) -> Option<Node> {
-    if !has_rules(schema) {
-        return None;
-    }
-    let ty = Ty::of(schema, root);
-    let rules = schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-        .map(|rules| rules.iter().map(|r| compile(r, &ty)).collect())
-        .unwrap_or_default();
-    let embedded = |s: &Value| {
-        s.get("x-kubernetes-embedded-resource")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
-    let properties = schema
+    let child = |s: &Value| build(s, embedded(s)).map(Box::new);
+    let properties: Vec<(String, Node)> = schema
         .get("properties")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
         .filter_map(|(k, s)| build(s, embedded(s)).map(|n| (k.clone(), n)))
         .collect();
-    let map_keys = (schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map")).then(|| {
-        schema
-            .get("x-kubernetes-list-map-keys")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .collect()
-    });
+    let items = schema.get("items").and_then(child);
+    let additional = schema
+        .get("additionalProperties")
+        .filter(|s| s.is_object())
+        .and_then(child);
+    let own = schema
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+        .filter(|rules| !rules.is_empty());
+    if own.is_none() && properties.is_empty() && items.is_none() && additional.is_none() {
+        return None;
+    }
+    let ty = Ty::of(schema, root);
+    let rules = own.into_iter().flatten().map(|r| compile(r, &ty)).collect();
     Some(Node {
         rules,
         ty,
         type_name: schema.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
         properties,
-        items: schema.get("items").and_then(|s| build(s, embedded(s))).map(Box::new),
-        additional: schema
-            .get("additionalProperties")
-            .filter(|s| s.is_object())
-            .and_then(|s| build(s, embedded(s)))
-            .map(Box::new),
-        map_keys,
+        items,
+        additional,
+        map_keys: map_keys(schema).map(|keys| keys.into_iter().map(str::to_string).collect()),
         atomic_map: schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"),
     })
 }

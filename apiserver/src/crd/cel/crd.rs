@@ -4,7 +4,7 @@
 //! all rules together stays within budget.
 
 use super::compile::{compile, field_path_valid, has_rules};
-use super::types::{Ty, MAX_REQUEST_SIZE};
+use super::types::{embedded, Ty, MAX_REQUEST_SIZE};
 use super::{CRD_COST_LIMIT, RULE_COST_LIMIT};
 use crate::registry::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
@@ -103,11 +103,6 @@ impl Walk<'_> {
                 );
             }
         }
-        let embedded = |s: &Value| {
-            s.get("x-kubernetes-embedded-resource")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
         for (name, child) in schema
             .get("properties")
             .and_then(Value::as_object)

@@ -6,6 +6,7 @@
 use super::check::check;
 use super::compile::{Node, Rule};
 use super::env::ENV;
+use super::types::Ty;
 use super::value::to_val;
 use super::{PER_CALL_LIMIT, RUNTIME_BUDGET};
 use crate::registry::FieldError;
@@ -114,6 +115,8 @@ impl Run {
         let (old, unchanged) = (old.value, old.unchanged);
         let invalid = |detail: String| FieldError::invalid(path, json!(node.type_name), detail);
         let mut contexts: Option<(Context, Option<Context>)> = None;
+        // `self` and `oldSelf` typed by their own sizes, for the costly rules' actual cost.
+        let mut sized: Option<(Ty, Ty)> = None;
         for rule in &node.rules {
             let rule = match rule {
                 Ok(rule) => rule,
@@ -126,9 +129,11 @@ impl Run {
                 continue;
             }
             let cost = if rule.cost > CHEAP {
-                let sized = node.ty.sized_by(obj);
-                let old_sized = old.map(|o| node.ty.sized_by(o)).unwrap_or_else(|| node.ty.clone());
-                check(rule.program.expression(), &sized, Some(&old_sized))
+                let (sized, old_sized) = sized.get_or_insert_with(|| {
+                    let old_sized = old.map_or_else(|| node.ty.clone(), |o| node.ty.sized_by(o));
+                    (node.ty.sized_by(obj), old_sized)
+                });
+                check(rule.program.expression(), sized, Some(old_sized))
                     .cost
                     .min(rule.cost)
             } else {

@@ -3,6 +3,7 @@
 //! key) and `+` merges (a set: a union; a map list: the right side's entries replace same-keyed
 //! ones in place, new ones are appended).
 
+use super::lib::elements;
 use super::types::ListType;
 use cel::common::traits::{Adder, Container, Indexer, Iterable, Sizer, Zeroer};
 use cel::common::types::{CelList, CelString, Type, LIST_TYPE};
@@ -41,16 +42,6 @@ impl<'v> KeyedList<'v> {
 /// The field `key` of a map-list item.
 fn field<'b>(item: &'b dyn Val, key: &str) -> Option<CowVal<'b, 'b>> {
     item.as_indexer()?.get(&CelString::from(key)).ok()
-}
-
-/// The elements of an iterable value.
-fn elements<'b, 'w>(v: &'b (dyn Val + 'w)) -> Option<Vec<&'b (dyn Val + 'w)>> {
-    let mut it = v.as_iterable()?.iter();
-    let mut out = Vec::new();
-    while let Some(item) = it.next() {
-        out.push(item);
-    }
-    Some(out)
 }
 
 impl Val for KeyedList<'_> {
@@ -103,7 +94,7 @@ impl Val for KeyedList<'_> {
     }
 
     fn equals(&self, other: &dyn Val) -> bool {
-        let Some(theirs) = elements(other) else {
+        let Ok(theirs) = elements(other) else {
             return false;
         };
         let ours = self.list.inner();
@@ -142,7 +133,7 @@ impl Adder for KeyedList<'_> {
     where
         Self: 'w,
     {
-        let theirs = elements(rhs).ok_or_else(|| {
+        let theirs = elements(rhs).map_err(|_| {
             ExecutionError::no_such_overload("_+_", vec!["list".into(), rhs.get_type().name().to_owned()])
         })?;
         let mut items: Vec<Box<dyn Val + 'w>> = self.list.inner().iter().map(|i| i.clone_as_boxed()).collect();

@@ -3,6 +3,7 @@
 //! what fits in one request) that the cost estimate multiplies by.
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The largest request body the apiserver reads; unbounded sizes are estimated from it.
@@ -21,21 +22,40 @@ pub enum ListType {
 impl ListType {
     /// The list type `schema` (an array's) declares.
     pub fn of(schema: &Value) -> ListType {
-        match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
-            Some("set") => ListType::Set,
-            Some("map") => ListType::Map(
-                schema
-                    .get("x-kubernetes-list-map-keys")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(|k| escape(k).unwrap_or_else(|| k.to_string()))
+        match (
+            schema.get("x-kubernetes-list-type").and_then(Value::as_str),
+            map_keys(schema),
+        ) {
+            (Some("set"), _) => ListType::Set,
+            (_, Some(keys)) => ListType::Map(
+                keys.into_iter()
+                    .map(|k| escape(k).unwrap_or(Cow::Borrowed(k)).into_owned())
                     .collect(),
             ),
             _ => ListType::Atomic,
         }
     }
+}
+
+/// The key fields (as written) of a `x-kubernetes-list-type: map` list's `schema`.
+pub fn map_keys(schema: &Value) -> Option<Vec<&str>> {
+    (schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map")).then(|| {
+        schema
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    })
+}
+
+/// Whether `schema` is an x-kubernetes-embedded-resource (typed like a resource root).
+pub fn embedded(schema: &Value) -> bool {
+    schema
+        .get("x-kubernetes-embedded-resource")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -86,7 +106,7 @@ impl Ty {
             };
         }
         let type_ = schema.get("type").and_then(Value::as_str).unwrap_or("");
-        let embedded = root || flag("x-kubernetes-embedded-resource");
+        let resource = root || embedded(schema);
         match type_ {
             "boolean" => Ty::Bool,
             "integer" => Ty::Int,
@@ -102,9 +122,7 @@ impl Ty {
                 },
             },
             "array" => {
-                let elem = schema
-                    .get("items")
-                    .map(|i| Ty::of(i, flag_of(i, "x-kubernetes-embedded-resource")));
+                let elem = schema.get("items").map(|i| Ty::of(i, embedded(i)));
                 let elem = elem.unwrap_or(Ty::Dyn { max: MAX_REQUEST_SIZE });
                 let max = int("maxItems").unwrap_or_else(|| estimated_items(&elem));
                 Ty::List {
@@ -117,20 +135,20 @@ impl Ty {
                 let properties = schema.get("properties").and_then(Value::as_object);
                 let additional = schema.get("additionalProperties").filter(|a| a.is_object());
                 match (properties, additional) {
-                    (None, Some(additional)) if !embedded => {
-                        let value = Ty::of(additional, flag_of(additional, "x-kubernetes-embedded-resource"));
+                    (None, Some(additional)) if !resource => {
+                        let value = Ty::of(additional, embedded(additional));
                         let max = int("maxProperties").unwrap_or_else(|| estimated_items(&value));
                         Ty::Map {
                             value: Box::new(value),
                             max,
                         }
                     }
-                    (None, _) if !embedded && (type_.is_empty() || flag("x-kubernetes-preserve-unknown-fields")) => {
+                    (None, _) if !resource && (type_.is_empty() || flag("x-kubernetes-preserve-unknown-fields")) => {
                         Ty::Dyn { max: MAX_REQUEST_SIZE }
                     }
                     _ => {
                         let mut fields = BTreeMap::new();
-                        if embedded {
+                        if resource {
                             fields.insert("apiVersion".into(), Ty::String { max: MAX_REQUEST_SIZE });
                             fields.insert("kind".into(), Ty::String { max: MAX_REQUEST_SIZE });
                             let meta = [("name", 253), ("generateName", 253)]
@@ -146,12 +164,11 @@ impl Ty {
                             );
                         }
                         for (name, property) in properties.into_iter().flatten() {
-                            if embedded && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
+                            if resource && matches!(name.as_str(), "apiVersion" | "kind" | "metadata") {
                                 continue;
                             }
                             if let Some(escaped) = escape(name) {
-                                let child = Ty::of(property, flag_of(property, "x-kubernetes-embedded-resource"));
-                                fields.insert(escaped, child);
+                                fields.insert(escaped.into_owned(), Ty::of(property, embedded(property)));
                             }
                         }
                         let open = flag("x-kubernetes-preserve-unknown-fields") || additional.is_some();
@@ -196,29 +213,15 @@ impl Ty {
             (Ty::String { .. }, Value::String(s)) => Ty::String { max: s.len() as u64 },
             (Ty::Bytes { .. }, Value::String(s)) => Ty::Bytes { max: s.len() as u64 },
             (Ty::Dyn { .. }, v) => Ty::Dyn { max: json_size(v) },
-            (Ty::List { elem, list_type, .. }, Value::Array(items)) => {
-                let elem = items
-                    .iter()
-                    .map(|i| elem.sized_by(i))
-                    .reduce(widest)
-                    .unwrap_or((**elem).clone());
-                Ty::List {
-                    elem: Box::new(elem),
-                    max: items.len() as u64,
-                    list_type: list_type.clone(),
-                }
-            }
-            (Ty::Map { value: v, .. }, Value::Object(map)) => {
-                let value = map
-                    .values()
-                    .map(|i| v.sized_by(i))
-                    .reduce(widest)
-                    .unwrap_or((**v).clone());
-                Ty::Map {
-                    value: Box::new(value),
-                    max: map.len() as u64,
-                }
-            }
+            (Ty::List { elem, list_type, .. }, Value::Array(items)) => Ty::List {
+                elem: Box::new(elem.sized_by_widest(items)),
+                max: items.len() as u64,
+                list_type: list_type.clone(),
+            },
+            (Ty::Map { value, .. }, Value::Object(map)) => Ty::Map {
+                value: Box::new(value.sized_by_widest(map.values())),
+                max: map.len() as u64,
+            },
             (Ty::Object { fields, open }, Value::Object(map)) => Ty::Object {
                 fields: fields
                     .iter()
@@ -235,14 +238,21 @@ impl Ty {
             (t, _) => t.clone(),
         }
     }
+
+    /// This type sized by the largest of `values` (the items of one list or map), or as it is
+    /// when there are none.
+    fn sized_by_widest<'v>(&self, values: impl IntoIterator<Item = &'v Value>) -> Ty {
+        values
+            .into_iter()
+            .map(|v| self.sized_by(v))
+            .reduce(widest)
+            .unwrap_or_else(|| self.clone())
+    }
 }
 
-fn flag_of(schema: &Value, key: &str) -> bool {
-    schema.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// The larger of two sized types of the same shape (for the items of one list).
-fn widest(a: Ty, b: Ty) -> Ty {
+/// The larger of two sized types of the same shape (for the items of one list, or the branches
+/// of a conditional).
+pub fn widest(a: Ty, b: Ty) -> Ty {
     if a.max_size() >= b.max_size() {
         a
     } else {
@@ -296,10 +306,11 @@ const RESERVED: [&str; 21] = [
     "while",
 ];
 
-/// A property name as CEL sees it (upstream's escaping), or `None` if it cannot be accessed.
-pub fn escape(name: &str) -> Option<String> {
+/// A property name as CEL sees it (upstream's escaping), or `None` if it cannot be accessed;
+/// borrowed when it needs no escaping (most names).
+pub fn escape(name: &str) -> Option<Cow<'_, str>> {
     if RESERVED.contains(&name) {
-        return Some(format!("__{name}__"));
+        return Some(Cow::Owned(format!("__{name}__")));
     }
     let mut chars = name.chars();
     let first = chars.next()?;
@@ -309,6 +320,9 @@ pub fn escape(name: &str) -> Option<String> {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
     if !ok_first || !ok_rest {
         return None;
+    }
+    if !name.contains(['.', '-', '/']) && !name.contains("__") {
+        return Some(Cow::Borrowed(name));
     }
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
@@ -326,7 +340,7 @@ pub fn escape(name: &str) -> Option<String> {
         }
         rest = &rest[c.len_utf8()..];
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// The property name behind an escaped CEL field name.

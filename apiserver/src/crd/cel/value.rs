@@ -1,6 +1,7 @@
 //! A JSON value as the CEL value a rule sees, typed by its schema: numbers of `number` fields are
 //! doubles, date-time/duration/byte strings are timestamps/durations/bytes, object fields are
-//! under their escaped names, set and map lists compare and add as such, and strings are borrowed from the JSON rather than copied.
+//! under their escaped names, set and map lists compare and add as such, and strings (and field
+//! names that need no escaping) are borrowed from the JSON rather than copied.
 
 use super::keyed::KeyedList;
 use super::types::{escape, ListType, Ty};
@@ -10,7 +11,11 @@ use cel::common::types::{
 };
 use cel::common::value::Val;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// The type of values nothing is known about (unknown fields, items of untyped lists).
+static DYN: Ty = Ty::Dyn { max: 0 };
 
 /// `value` as a CEL value of type `ty`.
 pub fn to_val<'v>(value: &'v Value, ty: &Ty) -> Box<dyn Val + 'v> {
@@ -40,8 +45,11 @@ pub fn to_val<'v>(value: &'v Value, ty: &Ty) -> Box<dyn Val + 'v> {
         },
         (_, Value::String(s)) => Box::new(CelString::from(s.as_str())),
         (_, Value::Array(items)) => {
-            let elem = ty.iter_elem();
-            let list: Vec<Box<dyn Val + 'v>> = items.iter().map(|i| to_val(i, &elem)).collect();
+            let elem = match ty {
+                Ty::List { elem, .. } => elem.as_ref(),
+                _ => &DYN,
+            };
+            let list: Vec<Box<dyn Val + 'v>> = items.iter().map(|i| to_val(i, elem)).collect();
             match ty {
                 Ty::List { list_type, .. } if *list_type != ListType::Atomic => {
                     Box::new(KeyedList::new(list, list_type.clone()))
@@ -53,23 +61,27 @@ pub fn to_val<'v>(value: &'v Value, ty: &Ty) -> Box<dyn Val + 'v> {
             let mut out: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = HashMap::with_capacity(map.len());
             for (k, v) in map {
                 let Some(name) = escape(k) else { continue };
-                let child = match fields.get(&name) {
+                let child = match fields.get(name.as_ref()) {
                     Some(t) => to_val(v, t),
-                    None if *open => to_val(v, &Ty::Dyn { max: 0 }),
+                    None if *open => to_val(v, &DYN),
                     None => continue,
                 };
-                out.insert(CelMapKey::from(name), child);
+                let key = match name {
+                    Cow::Borrowed(name) => CelMapKey::from(name),
+                    Cow::Owned(name) => CelMapKey::from(name),
+                };
+                out.insert(key, child);
             }
             Box::new(CelMap::from(out))
         }
         (_, Value::Object(map)) => {
             let value_ty = match ty {
-                Ty::Map { value, .. } => (**value).clone(),
-                _ => Ty::Dyn { max: 0 },
+                Ty::Map { value, .. } => value.as_ref(),
+                _ => &DYN,
             };
             let out: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> = map
                 .iter()
-                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_val(v, &value_ty)))
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_val(v, value_ty)))
                 .collect();
             Box::new(CelMap::from(out))
         }

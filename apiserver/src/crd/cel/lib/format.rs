@@ -5,9 +5,14 @@ use super::{opaque, opaque_type, opaque_val, take, text, Args, Ret};
 use cel::common::types::{CelList, CelOptional, CelString, Type, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env};
+use regex::Regex;
 use std::sync::LazyLock;
 
-static FORMAT_TYPE: LazyLock<Type> = LazyLock::new(|| opaque_type("kubernetes.NamedFormat"));
+static FORMAT_TYPE: LazyLock<Type> = LazyLock::new(format_t);
+
+fn format_t() -> Type {
+    opaque_type("kubernetes.NamedFormat")
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Format(&'static str);
@@ -36,8 +41,23 @@ const NAMES: [&str; 13] = [
     "datetime",
 ];
 
+const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+/// The patterns above, each anchored to the whole string, compiled once.
+static WHOLE: LazyLock<Vec<(&str, Option<Regex>)>> = LazyLock::new(|| {
+    [LABEL, SUBDOMAIN, DNS1035, QUALIFIED, LABEL_VALUE, UUID]
+        .into_iter()
+        .map(|p| (p, Regex::new(&format!("^(?:{p})$")).ok()))
+        .collect()
+});
+
+/// Whether all of `s` matches `pattern` (one of the patterns above).
 fn whole(pattern: &str, s: &str) -> bool {
-    super::regex::compiled(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(s))
+    WHOLE
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .and_then(|(_, re)| re.as_ref())
+        .is_some_and(|re| re.is_match(s))
 }
 
 fn length(max: usize, s: &str) -> Option<String> {
@@ -53,24 +73,51 @@ fn check(name: &str, s: &str) -> Vec<String> {
     let prefix = name.ends_with("Prefix");
     let s = if prefix { s.strip_suffix('-').unwrap_or(s) } else { s };
     let mut errors = Vec::new();
-    let mut matches = |max: usize, pattern: &str, message: String| {
+    let mut matches = |max: usize, pattern: &str, message: &dyn Fn() -> String| {
         errors.extend(length(max, s));
         if !whole(pattern, s) {
-            errors.push(message);
+            errors.push(message());
         }
     };
     match name.trim_end_matches("Prefix") {
-        "dns1123Label" => matches(63, LABEL, regex_error("a lowercase RFC 1123 label", "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character", "'my-name',  or '123-abc'", LABEL)),
-        "dns1123Subdomain" => matches(253, SUBDOMAIN, regex_error("a lowercase RFC 1123 subdomain", "lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", "'example.com'", SUBDOMAIN)),
-        "dns1035Label" => matches(63, DNS1035, regex_error("a DNS-1035 label", "lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character", "'my-name',  or 'abc-123'", DNS1035)),
-        "qualifiedName" => matches(63, QUALIFIED, regex_error("name part", "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", "'MyName',  or 'my.name',  or '123-abc'", QUALIFIED)),
-        "labelValue" => matches(63, LABEL_VALUE, regex_error("a valid label", "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", "'MyValue',  or 'my_value',  or '12345'", LABEL_VALUE)),
+        "dns1123Label" => matches(63, LABEL, &|| {
+            regex_error(
+                "a lowercase RFC 1123 label",
+                "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+                "'my-name',  or '123-abc'",
+                LABEL,
+            )
+        }),
+        "dns1123Subdomain" => {
+            matches(253, SUBDOMAIN, &|| {
+                regex_error("a lowercase RFC 1123 subdomain", "lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", "'example.com'", SUBDOMAIN)
+            })
+        }
+        "dns1035Label" => matches(63, DNS1035, &|| {
+            regex_error("a DNS-1035 label", "lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character", "'my-name',  or 'abc-123'", DNS1035)
+        }),
+        "qualifiedName" => matches(63, QUALIFIED, &|| {
+            regex_error(
+                "name part",
+                "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                "'MyName',  or 'my.name',  or '123-abc'",
+                QUALIFIED,
+            )
+        }),
+        "labelValue" => matches(63, LABEL_VALUE, &|| {
+            regex_error(
+                "a valid label",
+                "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                "'MyValue',  or 'my_value',  or '12345'",
+                LABEL_VALUE,
+            )
+        }),
         "uri" => {
             if super::url::Url::parse(s).is_none() {
                 errors.push("must be a valid URI".into());
             }
         }
-        "uuid" => matches(36, "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "does not match the UUID format".into()),
+        "uuid" => matches(36, UUID, &|| "does not match the UUID format".into()),
         "byte" => {
             use base64::Engine;
             if base64::engine::general_purpose::STANDARD.decode(s).is_err() {
@@ -93,13 +140,7 @@ fn check(name: &str, s: &str) -> Vec<String> {
 
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_overload("format.named", "format_named", vec![STRING_TYPE], named)?;
-    env.add_member_overload(
-        "validate",
-        "format_validate",
-        opaque_type("kubernetes.NamedFormat"),
-        vec![STRING_TYPE],
-        validate,
-    )?;
+    env.add_member_overload("validate", "format_validate", format_t(), vec![STRING_TYPE], validate)?;
     env.add_overload("format.dns1123Label", "format_dns1123_label", vec![], |_| fixed(0))?;
     env.add_overload("format.dns1123Subdomain", "format_dns1123_subdomain", vec![], |_| {
         fixed(1)
@@ -149,7 +190,7 @@ fn named<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 
 fn validate<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [f, s] = take(args)?;
-    let f = opaque::<Format>(f.as_ref(), "kubernetes.NamedFormat")?;
+    let f = opaque::<Format>(f.as_ref())?;
     let errors = check(f.0, text(s.as_ref())?);
     if errors.is_empty() {
         return Ok(CowVal::owned(CelOptional::none()));

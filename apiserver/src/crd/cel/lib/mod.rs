@@ -106,8 +106,8 @@ fn text<'a>(v: &'a (dyn Val + '_)) -> Result<&'a str, ExecutionError> {
 }
 
 /// A value of one of this library's opaque types.
-fn opaque<'a, T: cel::common::value::StaticVal>(v: &'a (dyn Val + '_), want: &str) -> Result<&'a T, ExecutionError> {
-    v.downcast_ref::<T>().ok_or_else(|| unexpected(v, want))
+fn opaque<'a, T: cel::common::value::StaticVal>(v: &'a (dyn Val + '_)) -> Result<&'a T, ExecutionError> {
+    v.downcast_ref::<T>().ok_or_else(|| unexpected(v, T::cel_type().name()))
 }
 
 fn unexpected(v: &dyn Val, want: &str) -> ExecutionError {
@@ -118,7 +118,7 @@ fn unexpected(v: &dyn Val, want: &str) -> ExecutionError {
 }
 
 /// The elements of a list argument.
-fn elements<'b, 'v>(v: &'b (dyn Val + 'v)) -> Result<Vec<&'b (dyn Val + 'v)>, ExecutionError> {
+pub fn elements<'b, 'v>(v: &'b (dyn Val + 'v)) -> Result<Vec<&'b (dyn Val + 'v)>, ExecutionError> {
     let iterable = v.as_iterable().ok_or_else(|| unexpected(v, "list"))?;
     let mut it = iterable.iter();
     let mut out = Vec::new();

@@ -9,8 +9,8 @@ use cel::{DeclarationError, Env, ExecutionError};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-static IP_TYPE: LazyLock<Type> = LazyLock::new(|| opaque_type("net.IP"));
-static CIDR_TYPE: LazyLock<Type> = LazyLock::new(|| opaque_type("net.CIDR"));
+static IP_TYPE: LazyLock<Type> = LazyLock::new(ip_t);
+static CIDR_TYPE: LazyLock<Type> = LazyLock::new(cidr_t);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ip(IpAddr);
@@ -164,11 +164,11 @@ fn is_canonical<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 }
 
 fn the_ip(v: &CowVal<'_, '_>) -> Result<IpAddr, ExecutionError> {
-    Ok(opaque::<Ip>(v.as_ref(), "net.IP")?.0)
+    Ok(opaque::<Ip>(v.as_ref())?.0)
 }
 
 fn the_cidr<'a>(v: &'a CowVal<'_, '_>) -> Result<&'a Cidr, ExecutionError> {
-    opaque::<Cidr>(v.as_ref(), "net.CIDR")
+    opaque::<Cidr>(v.as_ref())
 }
 
 fn ip_string<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {

@@ -8,7 +8,7 @@ use cel::{DeclarationError, Env, ExecutionError};
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
-static QUANTITY_TYPE: LazyLock<Type> = LazyLock::new(|| opaque_type("kubernetes.Quantity"));
+static QUANTITY_TYPE: LazyLock<Type> = LazyLock::new(quantity_t);
 
 /// `mantissa × 10^exp`.
 #[derive(Clone, Debug)]
@@ -178,7 +178,7 @@ fn the_quantity(v: &CowVal<'_, '_>) -> Result<Quantity, ExecutionError> {
         }
         .normalized());
     }
-    opaque::<Quantity>(v.as_ref(), "kubernetes.Quantity").cloned()
+    opaque::<Quantity>(v.as_ref()).cloned()
 }
 
 fn to_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {

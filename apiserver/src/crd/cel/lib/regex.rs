@@ -33,7 +33,7 @@ thread_local! {
 }
 
 /// `pattern` compiled (RE2 syntax, which the regex crate shares).
-pub fn compiled(pattern: &str) -> Result<Regex, ExecutionError> {
+fn compiled(pattern: &str) -> Result<Regex, ExecutionError> {
     CACHE.with(|cache| {
         if let Some(re) = cache.borrow().get(pattern) {
             return Ok(re.clone());

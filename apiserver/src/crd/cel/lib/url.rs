@@ -8,7 +8,7 @@ use cel::{DeclarationError, Env, ExecutionError};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-static URL_TYPE: LazyLock<Type> = LazyLock::new(|| opaque_type("kubernetes.URL"));
+static URL_TYPE: LazyLock<Type> = LazyLock::new(url_t);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Url {
@@ -118,13 +118,13 @@ fn is_url<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 
 fn get<'b, 'v>(args: Args<'b, 'v>, part: fn(&Url) -> String) -> Ret<'b, 'v> {
     let [u] = take(args)?;
-    let u = opaque::<Url>(u.as_ref(), "kubernetes.URL")?;
+    let u = opaque::<Url>(u.as_ref())?;
     Ok(CowVal::owned(CelString::from(part(u))))
 }
 
 fn get_query<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [u] = take(args)?;
-    let u = opaque::<Url>(u.as_ref(), "kubernetes.URL")?;
+    let u = opaque::<Url>(u.as_ref())?;
     let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
     for (k, v) in form_urlencoded::parse(u.query.as_bytes()) {
         match grouped.iter_mut().find(|(key, _)| key == &k) {
