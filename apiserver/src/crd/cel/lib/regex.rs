@@ -1,8 +1,9 @@
-//! Kubernetes' regex library: `find` and `findAll` on strings, with a small per-thread cache of
-//! compiled patterns (rules use constant patterns).
+//! Regular expressions in rules: the standard `matches` and Kubernetes' `find` and `findAll` on
+//! strings, with a small per-thread cache of compiled patterns (rules use constant patterns, and
+//! the `cel` crate's own `matches`, left out by its features, compiles its pattern on every call).
 
 use super::{take, text, Args, Ret};
-use cel::common::types::{CelInt, CelList, CelString, INT_TYPE, STRING_TYPE};
+use cel::common::types::{CelBool, CelInt, CelList, CelString, INT_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
 use regex::Regex;
@@ -10,6 +11,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
+    env.add_overload("matches", "matches", vec![STRING_TYPE, STRING_TYPE], matches)?;
+    env.add_member_overload(
+        "matches",
+        "string_matches_string",
+        STRING_TYPE,
+        vec![STRING_TYPE],
+        matches,
+    )?;
     env.add_member_overload("find", "string_find_string", STRING_TYPE, vec![STRING_TYPE], find)?;
     env.add_member_overload(
         "findAll",
@@ -33,12 +42,12 @@ thread_local! {
 }
 
 /// `pattern` compiled (RE2 syntax, which the regex crate shares).
-fn compiled(pattern: &str) -> Result<Regex, ExecutionError> {
+fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
     CACHE.with(|cache| {
         if let Some(re) = cache.borrow().get(pattern) {
             return Ok(re.clone());
         }
-        let re = Regex::new(pattern).map_err(|e| ExecutionError::function_error("regex", e))?;
+        let re = Regex::new(pattern)?;
         let mut cache = cache.borrow_mut();
         if cache.len() >= 128 {
             cache.clear();
@@ -48,9 +57,24 @@ fn compiled(pattern: &str) -> Result<Regex, ExecutionError> {
     })
 }
 
+/// `pattern` compiled, or the error `find` and `findAll` report.
+fn pattern(pattern: &str) -> Result<Regex, ExecutionError> {
+    compiled(pattern).map_err(|e| ExecutionError::function_error("regex", e))
+}
+
+/// `s.matches(re)` and `matches(s, re)`: whether `re` matches anywhere in `s`.
+fn matches<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
+    let [s, re] = take(args)?;
+    let re = text(re.as_ref())?;
+    let found = compiled(re)
+        .map_err(|e| ExecutionError::function_error("matches", format!("'{re}' not a valid regex:\n{e}")))?
+        .is_match(text(s.as_ref())?);
+    Ok(CowVal::owned(CelBool::from(found)))
+}
+
 fn find<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s, re] = take(args)?;
-    let re = compiled(text(re.as_ref())?)?;
+    let re = pattern(text(re.as_ref())?)?;
     let found = re
         .find(text(s.as_ref())?)
         .map(|m| m.as_str().to_string())
@@ -59,7 +83,7 @@ fn find<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 }
 
 fn all<'b, 'v>(s: &str, re: &str, n: i64) -> Ret<'b, 'v> {
-    let re = compiled(re)?;
+    let re = pattern(re)?;
     let limit = if n < 0 { usize::MAX } else { n as usize };
     let found: Vec<Box<dyn Val + 'v>> = re
         .find_iter(s)
@@ -94,7 +118,11 @@ mod tests {
             "'abc'.find('[0-9]+') == ''",
             "'a1b2c3'.findAll('[0-9]') == ['1', '2', '3']",
             "'a1b2c3'.findAll('[0-9]', 2) == ['1', '2']",
-            "'abc'.matches('^a')",
+            "'abc'.matches('^a') && !'abc'.matches('^b') && matches('abc', 'b')",
         ]);
+        assert_eq!(
+            super::super::tests::eval("'abc'.matches('(a')").unwrap_err(),
+            "Error executing function 'matches': '(a' not a valid regex:\nregex parse error:\n    (a\n    ^\nerror: unclosed group"
+        );
     }
 }
