@@ -33,11 +33,8 @@ pub struct RuleError {
 
 /// The compiled rules of a schema node and of the nodes under it that have rules.
 pub struct Node {
-    pub rules: Vec<Result<Rule, RuleError>>,
-    /// `self`'s type.
-    pub ty: Ty,
-    /// The schema's `type`, the value upstream's errors report.
-    pub type_name: String,
+    /// This node's own rules, if it has any.
+    pub rules: Option<Rules>,
     pub properties: Vec<(String, Node)>,
     pub items: Option<Box<Node>>,
     pub additional: Option<Box<Node>>,
@@ -45,6 +42,15 @@ pub struct Node {
     pub map_keys: Option<Vec<String>>,
     /// Whether this is an `x-kubernetes-map-type: atomic` object (its fields have no old values).
     pub atomic_map: bool,
+}
+
+/// The rules at one schema node and what they see and report.
+pub struct Rules {
+    pub compiled: Vec<Result<Rule, RuleError>>,
+    /// `self`'s type.
+    pub ty: Ty,
+    /// The schema's `type`, the value upstream's errors report.
+    pub type_name: String,
 }
 
 /// Whether any node of `schema` has x-kubernetes-validations.
@@ -83,12 +89,17 @@ pub fn build(schema: &Value, root: bool) -> Option<Node> {
     if own.is_none() && properties.is_empty() && items.is_none() && additional.is_none() {
         return None;
     }
-    let ty = Ty::of(schema, root);
-    let rules = own.into_iter().flatten().map(|r| compile(r, &ty)).collect();
+    // Only nodes with rules of their own need `self`'s type (a subtree's worth).
+    let rules = own.map(|own| {
+        let ty = Ty::of(schema, root);
+        Rules {
+            compiled: own.iter().map(|r| compile(r, &ty)).collect(),
+            ty,
+            type_name: schema.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
+        }
+    });
     Some(Node {
         rules,
-        ty,
-        type_name: schema.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
         properties,
         items,
         additional,

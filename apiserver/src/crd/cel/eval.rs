@@ -4,7 +4,7 @@
 //! and fieldPath, and a cost budget so one request cannot run for long.
 
 use super::check::check;
-use super::compile::{Node, Rule};
+use super::compile::{Node, Rule, Rules};
 use super::env::ENV;
 use super::types::Ty;
 use super::value::to_val;
@@ -81,7 +81,9 @@ impl Run {
             value: old.value.filter(|o| !o.is_null()),
             ..old
         };
-        self.rules(node, obj, old, path);
+        if let Some(rules) = &node.rules {
+            self.rules(rules, obj, old, path);
+        }
         match obj {
             Value::Object(map) => {
                 let old_map = old.value.and_then(Value::as_object).filter(|_| !node.atomic_map);
@@ -111,13 +113,13 @@ impl Run {
         }
     }
 
-    fn rules(&mut self, node: &Node, obj: &Value, old: Old, path: &str) {
+    fn rules(&mut self, node: &Rules, obj: &Value, old: Old, path: &str) {
         let (old, unchanged) = (old.value, old.unchanged);
         let invalid = |detail: String| FieldError::invalid(path, json!(node.type_name), detail);
         let mut contexts: Option<(Context, Option<Context>)> = None;
         // `self` and `oldSelf` typed by their own sizes, for the costly rules' actual cost.
         let mut sized: Option<(Ty, Ty)> = None;
-        for rule in &node.rules {
+        for rule in &node.compiled {
             let rule = match rule {
                 Ok(rule) => rule,
                 Err(e) => {
@@ -183,7 +185,7 @@ impl Run {
 }
 
 /// A context with `self` and, if `old` is given (or the rule takes an optional), `oldSelf`.
-fn context<'v>(node: &Node, obj: &'v Value, old: Option<&'v Value>, optional: bool) -> Context<'v, 'v> {
+fn context<'v>(node: &Rules, obj: &'v Value, old: Option<&'v Value>, optional: bool) -> Context<'v, 'v> {
     let mut ctx = Context::with_env(ENV.clone());
     ctx.add_variable_as_val("self", to_val(obj, &node.ty));
     let old = old.map(|o| to_val(o, &node.ty));
@@ -238,7 +240,7 @@ fn message(rule: &Rule, ctx: &Context) -> String {
 }
 
 /// The field error of a failed rule, by its reason.
-fn failure(rule: &Rule, node: &Node, path: &str, detail: String) -> FieldError {
+fn failure(rule: &Rule, node: &Rules, path: &str, detail: String) -> FieldError {
     match rule.reason.as_deref() {
         Some("FieldValueForbidden") => FieldError::forbidden(path, detail),
         Some("FieldValueRequired") => FieldError::required(path, detail),
