@@ -19,7 +19,7 @@ mod policy;
 mod rbac;
 mod service;
 mod storage;
-mod validation;
+pub(crate) mod validation;
 mod value;
 mod workload;
 

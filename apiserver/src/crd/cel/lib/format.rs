@@ -2,6 +2,7 @@
 //! `validate(s)` is `optional.none()` for a valid string, or the list of upstream's messages.
 
 use super::{opaque, opaque_type, opaque_val, take, text, Args, Ret};
+use crate::registry::kinds::validation;
 use cel::common::types::{CelList, CelOptional, CelString, Type, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env};
@@ -17,12 +18,6 @@ fn format_t() -> Type {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Format(&'static str);
 opaque_val!(Format, *FORMAT_TYPE);
-
-const LABEL: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const SUBDOMAIN: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const DNS1035: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
-const QUALIFIED: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const LABEL_VALUE: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
 /// The formats by name; each validates to upstream's messages.
 const NAMES: [&str; 13] = [
@@ -41,101 +36,43 @@ const NAMES: [&str; 13] = [
     "datetime",
 ];
 
-const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+static UUID: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$").ok());
 
-/// The patterns above, each anchored to the whole string, compiled once.
-static WHOLE: LazyLock<Vec<(&str, Option<Regex>)>> = LazyLock::new(|| {
-    [LABEL, SUBDOMAIN, DNS1035, QUALIFIED, LABEL_VALUE, UUID]
-        .into_iter()
-        .map(|p| (p, Regex::new(&format!("^(?:{p})$")).ok()))
-        .collect()
-});
-
-/// Whether all of `s` matches `pattern` (one of the patterns above).
-fn whole(pattern: &str, s: &str) -> bool {
-    WHOLE
-        .iter()
-        .find(|(p, _)| *p == pattern)
-        .and_then(|(_, re)| re.as_ref())
-        .is_some_and(|re| re.is_match(s))
-}
-
-fn length(max: usize, s: &str) -> Option<String> {
-    (s.len() > max).then(|| format!("must be no more than {max} characters"))
-}
-
-fn regex_error(what: &str, rule: &str, examples: &str, pattern: &str) -> String {
-    format!("{what} must consist of {rule} (e.g. {examples}, regex used for validation is '{pattern}')")
-}
-
-/// The messages of an invalid `s` in format `name`.
+/// The messages of an invalid `s` in format `name`: the name formats are apimachinery's
+/// validators (shared with built-in validation); a `…Prefix` format ignores one trailing `-`.
 fn check(name: &str, s: &str) -> Vec<String> {
-    let prefix = name.ends_with("Prefix");
-    let s = if prefix { s.strip_suffix('-').unwrap_or(s) } else { s };
-    let mut errors = Vec::new();
-    let mut matches = |max: usize, pattern: &str, message: &dyn Fn() -> String| {
-        errors.extend(length(max, s));
-        if !whole(pattern, s) {
-            errors.push(message());
-        }
+    let base = name.strip_suffix("Prefix");
+    let s = if base.is_some() {
+        s.strip_suffix('-').unwrap_or(s)
+    } else {
+        s
     };
-    match name.trim_end_matches("Prefix") {
-        "dns1123Label" => matches(63, LABEL, &|| {
-            regex_error(
-                "a lowercase RFC 1123 label",
-                "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-                "'my-name',  or '123-abc'",
-                LABEL,
-            )
-        }),
-        "dns1123Subdomain" => {
-            matches(253, SUBDOMAIN, &|| {
-                regex_error("a lowercase RFC 1123 subdomain", "lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", "'example.com'", SUBDOMAIN)
-            })
-        }
-        "dns1035Label" => matches(63, DNS1035, &|| {
-            regex_error("a DNS-1035 label", "lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character", "'my-name',  or 'abc-123'", DNS1035)
-        }),
-        "qualifiedName" => matches(63, QUALIFIED, &|| {
-            regex_error(
-                "name part",
-                "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-                "'MyName',  or 'my.name',  or '123-abc'",
-                QUALIFIED,
-            )
-        }),
-        "labelValue" => matches(63, LABEL_VALUE, &|| {
-            regex_error(
-                "a valid label",
-                "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-                "'MyValue',  or 'my_value',  or '12345'",
-                LABEL_VALUE,
-            )
-        }),
-        "uri" => {
-            if super::url::Url::parse(s).is_none() {
-                errors.push("must be a valid URI".into());
-            }
-        }
-        "uuid" => matches(36, UUID, &|| "does not match the UUID format".into()),
+    let failed = |bad: bool, message: &str| if bad { vec![message.to_string()] } else { Vec::new() };
+    match base.unwrap_or(name) {
+        "dns1123Label" => validation::dns1123_label(s),
+        "dns1123Subdomain" => validation::dns1123_subdomain(s),
+        "dns1035Label" => validation::dns1035_label(s),
+        "qualifiedName" => validation::qualified_name(s),
+        "labelValue" => validation::label_value(s),
+        "uri" => failed(super::url::Url::parse(s).is_none(), "must be a valid URI"),
+        "uuid" => failed(
+            !UUID.as_ref().is_some_and(|re| re.is_match(s)),
+            "does not match the UUID format",
+        ),
         "byte" => {
             use base64::Engine;
-            if base64::engine::general_purpose::STANDARD.decode(s).is_err() {
-                errors.push("invalid base64".into());
-            }
+            failed(
+                base64::engine::general_purpose::STANDARD.decode(s).is_err(),
+                "invalid base64",
+            )
         }
-        "date" => {
-            if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
-                errors.push("invalid date".into());
-            }
-        }
-        _ => {
-            if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-                errors.push("invalid datetime".into());
-            }
-        }
+        "date" => failed(
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err(),
+            "invalid date",
+        ),
+        _ => failed(chrono::DateTime::parse_from_rfc3339(s).is_err(), "invalid datetime"),
     }
-    errors
 }
 
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
@@ -216,6 +153,8 @@ mod tests {
             "!format.named('nope').hasValue()",
             "!format.uuid().validate('123e4567-e89b-12d3-a456-426614174000').hasValue()",
             "!format.dns1123LabelPrefix().validate('abc-').hasValue()",
+            "!format.qualifiedName().validate('example.com/name').hasValue()",
+            "!format.labelValue().validate('').hasValue()",
         ]);
         assert_eq!(
             super::check("dns1123Label", &"a".repeat(64)),
