@@ -83,6 +83,31 @@ fn header(obj: &Value) -> Map<String, Value> {
     out
 }
 
+/// The spec fields both versions share: scaleTargetRef (`{}` when unset), minReplicas and
+/// maxReplicas (`0` when unset), as Go renders them.
+fn common_spec(obj: &Value) -> Map<String, Value> {
+    let mut spec = Map::new();
+    spec.insert(
+        "scaleTargetRef".into(),
+        get(obj, &["spec", "scaleTargetRef"]).unwrap_or_else(|| json!({})),
+    );
+    put(&mut spec, "minReplicas", get(obj, &["spec", "minReplicas"]));
+    spec.insert(
+        "maxReplicas".into(),
+        get(obj, &["spec", "maxReplicas"]).unwrap_or_else(|| json!(0)),
+    );
+    spec
+}
+
+/// The leading status fields both versions share: observedGeneration and lastScaleTime.
+fn common_status(obj: &Value) -> Map<String, Value> {
+    let mut status = Map::new();
+    for field in ["observedGeneration", "lastScaleTime"] {
+        put(&mut status, field, get(obj, &["status", field]));
+    }
+    status
+}
+
 /// A stored autoscaling/v2 object as autoscaling/v1 serves it.
 pub fn v2_to_v1(mut obj: Value) -> Value {
     take_round_trip_annotations(&mut obj);
@@ -125,16 +150,7 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
         }
     }
 
-    let mut spec = Map::new();
-    spec.insert(
-        "scaleTargetRef".into(),
-        get(&obj, &["spec", "scaleTargetRef"]).unwrap_or_else(|| json!({})),
-    );
-    put(&mut spec, "minReplicas", get(&obj, &["spec", "minReplicas"]));
-    spec.insert(
-        "maxReplicas".into(),
-        get(&obj, &["spec", "maxReplicas"]).unwrap_or_else(|| json!(0)),
-    );
+    let mut spec = common_spec(&obj);
     // The first CPU metric decides, even when it targets an average value.
     let cpu_target = specs
         .iter()
@@ -143,13 +159,7 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
     put(&mut spec, "targetCPUUtilizationPercentage", cpu_target);
     out.insert("spec".into(), Value::Object(spec));
 
-    let mut status = Map::new();
-    put(
-        &mut status,
-        "observedGeneration",
-        get(&obj, &["status", "observedGeneration"]),
-    );
-    put(&mut status, "lastScaleTime", get(&obj, &["status", "lastScaleTime"]));
+    let mut status = common_status(&obj);
     for field in ["currentReplicas", "desiredReplicas"] {
         status.insert(field.into(), get(&obj, &["status", field]).unwrap_or_else(|| json!(0)));
     }
@@ -169,16 +179,7 @@ pub fn v1_to_v2(mut obj: Value) -> Value {
     let kept = take_round_trip_annotations(&mut obj);
     let mut out = header(&obj);
 
-    let mut spec = Map::new();
-    spec.insert(
-        "scaleTargetRef".into(),
-        get(&obj, &["spec", "scaleTargetRef"]).unwrap_or_else(|| json!({})),
-    );
-    put(&mut spec, "minReplicas", get(&obj, &["spec", "minReplicas"]));
-    spec.insert(
-        "maxReplicas".into(),
-        get(&obj, &["spec", "maxReplicas"]).unwrap_or_else(|| json!(0)),
-    );
+    let mut spec = common_spec(&obj);
     let mut specs: Vec<Value> = annotated_list(&kept, METRICS)
         .unwrap_or_default()
         .iter()
@@ -209,13 +210,7 @@ pub fn v1_to_v2(mut obj: Value) -> Value {
         });
     let conditions = annotated_list(&kept, CONDITIONS).map(|list| list.iter().map(metrics::condition).collect());
     if get(&obj, &["status"]).is_some() || statuses.is_some() || conditions.is_some() {
-        let mut status = Map::new();
-        put(
-            &mut status,
-            "observedGeneration",
-            get(&obj, &["status", "observedGeneration"]),
-        );
-        put(&mut status, "lastScaleTime", get(&obj, &["status", "lastScaleTime"]));
+        let mut status = common_status(&obj);
         put(
             &mut status,
             "currentReplicas",

@@ -3,6 +3,7 @@
 
 use super::Column;
 use serde_json::{Map, Value};
+use std::fmt::Display;
 
 /// Upstream's description of the Name column (ObjectMeta.name's field doc).
 pub const NAME_DOC: &str = "Name must be unique within a namespace. Is required when creating \
@@ -60,6 +61,11 @@ pub const AGE: Column = col("Age", "string", AGE_DOC, age);
 /// The value at a path of object keys, if every step exists.
 pub fn at<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(obj, |v, key| v.get(key))
+}
+
+/// The value at a path, unless absent or null (a nil pointer in Go).
+pub fn present<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    at(obj, path).filter(|v| !v.is_null())
 }
 
 /// The string at a path, or "" (Go's zero value) when absent.
@@ -271,6 +277,20 @@ pub fn bool_ptr(value: Option<&Value>) -> String {
         Some(true) => "True".into(),
         Some(false) => "False".into(),
         None => "<unset>".into(),
+    }
+}
+
+/// A `first/second` cell (a reference's `kind/name`, a `ready/total` count).
+pub fn pair(first: impl Display, second: impl Display) -> Value {
+    text(format!("{first}/{second}"))
+}
+
+/// A Quantity or IntOrString field as printed (a string or number as given), `unset` otherwise.
+pub fn scalar_or(value: Option<&Value>, unset: &str) -> String {
+    match value {
+        Some(Value::String(q)) => q.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => unset.into(),
     }
 }
 
