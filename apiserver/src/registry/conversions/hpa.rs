@@ -74,6 +74,13 @@ fn annotated_list(annotations: &Map<String, Value>, key: &str) -> Option<Vec<Val
     }
 }
 
+/// Keep `list` as JSON text in annotation `key`, unless it is empty.
+fn annotate_list(annotations: &mut Map<String, Value>, key: &str, list: Vec<Value>) {
+    if !list.is_empty() {
+        annotations.insert(key.into(), json!(Value::Array(list).to_string()));
+    }
+}
+
 /// `apiVersion`, `kind` and `metadata` of `obj`, to build the other version's object on.
 fn header(obj: &Value) -> Map<String, Value> {
     let mut out = Map::new();
@@ -122,17 +129,17 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
         .filter(|m| !(is_cpu(m) && get(m, &["resource", "target", "averageUtilization"]).is_some()))
         .map(metrics::spec_to_v1)
         .collect();
-    if !other.is_empty() {
-        annotations.insert(METRICS.into(), json!(Value::Array(other).to_string()));
-    }
-    if !statuses.is_empty() {
-        let v1: Vec<Value> = statuses.iter().map(metrics::status_to_v1).collect();
-        annotations.insert(CURRENT_METRICS.into(), json!(Value::Array(v1).to_string()));
-    }
-    if !conditions.is_empty() {
-        let v1: Vec<Value> = conditions.iter().map(metrics::condition).collect();
-        annotations.insert(CONDITIONS.into(), json!(Value::Array(v1).to_string()));
-    }
+    annotate_list(&mut annotations, METRICS, other);
+    annotate_list(
+        &mut annotations,
+        CURRENT_METRICS,
+        statuses.iter().map(metrics::status_to_v1).collect(),
+    );
+    annotate_list(
+        &mut annotations,
+        CONDITIONS,
+        conditions.iter().map(metrics::condition).collect(),
+    );
     if let Some(behavior) = get(&obj, &["spec", "behavior"]) {
         annotations.insert(
             BEHAVIOR.into(),

@@ -378,4 +378,21 @@ mod tests {
         assert_eq!(list_with_more(&items[..2], 3), "a,b");
         assert_eq!(list_with_more(&[], 3), "<unset>");
     }
+
+    #[test]
+    fn scalars_print_as_given_and_unset_ones_as_the_placeholder() {
+        assert_eq!(scalar_or(Some(&json!("500m")), "0"), "500m");
+        assert_eq!(scalar_or(Some(&json!(3)), "N/A"), "3");
+        assert_eq!(scalar_or(None, "<nil>"), "<nil>");
+        assert_eq!(scalar_or(Some(&Value::Null), "0"), "0");
+    }
+
+    #[test]
+    fn present_skips_nulls_and_pair_joins_with_a_slash() {
+        let obj = json!({"spec": {"claimRef": null, "service": {"name": "api"}}});
+        assert_eq!(present(&obj, &["spec", "claimRef"]), None);
+        assert_eq!(present(&obj, &["spec", "service", "name"]), Some(&json!("api")));
+        assert_eq!(pair(2, 3), json!("2/3"));
+        assert_eq!(pair("Deployment", "web"), json!("Deployment/web"));
+    }
 }
