@@ -85,6 +85,16 @@ async fn reconcile<P: Publisher>(ns: Arc<Namespace>, ctx: Arc<Context<P>>) -> Re
     ctx.backoff.track(&name, result.map(|()| Action::await_change()))
 }
 
+/// A new, otherwise empty object called `P::NAME`, for a publisher to fill in.
+pub fn fresh<P: Publisher>() -> P::Object
+where
+    P::Object: Default,
+{
+    let mut obj = P::Object::default();
+    obj.meta_mut().name = Some(P::NAME.to_string());
+    obj
+}
+
 /// Create `obj` through `api`; a namespace that is gone or terminating needs nothing, so those
 /// refusals count as success.
 pub async fn create<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>

@@ -3,7 +3,7 @@
 
 use crate::per_namespace::{self, Publisher};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
 
@@ -37,16 +37,7 @@ impl Publisher for RootCa {
                 .replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem))
                 .await
                 .map(drop),
-            None => {
-                let cm = ConfigMap {
-                    metadata: ObjectMeta {
-                        name: Some(CONFIG_MAP.to_string()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                };
-                per_namespace::create(&api, &restore(cm, root_ca_pem)).await
-            }
+            None => per_namespace::create(&api, &restore(per_namespace::fresh::<Self>(), root_ca_pem)).await,
         }
     }
 }
@@ -81,6 +72,7 @@ fn restore(mut cm: ConfigMap, root_ca_pem: &str) -> ConfigMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::api::ObjectMeta;
 
     #[test]
     fn restore_sets_the_bundle_and_annotation_and_keeps_the_rest() {

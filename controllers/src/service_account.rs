@@ -4,7 +4,7 @@
 use crate::api_errors;
 use crate::per_namespace::{self, Publisher};
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{Api, ObjectMeta};
+use kube::api::Api;
 use kube::Client;
 
 /// The service account every namespace gets.
@@ -25,14 +25,7 @@ impl Publisher for DefaultServiceAccount {
         if api.get_opt(DEFAULT).await?.is_some() {
             return Ok(());
         }
-        let sa = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(DEFAULT.to_string()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        match per_namespace::create(&api, &sa).await {
+        match per_namespace::create(&api, &per_namespace::fresh::<Self>()).await {
             Err(e) if api_errors::is_already_exists(&e) => Ok(()),
             result => result,
         }
@@ -42,4 +35,17 @@ impl Publisher for DefaultServiceAccount {
 /// Run the service-account controller until its watch streams end.
 pub async fn run(client: Client) {
     per_namespace::run(client, DefaultServiceAccount).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_account_is_called_default_and_sets_nothing_else() {
+        let sa = per_namespace::fresh::<DefaultServiceAccount>();
+        assert_eq!(sa.metadata.name.as_deref(), Some("default"));
+        assert_eq!(sa.metadata.namespace, None);
+        assert_eq!(sa.secrets, None);
+    }
 }

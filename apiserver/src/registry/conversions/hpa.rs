@@ -74,6 +74,13 @@ fn annotated_list(annotations: &Map<String, Value>, key: &str) -> Option<Vec<Val
     }
 }
 
+/// Keep `list` as JSON text in annotation `key`, unless it is empty.
+fn annotate_list(annotations: &mut Map<String, Value>, key: &str, list: Vec<Value>) {
+    if !list.is_empty() {
+        annotations.insert(key.into(), json!(Value::Array(list).to_string()));
+    }
+}
+
 /// `apiVersion`, `kind` and `metadata` of `obj`, to build the other version's object on.
 fn header(obj: &Value) -> Map<String, Value> {
     let mut out = Map::new();
@@ -81,6 +88,31 @@ fn header(obj: &Value) -> Map<String, Value> {
         put(&mut out, key, get(obj, &[key]));
     }
     out
+}
+
+/// The spec fields both versions share: scaleTargetRef (`{}` when unset), minReplicas and
+/// maxReplicas (`0` when unset), as Go renders them.
+fn common_spec(obj: &Value) -> Map<String, Value> {
+    let mut spec = Map::new();
+    spec.insert(
+        "scaleTargetRef".into(),
+        get(obj, &["spec", "scaleTargetRef"]).unwrap_or_else(|| json!({})),
+    );
+    put(&mut spec, "minReplicas", get(obj, &["spec", "minReplicas"]));
+    spec.insert(
+        "maxReplicas".into(),
+        get(obj, &["spec", "maxReplicas"]).unwrap_or_else(|| json!(0)),
+    );
+    spec
+}
+
+/// The leading status fields both versions share: observedGeneration and lastScaleTime.
+fn common_status(obj: &Value) -> Map<String, Value> {
+    let mut status = Map::new();
+    for field in ["observedGeneration", "lastScaleTime"] {
+        put(&mut status, field, get(obj, &["status", field]));
+    }
+    status
 }
 
 /// A stored autoscaling/v2 object as autoscaling/v1 serves it.
@@ -97,17 +129,17 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
         .filter(|m| !(is_cpu(m) && get(m, &["resource", "target", "averageUtilization"]).is_some()))
         .map(metrics::spec_to_v1)
         .collect();
-    if !other.is_empty() {
-        annotations.insert(METRICS.into(), json!(Value::Array(other).to_string()));
-    }
-    if !statuses.is_empty() {
-        let v1: Vec<Value> = statuses.iter().map(metrics::status_to_v1).collect();
-        annotations.insert(CURRENT_METRICS.into(), json!(Value::Array(v1).to_string()));
-    }
-    if !conditions.is_empty() {
-        let v1: Vec<Value> = conditions.iter().map(metrics::condition).collect();
-        annotations.insert(CONDITIONS.into(), json!(Value::Array(v1).to_string()));
-    }
+    annotate_list(&mut annotations, METRICS, other);
+    annotate_list(
+        &mut annotations,
+        CURRENT_METRICS,
+        statuses.iter().map(metrics::status_to_v1).collect(),
+    );
+    annotate_list(
+        &mut annotations,
+        CONDITIONS,
+        conditions.iter().map(metrics::condition).collect(),
+    );
     if let Some(behavior) = get(&obj, &["spec", "behavior"]) {
         annotations.insert(
             BEHAVIOR.into(),
@@ -125,16 +157,7 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
         }
     }
 
-    let mut spec = Map::new();
-    spec.insert(
-        "scaleTargetRef".into(),
-        get(&obj, &["spec", "scaleTargetRef"]).unwrap_or_else(|| json!({})),
-    );
-    put(&mut spec, "minReplicas", get(&obj, &["spec", "minReplicas"]));
-    spec.insert(
-        "maxReplicas".into(),
-        get(&obj, &["spec", "maxReplicas"]).unwrap_or_else(|| json!(0)),
-    );
+    let mut spec = common_spec(&obj);
     // The first CPU metric decides, even when it targets an average value.
     let cpu_target = specs
         .iter()
@@ -143,13 +166,7 @@ pub fn v2_to_v1(mut obj: Value) -> Value {
     put(&mut spec, "targetCPUUtilizationPercentage", cpu_target);
     out.insert("spec".into(), Value::Object(spec));
 
-    let mut status = Map::new();
-    put(
-        &mut status,
-        "observedGeneration",
-        get(&obj, &["status", "observedGeneration"]),
-    );
-    put(&mut status, "lastScaleTime", get(&obj, &["status", "lastScaleTime"]));
+    let mut status = common_status(&obj);
     for field in ["currentReplicas", "desiredReplicas"] {
         status.insert(field.into(), get(&obj, &["status", field]).unwrap_or_else(|| json!(0)));
     }
@@ -169,16 +186,7 @@ pub fn v1_to_v2(mut obj: Value) -> Value {
     let kept = take_round_trip_annotations(&mut obj);
     let mut out = header(&obj);
 
-    let mut spec = Map::new();
-    spec.insert(
-        "scaleTargetRef".into(),
-        get(&obj, &["spec", "scaleTargetRef"]).unwrap_or_else(|| json!({})),
-    );
-    put(&mut spec, "minReplicas", get(&obj, &["spec", "minReplicas"]));
-    spec.insert(
-        "maxReplicas".into(),
-        get(&obj, &["spec", "maxReplicas"]).unwrap_or_else(|| json!(0)),
-    );
+    let mut spec = common_spec(&obj);
     let mut specs: Vec<Value> = annotated_list(&kept, METRICS)
         .unwrap_or_default()
         .iter()
@@ -209,13 +217,7 @@ pub fn v1_to_v2(mut obj: Value) -> Value {
         });
     let conditions = annotated_list(&kept, CONDITIONS).map(|list| list.iter().map(metrics::condition).collect());
     if get(&obj, &["status"]).is_some() || statuses.is_some() || conditions.is_some() {
-        let mut status = Map::new();
-        put(
-            &mut status,
-            "observedGeneration",
-            get(&obj, &["status", "observedGeneration"]),
-        );
-        put(&mut status, "lastScaleTime", get(&obj, &["status", "lastScaleTime"]));
+        let mut status = common_status(&obj);
         put(
             &mut status,
             "currentReplicas",

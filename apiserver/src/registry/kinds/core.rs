@@ -164,6 +164,13 @@ fn access_modes(spec: &Value) -> Vec<FieldError> {
         .collect()
 }
 
+/// On create of a volume or a claim: the status starts as phase `Pending`.
+fn start_pending(obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("status".into(), json!({"phase": "Pending"}));
+    }
+}
+
 impl Strategy for PersistentVolumeClaim {
     fn default(&self, obj: &mut Value) {
         if let Some(spec) = child(obj, "spec") {
@@ -172,7 +179,7 @@ impl Strategy for PersistentVolumeClaim {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        obj["status"] = json!({"phase": "Pending"});
+        start_pending(obj);
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
@@ -231,7 +238,7 @@ impl Strategy for PersistentVolume {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        obj["status"] = json!({"phase": "Pending"});
+        start_pending(obj);
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {

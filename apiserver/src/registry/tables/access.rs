@@ -3,17 +3,13 @@
 //! FlowSchema, PriorityLevelConfiguration and APIService.
 
 use super::format::{
-    at, col, condition, human_duration, int, list, number, or, s, selector_string, text, wide, AGE, NAME,
+    at, col, condition, human_duration, int, list, number, or, pair, present, s, selector_string, text, wide, AGE, NAME,
 };
 use super::Column;
 use serde_json::Value;
 
 fn role_ref(obj: &Value) -> Value {
-    text(format!(
-        "{}/{}",
-        s(obj, &["roleRef", "kind"]),
-        s(obj, &["roleRef", "name"])
-    ))
+    pair(s(obj, &["roleRef", "kind"]), s(obj, &["roleRef", "name"]))
 }
 
 /// Subjects of `kind`, as upstream's rbac.SubjectsStrings lists them.
@@ -159,8 +155,8 @@ fn validations(obj: &Value) -> Value {
     number(list(obj, &["spec", "validations"]).len() as i64)
 }
 fn param_kind(obj: &Value) -> Value {
-    match at(obj, &["spec", "paramKind"]).filter(|v| !v.is_null()) {
-        Some(kind) => text(format!("{}/{}", s(kind, &["apiVersion"]), s(kind, &["kind"]))),
+    match present(obj, &["spec", "paramKind"]) {
+        Some(kind) => pair(s(kind, &["apiVersion"]), s(kind, &["kind"])),
         None => text("<unset>"),
     }
 }
@@ -187,7 +183,7 @@ fn policy_name(obj: &Value) -> Value {
 }
 /// `namespace/name`, `*/name` without a namespace, the selector, or `<unset>`.
 fn param_ref(obj: &Value) -> Value {
-    let Some(param) = at(obj, &["spec", "paramRef"]).filter(|v| !v.is_null()) else {
+    let Some(param) = present(obj, &["spec", "paramRef"]) else {
         return text("<unset>");
     };
     match (s(param, &["name"]), s(param, &["namespace"])) {
@@ -266,12 +262,12 @@ fn plc_type(obj: &Value) -> Value {
 }
 /// A number of a Limited level, or `<none>` for exempt levels and levels without queuing.
 fn limited(obj: &Value, path: &[&str]) -> Value {
-    let Some(limited) = at(obj, &["spec", "limited"]).filter(|v| !v.is_null()) else {
+    let Some(limited) = present(obj, &["spec", "limited"]) else {
         return text("<none>");
     };
     match path {
         [] => number(int(limited, &["nominalConcurrencyShares"])),
-        path => match at(limited, &["limitResponse", "queuing"]).filter(|v| !v.is_null()) {
+        path => match present(limited, &["limitResponse", "queuing"]) {
             Some(queuing) => number(int(queuing, path)),
             None => text("<none>"),
         },
@@ -302,8 +298,8 @@ pub static PRIORITY_LEVEL_CONFIGURATION: &[Column] = &[
 
 /// `Local`, or the `namespace/name` of the backing service.
 fn api_service_service(obj: &Value) -> Value {
-    match at(obj, &["spec", "service"]).filter(|v| !v.is_null()) {
-        Some(svc) => text(format!("{}/{}", s(svc, &["namespace"]), s(svc, &["name"]))),
+    match present(obj, &["spec", "service"]) {
+        Some(svc) => pair(s(svc, &["namespace"]), s(svc, &["name"])),
         None => text("Local"),
     }
 }

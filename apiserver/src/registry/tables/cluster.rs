@@ -4,7 +4,7 @@
 //! PriorityClass, RuntimeClass, DeviceClass, ResourceClaim(Template) and ResourceSlice.
 
 use super::format::{
-    at, col, flag, format_label_selector, int, list, list_with_more, number, or, s, text, wide, AGE, NAME,
+    at, col, flag, format_label_selector, int, list, list_with_more, number, or, present, s, text, wide, AGE, NAME,
 };
 use super::Column;
 use serde_json::Value;
@@ -94,7 +94,7 @@ fn controller(obj: &Value) -> Value {
 }
 /// `Kind.group/name` of the parameters, or `<none>`.
 fn parameters(obj: &Value) -> Value {
-    let Some(params) = at(obj, &["spec", "parameters"]).filter(|v| !v.is_null()) else {
+    let Some(params) = present(obj, &["spec", "parameters"]) else {
         return text("<none>");
     };
     let kind = match params.get("apiGroup").and_then(Value::as_str) {
@@ -149,7 +149,7 @@ pub static SERVICE_CIDR: &[Column] = &[
 
 /// `resource.group/namespace/name` of the parent, or `<none>`.
 fn parent_ref(obj: &Value) -> Value {
-    let Some(parent) = at(obj, &["spec", "parentRef"]).filter(|v| !v.is_null()) else {
+    let Some(parent) = present(obj, &["spec", "parentRef"]) else {
         return text("<none>");
     };
     let mut out = match s(parent, &["group"]) {

@@ -3,7 +3,8 @@
 //! and ComponentStatus.
 
 use super::format::{
-    at, col, condition, format_labels, int, len_of, list, map, number, or, parse_time, s, since, text, wide, AGE, NAME,
+    at, col, condition, format_labels, int, len_of, list, map, number, or, pair, parse_time, present, s, scalar_or,
+    since, text, wide, AGE, NAME,
 };
 use super::Column;
 use serde_json::Value;
@@ -416,11 +417,7 @@ fn quota_split(obj: &Value, limits: bool) -> Value {
 
 /// A Quantity field, `0` when unset (Go's zero Quantity).
 fn quantity_or_zero(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(q)) => q.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => "0".into(),
-    }
+    scalar_or(value, "0")
 }
 fn quota_requests(obj: &Value) -> Value {
     quota_split(obj, false)
@@ -496,8 +493,8 @@ fn reclaim_policy(obj: &Value) -> Value {
     text(s(obj, &["spec", "persistentVolumeReclaimPolicy"]))
 }
 fn pv_claim(obj: &Value) -> Value {
-    match at(obj, &["spec", "claimRef"]).filter(|v| !v.is_null()) {
-        Some(claim) => text(format!("{}/{}", s(claim, &["namespace"]), s(claim, &["name"]))),
+    match present(obj, &["spec", "claimRef"]) {
+        Some(claim) => pair(s(claim, &["namespace"]), s(claim, &["name"])),
         None => text(""),
     }
 }

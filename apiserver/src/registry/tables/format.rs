@@ -3,6 +3,7 @@
 
 use super::Column;
 use serde_json::{Map, Value};
+use std::fmt::Display;
 
 /// Upstream's description of the Name column (ObjectMeta.name's field doc).
 pub const NAME_DOC: &str = "Name must be unique within a namespace. Is required when creating \
@@ -60,6 +61,11 @@ pub const AGE: Column = col("Age", "string", AGE_DOC, age);
 /// The value at a path of object keys, if every step exists.
 pub fn at<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(obj, |v, key| v.get(key))
+}
+
+/// The value at a path, unless absent or null (a nil pointer in Go).
+pub fn present<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    at(obj, path).filter(|v| !v.is_null())
 }
 
 /// The string at a path, or "" (Go's zero value) when absent.
@@ -274,6 +280,20 @@ pub fn bool_ptr(value: Option<&Value>) -> String {
     }
 }
 
+/// A `first/second` cell (a reference's `kind/name`, a `ready/total` count).
+pub fn pair(first: impl Display, second: impl Display) -> Value {
+    text(format!("{first}/{second}"))
+}
+
+/// A Quantity or IntOrString field as printed (a string or number as given), `unset` otherwise.
+pub fn scalar_or(value: Option<&Value>, unset: &str) -> String {
+    match value {
+        Some(Value::String(q)) => q.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => unset.into(),
+    }
+}
+
 /// An integer cell.
 pub fn number(value: i64) -> Value {
     Value::from(value)
@@ -357,5 +377,22 @@ mod tests {
         assert_eq!(list_with_more(&items, 3), "a,b,c + 2 more...");
         assert_eq!(list_with_more(&items[..2], 3), "a,b");
         assert_eq!(list_with_more(&[], 3), "<unset>");
+    }
+
+    #[test]
+    fn scalars_print_as_given_and_unset_ones_as_the_placeholder() {
+        assert_eq!(scalar_or(Some(&json!("500m")), "0"), "500m");
+        assert_eq!(scalar_or(Some(&json!(3)), "N/A"), "3");
+        assert_eq!(scalar_or(None, "<nil>"), "<nil>");
+        assert_eq!(scalar_or(Some(&Value::Null), "0"), "0");
+    }
+
+    #[test]
+    fn present_skips_nulls_and_pair_joins_with_a_slash() {
+        let obj = json!({"spec": {"claimRef": null, "service": {"name": "api"}}});
+        assert_eq!(present(&obj, &["spec", "claimRef"]), None);
+        assert_eq!(present(&obj, &["spec", "service", "name"]), Some(&json!("api")));
+        assert_eq!(pair(2, 3), json!("2/3"));
+        assert_eq!(pair("Deployment", "web"), json!("Deployment/web"));
     }
 }

@@ -1,16 +1,12 @@
 //! The Targets cell of a HorizontalPodAutoscaler (upstream's formatHPAMetrics), for
 //! autoscaling/v2 objects and autoscaling/v1 ones (converted to v2 first, as upstream prints them).
 
-use super::format::{at, list, s, text};
+use super::format::{at, list, s, scalar_or, text};
 use serde_json::Value;
 
 /// A Quantity field as Go prints a `*Quantity` (`<nil>` when unset).
 fn quantity(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(q)) => q.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => "<nil>".into(),
-    }
+    scalar_or(value, "<nil>")
 }
 
 /// `spec.metrics` and `status.currentMetrics`, as upstream prints them from its internal

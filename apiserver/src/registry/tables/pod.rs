@@ -1,6 +1,6 @@
 //! The Pod printer: upstream's Ready, Status (with its reason logic), Restarts and wide columns.
 
-use super::format::{at, col, flag, int, list, parse_time, s, text, wide, AGE, NAME};
+use super::format::{at, col, flag, int, list, pair, parse_time, s, text, wide, AGE, NAME};
 use super::Column;
 use serde_json::Value;
 
@@ -207,7 +207,7 @@ fn or_phase(pod: &Value) -> String {
 
 fn ready(pod: &Value) -> Value {
     let summary = summarize(pod);
-    text(format!("{}/{}", summary.ready, summary.total))
+    pair(summary.ready, summary.total)
 }
 
 fn status(pod: &Value) -> Value {

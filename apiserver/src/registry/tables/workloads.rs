@@ -4,7 +4,7 @@
 
 use super::format::{
     at, bool_ptr, col, condition, container_cells, format_label_selector, format_labels, human_duration, int, list,
-    number, parse_time, s, selector_string, since, text, wide, AGE, NAME,
+    number, pair, parse_time, present, s, scalar_or, selector_string, since, text, wide, AGE, NAME,
 };
 use super::Column;
 use serde_json::Value;
@@ -98,11 +98,7 @@ pub static REPLICA_SET: &[Column] = &[
 
 /// `ready/desired`.
 fn ready_of_desired(obj: &Value) -> Value {
-    text(format!(
-        "{}/{}",
-        int(obj, &["status", "readyReplicas"]),
-        int(obj, &["spec", "replicas"])
-    ))
+    pair(int(obj, &["status", "readyReplicas"]), int(obj, &["spec", "replicas"]))
 }
 
 /// The Ready column of Deployment and StatefulSet.
@@ -304,7 +300,7 @@ fn active(obj: &Value) -> Value {
     number(list(obj, &["status", "active"]).len() as i64)
 }
 fn last_schedule(obj: &Value) -> Value {
-    match at(obj, &["status", "lastScheduleTime"]).filter(|v| !v.is_null()) {
+    match present(obj, &["status", "lastScheduleTime"]) {
         Some(t) => text(since(Some(t))),
         None => text("<none>"),
     }
@@ -377,11 +373,10 @@ pub static CONTROLLER_REVISION: &[Column] = &[
 ];
 
 fn hpa_reference(obj: &Value) -> Value {
-    text(format!(
-        "{}/{}",
+    pair(
         s(obj, &["spec", "scaleTargetRef", "kind"]),
-        s(obj, &["spec", "scaleTargetRef", "name"])
-    ))
+        s(obj, &["spec", "scaleTargetRef", "name"]),
+    )
 }
 fn hpa_min(obj: &Value) -> Value {
     match at(obj, &["spec", "minReplicas"]).and_then(Value::as_i64) {
@@ -408,11 +403,7 @@ pub static HORIZONTAL_POD_AUTOSCALER: &[Column] = &[
 
 /// An IntOrString bound, or `N/A` when unset.
 fn int_or_string(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => "N/A".into(),
-    }
+    scalar_or(value, "N/A")
 }
 fn min_available(obj: &Value) -> Value {
     text(int_or_string(at(obj, &["spec", "minAvailable"])))

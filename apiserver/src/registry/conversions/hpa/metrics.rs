@@ -37,14 +37,34 @@ fn source(m: &Value) -> (&'static str, Value) {
     (member, get(m, &[member]).unwrap_or(Value::Null))
 }
 
-/// `{type, <member>: body}`, or just the type for an unknown one.
-fn metric(m: &Value, member: &str, body: Option<Value>) -> Value {
+/// `{type, <member>: body}`, or just the type for an unknown one (whose body is null).
+fn metric(m: &Value, member: &str, body: Value) -> Value {
     let mut out = Map::new();
     out.insert("type".into(), m.get("type").cloned().unwrap_or_else(|| json!("")));
     if !member.is_empty() {
-        super::put(&mut out, member, body);
+        super::put(&mut out, member, Some(body).filter(|b| !b.is_null()));
     }
     Value::Object(out)
+}
+
+/// A ContainerResource source's `container`; other sources have none.
+fn container(member: &str, s: &Value) -> Option<Value> {
+    (member == "containerResource")
+        .then(|| get(s, &["container"]))
+        .flatten()
+}
+
+/// The v2 MetricIdentifier of a v1 source: its `metricName` and the selector under `selector`.
+fn identifier(s: &Value, selector: &str) -> Option<Value> {
+    Some(object([
+        ("name", string(get(s, &["metricName"]))),
+        ("selector", get(s, &[selector])),
+    ]))
+}
+
+/// The described object of an object source (kept under `key`), `{}` when unset.
+fn described_object(s: &Value, key: &str) -> Option<Value> {
+    get(s, &[key]).or(Some(json!({})))
 }
 
 /// A v2 MetricSpec as autoscaling/v1 writes it in the metrics annotation.
@@ -52,7 +72,7 @@ pub fn spec_to_v1(m: &Value) -> Value {
     let (member, s) = source(m);
     let body = match member {
         "object" => object([
-            ("target", get(&s, &["describedObject"]).or(Some(json!({})))),
+            ("target", described_object(&s, "describedObject")),
             ("metricName", string(get(&s, &["metric", "name"]))),
             ("targetValue", quantity(get(&s, &["target", "value"]))),
             ("selector", get(&s, &["metric", "selector"])),
@@ -67,12 +87,7 @@ pub fn spec_to_v1(m: &Value) -> Value {
             ("name", string(get(&s, &["name"]))),
             ("targetAverageUtilization", get(&s, &["target", "averageUtilization"])),
             ("targetAverageValue", get(&s, &["target", "averageValue"])),
-            (
-                "container",
-                (member == "containerResource")
-                    .then(|| get(&s, &["container"]))
-                    .flatten(),
-            ),
+            ("container", container(member, &s)),
         ]),
         "external" => object([
             ("metricName", string(get(&s, &["metric", "name"]))),
@@ -82,24 +97,18 @@ pub fn spec_to_v1(m: &Value) -> Value {
         ]),
         _ => Value::Null,
     };
-    metric(m, member, Some(body).filter(|b| !b.is_null()))
+    metric(m, member, body)
 }
 
 /// A metric spec from the v1 annotation as autoscaling/v2 has it.
 pub fn spec_from_v1(m: &Value) -> Value {
     let (member, s) = source(m);
-    let identifier = |selector: &str| {
-        object([
-            ("name", string(get(&s, &["metricName"]))),
-            ("selector", get(&s, &[selector])),
-        ])
-    };
     let body = match member {
         "object" => {
             let average = get(&s, &["averageValue"]);
             let kind = if average.is_some() { "AverageValue" } else { "Value" };
             object([
-                ("describedObject", get(&s, &["target"]).or(Some(json!({})))),
+                ("describedObject", described_object(&s, "target")),
                 (
                     "target",
                     Some(object([
@@ -108,11 +117,11 @@ pub fn spec_from_v1(m: &Value) -> Value {
                         ("averageValue", average),
                     ])),
                 ),
-                ("metric", Some(identifier("selector"))),
+                ("metric", identifier(&s, "selector")),
             ])
         }
         "pods" => object([
-            ("metric", Some(identifier("selector"))),
+            ("metric", identifier(&s, "selector")),
             (
                 "target",
                 Some(object([
@@ -138,19 +147,14 @@ pub fn spec_from_v1(m: &Value) -> Value {
                         ("averageUtilization", utilization),
                     ])),
                 ),
-                (
-                    "container",
-                    (member == "containerResource")
-                        .then(|| get(&s, &["container"]))
-                        .flatten(),
-                ),
+                ("container", container(member, &s)),
             ])
         }
         "external" => {
             let value = get(&s, &["targetValue"]);
             let kind = if value.is_some() { "Value" } else { "AverageValue" };
             object([
-                ("metric", Some(identifier("metricSelector"))),
+                ("metric", identifier(&s, "metricSelector")),
                 (
                     "target",
                     Some(object([
@@ -163,7 +167,7 @@ pub fn spec_from_v1(m: &Value) -> Value {
         }
         _ => Value::Null,
     };
-    metric(m, member, Some(body).filter(|b| !b.is_null()))
+    metric(m, member, body)
 }
 
 /// A v2 MetricStatus as autoscaling/v1 writes it in the current-metrics annotation.
@@ -171,7 +175,7 @@ pub fn status_to_v1(m: &Value) -> Value {
     let (member, s) = source(m);
     let body = match member {
         "object" => object([
-            ("target", get(&s, &["describedObject"]).or(Some(json!({})))),
+            ("target", described_object(&s, "describedObject")),
             ("metricName", string(get(&s, &["metric", "name"]))),
             ("currentValue", quantity(get(&s, &["current", "value"]))),
             ("selector", get(&s, &["metric", "selector"])),
@@ -186,12 +190,7 @@ pub fn status_to_v1(m: &Value) -> Value {
             ("name", string(get(&s, &["name"]))),
             ("currentAverageUtilization", get(&s, &["current", "averageUtilization"])),
             ("currentAverageValue", quantity(get(&s, &["current", "averageValue"]))),
-            (
-                "container",
-                (member == "containerResource")
-                    .then(|| get(&s, &["container"]))
-                    .flatten(),
-            ),
+            ("container", container(member, &s)),
         ]),
         "external" => object([
             ("metricName", string(get(&s, &["metric", "name"]))),
@@ -201,21 +200,15 @@ pub fn status_to_v1(m: &Value) -> Value {
         ]),
         _ => Value::Null,
     };
-    metric(m, member, Some(body).filter(|b| !b.is_null()))
+    metric(m, member, body)
 }
 
 /// A metric status from the v1 annotation as autoscaling/v2 has it.
 pub fn status_from_v1(m: &Value) -> Value {
     let (member, s) = source(m);
-    let identifier = |selector: &str| {
-        object([
-            ("name", string(get(&s, &["metricName"]))),
-            ("selector", get(&s, &[selector])),
-        ])
-    };
     let body = match member {
         "object" => object([
-            ("metric", Some(identifier("selector"))),
+            ("metric", identifier(&s, "selector")),
             (
                 "current",
                 Some(object([
@@ -223,10 +216,10 @@ pub fn status_from_v1(m: &Value) -> Value {
                     ("averageValue", get(&s, &["averageValue"])),
                 ])),
             ),
-            ("describedObject", get(&s, &["target"]).or(Some(json!({})))),
+            ("describedObject", described_object(&s, "target")),
         ]),
         "pods" => object([
-            ("metric", Some(identifier("selector"))),
+            ("metric", identifier(&s, "selector")),
             (
                 "current",
                 Some(object([("averageValue", quantity(get(&s, &["currentAverageValue"])))])),
@@ -241,15 +234,10 @@ pub fn status_from_v1(m: &Value) -> Value {
                     ("averageUtilization", get(&s, &["currentAverageUtilization"])),
                 ])),
             ),
-            (
-                "container",
-                (member == "containerResource")
-                    .then(|| get(&s, &["container"]))
-                    .flatten(),
-            ),
+            ("container", container(member, &s)),
         ]),
         "external" => object([
-            ("metric", Some(identifier("metricSelector"))),
+            ("metric", identifier(&s, "metricSelector")),
             (
                 "current",
                 Some(object([
@@ -260,7 +248,7 @@ pub fn status_from_v1(m: &Value) -> Value {
         ]),
         _ => Value::Null,
     };
-    metric(m, member, Some(body).filter(|b| !b.is_null()))
+    metric(m, member, body)
 }
 
 /// A condition as both versions render it (lastTransitionTime `null` when unset, as Go does).
