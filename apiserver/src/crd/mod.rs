@@ -16,7 +16,7 @@ use crate::watch::WatchCache;
 use custom::CustomResource;
 use naming::Naming;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
@@ -147,24 +147,53 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     });
 }
 
-/// The CRD specs (and whether their names were accepted) the catalogue was last built from:
+/// The resources of every CRD (by name), with the spec and naming outcome they were built from:
+/// a CRD is rebuilt (schemas, CEL, conversion) only when its spec or naming changes, and
 /// status-only changes (conditions, stored versions) leave discovery and OpenAPI as they are.
 #[derive(Default)]
-struct Registered(Option<Vec<(Value, bool)>>);
+struct Registered(BTreeMap<String, Built>);
+
+struct Built {
+    spec: Value,
+    accepted: bool,
+    /// Empty while the CRD's names are not accepted.
+    resources: Vec<Resource>,
+}
 
 impl Registered {
     /// Serve the CRDs whose names are accepted, then record the naming outcome in each CRD's status.
     async fn sync(&mut self, store: &Store, index: &ResourceIndex, crds: &[Value]) {
         let namings = naming::resolve(crds);
-        let accepted = |crd: &Value| {
+        let mut built = BTreeMap::new();
+        let mut changed = false;
+        for crd in crds {
             let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-            namings.get(name).is_some_and(Naming::accepted)
-        };
-        let key: Vec<(Value, bool)> = crds.iter().map(|crd| (crd["spec"].clone(), accepted(crd))).collect();
-        if self.0.as_ref() != Some(&key) {
-            let served: Vec<Value> = crds.iter().filter(|c| accepted(c)).cloned().collect();
-            register(index, &served, store.cache());
-            self.0 = Some(key);
+            let accepted = namings.get(name).is_some_and(Naming::accepted);
+            let entry = match self.0.remove(name) {
+                Some(done) if done.accepted == accepted && done.spec == crd["spec"] => done,
+                _ => {
+                    changed = true;
+                    Built {
+                        spec: crd["spec"].clone(),
+                        accepted,
+                        resources: match accepted {
+                            true => resources_of(crd, Some(store.cache().clone())),
+                            false => Vec::new(),
+                        },
+                    }
+                }
+            };
+            built.insert(name.to_string(), entry);
+        }
+        // CRDs that are gone.
+        changed |= !self.0.is_empty();
+        self.0 = built;
+        if changed {
+            let custom = self.0.values().flat_map(|b| b.resources.iter().cloned());
+            index.update(|resources| {
+                resources.retain(|r| r.builtin_schema.is_some());
+                resources.extend(custom);
+            });
         }
         establish(store, index, crds, &namings).await;
     }
@@ -176,18 +205,6 @@ fn parse_all(snapshot: &crate::watch::Snapshot) -> Vec<Value> {
         .values()
         .filter_map(|o| serde_json::from_slice(&o.json).ok())
         .collect()
-}
-
-/// Replace every custom resource in the catalogue with those of `crds`.
-fn register(index: &ResourceIndex, crds: &[Value], cache: &Arc<WatchCache>) {
-    let custom: Vec<Resource> = crds
-        .iter()
-        .flat_map(|crd| resources_of(crd, Some(cache.clone())))
-        .collect();
-    index.update(|resources| {
-        resources.retain(|r| r.builtin_schema.is_some());
-        resources.extend(custom);
-    });
 }
 
 /// Write NamesAccepted, Established and the accepted names of every CRD whose status does not
