@@ -16,6 +16,7 @@ use crate::status::{ApiError, ApiResult};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -448,17 +449,14 @@ async fn watch(
     let rx = state.store.watch(resource.clone(), namespace, params.watch()?).await?;
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|line| (line, rx)) });
     let body = if output == Output::Table {
-        use futures::StreamExt;
         Body::from_stream(
             stream.map(move |line| Ok::<_, std::convert::Infallible>(table_line(&resource, include, &line))),
         )
     } else if let Output::PartialMetadata { version, .. } = output {
-        use futures::StreamExt;
         Body::from_stream(
             stream.map(move |line| Ok::<_, std::convert::Infallible>(metadata::watch_line(&line, version))),
         )
     } else {
-        use futures::StreamExt;
         Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>))
     };
     Ok(response::raw(StatusCode::OK, "application/json", body))
