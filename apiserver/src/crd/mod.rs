@@ -249,6 +249,49 @@ async fn establish(store: &Store, index: &ResourceIndex, crds: &[Value], namings
 mod tests {
     use super::*;
 
+    fn crd(plural: &str, size_default: i64) -> Value {
+        json!({"metadata": {"name": format!("{plural}.example.com")},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": plural, "kind": plural.to_uppercase()},
+                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                    "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                        "size": {"type": "integer", "default": size_default}}}}}}}]}})
+    }
+
+    #[tokio::test]
+    async fn only_changed_crds_are_rebuilt() {
+        let backend: Arc<dyn crate::storage::Backend> = Arc::new(crate::storage::MemoryBackend::new());
+        let cache = WatchCache::start(backend.clone()).await.unwrap();
+        let index = Arc::new(ResourceIndex::new(crate::registry::catalogue::builtin_resources()));
+        let store = Store::new(backend, cache, index.clone());
+        let schema_of = |plural: &str| {
+            index
+                .snapshot()
+                .lookup("example.com", "v1", plural)
+                .and_then(|r| r.custom_schema.clone())
+        };
+        let mut registered = Registered::default();
+        registered
+            .sync(&store, &index, &[crd("gadgets", 1), crd("widgets", 1)])
+            .await;
+        let (gadgets, widgets) = (schema_of("gadgets").unwrap(), schema_of("widgets").unwrap());
+
+        registered
+            .sync(&store, &index, &[crd("gadgets", 1), crd("widgets", 2)])
+            .await;
+        assert!(Arc::ptr_eq(&gadgets, &schema_of("gadgets").unwrap()));
+        let rebuilt = schema_of("widgets").unwrap();
+        assert!(!Arc::ptr_eq(&widgets, &rebuilt));
+        assert_eq!(
+            rebuilt.pointer("/properties/spec/properties/size/default"),
+            Some(&json!(2))
+        );
+
+        registered.sync(&store, &index, &[crd("widgets", 2)]).await;
+        assert!(schema_of("gadgets").is_none());
+        assert!(Arc::ptr_eq(&rebuilt, &schema_of("widgets").unwrap()));
+    }
+
     #[test]
     fn served_versions_become_resources() {
         let crd = json!({
