@@ -9,9 +9,15 @@ tokio::task_local! {
     static RAISED: RefCell<Vec<String>>;
 }
 
-/// Raise a warning for the request being served.
+/// Raise a warning for the request being served; one already raised is not repeated (as
+/// upstream's recorder does: a write retried after a conflict raises its warnings again).
 pub fn add(text: String) {
-    let _ = RAISED.try_with(|raised| raised.borrow_mut().push(text));
+    let _ = RAISED.try_with(|raised| {
+        let mut raised = raised.borrow_mut();
+        if !text.is_empty() && !raised.contains(&text) {
+            raised.push(text);
+        }
+    });
 }
 
 /// Run `serve`, returning its output and the warnings raised while it ran.
@@ -36,6 +42,7 @@ mod tests {
             add("first".into());
             tokio::task::yield_now().await;
             add("second".into());
+            add("first".into());
         })
         .await;
         assert_eq!(raised, ["first", "second"]);

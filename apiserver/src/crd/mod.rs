@@ -16,7 +16,7 @@ use crate::watch::WatchCache;
 use custom::CustomResource;
 use naming::Naming;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
@@ -147,24 +147,53 @@ pub async fn serve_crds(store: Store, index: Arc<ResourceIndex>) {
     });
 }
 
-/// The CRD specs (and whether their names were accepted) the catalogue was last built from:
+/// The resources of every CRD (by name), with the spec and naming outcome they were built from:
+/// a CRD is rebuilt (schemas, CEL, conversion) only when its spec or naming changes, and
 /// status-only changes (conditions, stored versions) leave discovery and OpenAPI as they are.
 #[derive(Default)]
-struct Registered(Option<Vec<(Value, bool)>>);
+struct Registered(BTreeMap<String, Built>);
+
+struct Built {
+    spec: Value,
+    accepted: bool,
+    /// Empty while the CRD's names are not accepted.
+    resources: Vec<Resource>,
+}
 
 impl Registered {
     /// Serve the CRDs whose names are accepted, then record the naming outcome in each CRD's status.
     async fn sync(&mut self, store: &Store, index: &ResourceIndex, crds: &[Value]) {
         let namings = naming::resolve(crds);
-        let accepted = |crd: &Value| {
+        let mut built = BTreeMap::new();
+        let mut changed = false;
+        for crd in crds {
             let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-            namings.get(name).is_some_and(Naming::accepted)
-        };
-        let key: Vec<(Value, bool)> = crds.iter().map(|crd| (crd["spec"].clone(), accepted(crd))).collect();
-        if self.0.as_ref() != Some(&key) {
-            let served: Vec<Value> = crds.iter().filter(|c| accepted(c)).cloned().collect();
-            register(index, &served, store.cache());
-            self.0 = Some(key);
+            let accepted = namings.get(name).is_some_and(Naming::accepted);
+            let entry = match self.0.remove(name) {
+                Some(done) if done.accepted == accepted && done.spec == crd["spec"] => done,
+                _ => {
+                    changed = true;
+                    Built {
+                        spec: crd["spec"].clone(),
+                        accepted,
+                        resources: match accepted {
+                            true => resources_of(crd, Some(store.cache().clone())),
+                            false => Vec::new(),
+                        },
+                    }
+                }
+            };
+            built.insert(name.to_string(), entry);
+        }
+        // CRDs that are gone.
+        changed |= !self.0.is_empty();
+        self.0 = built;
+        if changed {
+            let custom = self.0.values().flat_map(|b| b.resources.iter().cloned());
+            index.update(|resources| {
+                resources.retain(|r| r.builtin_schema.is_some());
+                resources.extend(custom);
+            });
         }
         establish(store, index, crds, &namings).await;
     }
@@ -176,18 +205,6 @@ fn parse_all(snapshot: &crate::watch::Snapshot) -> Vec<Value> {
         .values()
         .filter_map(|o| serde_json::from_slice(&o.json).ok())
         .collect()
-}
-
-/// Replace every custom resource in the catalogue with those of `crds`.
-fn register(index: &ResourceIndex, crds: &[Value], cache: &Arc<WatchCache>) {
-    let custom: Vec<Resource> = crds
-        .iter()
-        .flat_map(|crd| resources_of(crd, Some(cache.clone())))
-        .collect();
-    index.update(|resources| {
-        resources.retain(|r| r.builtin_schema.is_some());
-        resources.extend(custom);
-    });
 }
 
 /// Write NamesAccepted, Established and the accepted names of every CRD whose status does not
@@ -231,6 +248,49 @@ async fn establish(store: &Store, index: &ResourceIndex, crds: &[Value], namings
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn crd(plural: &str, size_default: i64) -> Value {
+        json!({"metadata": {"name": format!("{plural}.example.com")},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": plural, "kind": plural.to_uppercase()},
+                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                    "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                        "size": {"type": "integer", "default": size_default}}}}}}}]}})
+    }
+
+    #[tokio::test]
+    async fn only_changed_crds_are_rebuilt() {
+        let backend: Arc<dyn crate::storage::Backend> = Arc::new(crate::storage::MemoryBackend::new());
+        let cache = WatchCache::start(backend.clone()).await.unwrap();
+        let index = Arc::new(ResourceIndex::new(crate::registry::catalogue::builtin_resources()));
+        let store = Store::new(backend, cache, index.clone());
+        let schema_of = |plural: &str| {
+            index
+                .snapshot()
+                .lookup("example.com", "v1", plural)
+                .and_then(|r| r.custom_schema.clone())
+        };
+        let mut registered = Registered::default();
+        registered
+            .sync(&store, &index, &[crd("gadgets", 1), crd("widgets", 1)])
+            .await;
+        let (gadgets, widgets) = (schema_of("gadgets").unwrap(), schema_of("widgets").unwrap());
+
+        registered
+            .sync(&store, &index, &[crd("gadgets", 1), crd("widgets", 2)])
+            .await;
+        assert!(Arc::ptr_eq(&gadgets, &schema_of("gadgets").unwrap()));
+        let rebuilt = schema_of("widgets").unwrap();
+        assert!(!Arc::ptr_eq(&widgets, &rebuilt));
+        assert_eq!(
+            rebuilt.pointer("/properties/spec/properties/size/default"),
+            Some(&json!(2))
+        );
+
+        registered.sync(&store, &index, &[crd("widgets", 2)]).await;
+        assert!(schema_of("gadgets").is_none());
+        assert!(Arc::ptr_eq(&rebuilt, &schema_of("widgets").unwrap()));
+    }
 
     #[test]
     fn served_versions_become_resources() {

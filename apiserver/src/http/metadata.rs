@@ -9,17 +9,36 @@ use serde_json::{json, Value};
 
 /// A meta.k8s.io PartialObjectMetadata of `obj` in `version` (v1 or v1beta1).
 pub fn partial(obj: &Value, version: &str) -> Value {
+    of_metadata(obj.get("metadata").cloned(), version)
+}
+
+fn of_metadata(metadata: Option<Value>, version: &str) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": format!("meta.k8s.io/{version}"),
-        "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+        "metadata": metadata.unwrap_or_else(|| json!({})),
     })
+}
+
+/// The metadata of a serialized object; the rest is skipped, never built.
+#[derive(serde::Deserialize)]
+struct MetadataOnly {
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+/// A watch event whose object is read only for its metadata.
+#[derive(serde::Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    object: MetadataOnly,
 }
 
 /// One stored object as PartialObjectMetadata.
 pub fn object(json: &[u8], version: &str) -> ApiResult<Value> {
-    let obj: Value = serde_json::from_slice(json).map_err(ApiError::internal)?;
-    Ok(partial(&obj, version))
+    let obj: MetadataOnly = serde_json::from_slice(json).map_err(ApiError::internal)?;
+    Ok(of_metadata(obj.metadata, version))
 }
 
 /// Stored objects as a PartialObjectMetadataList carrying `list_meta` (resourceVersion, continue).
@@ -39,13 +58,13 @@ pub fn list(items: &[Bytes], list_meta: Value, version: &str) -> ApiResult<Value
 /// One watch line with its object (ADDED, MODIFIED, DELETED, BOOKMARK) as PartialObjectMetadata;
 /// ERROR events keep their Status.
 pub fn watch_line(line: &Bytes, version: &str) -> Bytes {
-    let Ok(mut event) = serde_json::from_slice::<Value>(line) else {
+    let Ok(event) = serde_json::from_slice::<Event>(line) else {
         return line.clone();
     };
-    if event["type"] == "ERROR" {
+    if event.kind == "ERROR" {
         return line.clone();
     }
-    event["object"] = partial(&event["object"], version);
+    let event = json!({"type": event.kind, "object": of_metadata(event.object.metadata, version)});
     let mut out = serde_json::to_vec(&event).unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)

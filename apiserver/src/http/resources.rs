@@ -16,12 +16,13 @@ use crate::status::{ApiError, ApiResult};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Serve one resource request; every answer of a deprecated version carries its warning first,
-/// and warnings raised while serving (crate::warning) come last.
+/// Serve one resource request with the warnings raised while serving it (crate::warning): a
+/// deprecated version's first, then unknown fields, then whatever the registry raised.
 pub async fn handle(
     state: &ApiState,
     info: RequestInfo,
@@ -34,24 +35,17 @@ pub async fn handle(
         .lookup(&info.group, &info.version, &info.resource)
         .cloned()
         .ok_or_else(ApiError::unknown_resource)?;
-    let deprecation = resource.deprecation_warning.clone();
-    let (result, raised) = crate::warning::collect(serve(state, info, params, headers, body, resource)).await;
-    if deprecation.is_none() && raised.is_empty() {
+    let serving = async move {
+        if let Some(deprecation) = &resource.deprecation_warning {
+            crate::warning::add(deprecation.clone());
+        }
+        serve(state, info, params, headers, body, resource).await
+    };
+    let (result, raised) = crate::warning::collect(serving).await;
+    if raised.is_empty() {
         return result;
     }
-    let mut response = result.unwrap_or_else(response::error);
-    let later: Vec<http::HeaderValue> = response
-        .headers()
-        .get_all(http::header::WARNING)
-        .iter()
-        .cloned()
-        .collect();
-    response.headers_mut().remove(http::header::WARNING);
-    let mut response = with_warnings(response, deprecation.as_slice());
-    for value in later {
-        response.headers_mut().append(http::header::WARNING, value);
-    }
-    Ok(with_warnings(response, &raised))
+    Ok(with_warnings(result.unwrap_or_else(response::error), &raised))
 }
 
 /// One request on a resource found in the catalogue.
@@ -158,18 +152,15 @@ async fn serve(
         "watch" => watch(state, resource.clone(), namespace, &params, output, include).await,
         "create" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
-            let warnings = check_fields(state, &resource, &params, &obj)?;
+            check_fields(state, &resource, &params, &obj)?;
             let manager = field_manager(&params, headers);
             let obj = record(state, &resource, None, None, &obj, &manager);
             let created = store.create(scope, obj, &params.write()?).await?;
-            Ok(with_warnings(
-                render_one(&resource, output, include, StatusCode::CREATED, created),
-                &warnings,
-            ))
+            Ok(render_one(&resource, output, include, StatusCode::CREATED, created))
         }
         "update" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
-            let warnings = check_fields(state, &resource, &params, &obj)?;
+            check_fields(state, &resource, &params, &obj)?;
             let opts = params.write()?;
             let updated = if subresource == Some("finalize") {
                 let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
@@ -188,17 +179,14 @@ async fn serve(
                     })
                     .await?
             };
-            Ok(with_warnings(
-                render_one(&resource, output, include, StatusCode::OK, updated),
-                &warnings,
-            ))
+            Ok(render_one(&resource, output, include, StatusCode::OK, updated))
         }
         "patch" => {
             let kind = negotiate::body_type(headers, true)?;
             if body.len() > negotiate::MAX_BODY {
                 return Err(ApiError::too_large());
             }
-            let (patched, warnings) = patch(
+            let patched = patch(
                 state,
                 scope,
                 name,
@@ -213,15 +201,9 @@ async fn serve(
                     &crate::registry::store::object::parse(&patched)?,
                     resource.strategy.scale_paths(),
                 );
-                return Ok(with_warnings(
-                    response::value(StatusCode::OK, output, &scale),
-                    &warnings,
-                ));
+                return Ok(response::value(StatusCode::OK, output, &scale));
             }
-            Ok(with_warnings(
-                render_one(&resource, output, include, StatusCode::OK, patched),
-                &warnings,
-            ))
+            Ok(render_one(&resource, output, include, StatusCode::OK, patched))
         }
         "delete" => {
             let opts = params.delete(optional_body(&body, headers)?)?;
@@ -263,9 +245,9 @@ async fn serve(
     }
 }
 
-/// fieldValidation: unknown fields fail the request (Strict), become Warning headers (Warn, the
-/// default), or pass silently (Ignore). Returns the warnings to send.
-fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Value) -> ApiResult<Vec<String>> {
+/// fieldValidation: unknown fields fail the request (Strict), become warnings (Warn, the default),
+/// or pass silently (Ignore).
+fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Value) -> ApiResult<()> {
     let mode = params.get("fieldValidation").unwrap_or("Warn");
     if !matches!(mode, "Strict" | "Warn" | "Ignore") {
         return Err(ApiError::bad_request(format!(
@@ -273,7 +255,7 @@ fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Va
         )));
     }
     if mode == "Ignore" {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let found = match &resource.custom_schema {
         Some(schema) => crate::crd::schema::unknown_fields(schema, obj),
@@ -286,7 +268,8 @@ fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Va
             unknown.join(", ")
         )));
     }
-    Ok(unknown)
+    unknown.into_iter().for_each(crate::warning::add);
+    Ok(())
 }
 
 /// The field manager of a write: the `fieldManager` parameter, else the client's program name.
@@ -375,9 +358,8 @@ async fn patch(
     (kind, body): (BodyType, &Bytes),
     params: &Params,
     manager: &str,
-) -> ApiResult<(Bytes, Vec<String>)> {
+) -> ApiResult<Bytes> {
     let force = crate::apply::request::force_option(params.get("force"), kind == BodyType::ApplyPatch)?;
-    let warnings = std::sync::Mutex::new(Vec::new());
     let opts = params.write()?;
     let resource = scope.resource;
     let patch_value = match kind {
@@ -387,7 +369,7 @@ async fn patch(
     if kind == BodyType::ApplyPatch {
         let config = patch_value.unwrap_or_default();
         let applied = crate::apply::request::serve(state, scope, name, subresource, &config, &opts, force).await?;
-        return Ok((applied, Vec::new()));
+        return Ok(applied);
     }
     let scale_view = subresource == Some("scale");
     // Scale has no lists, so a strategic merge patch of it is a merge patch.
@@ -408,7 +390,7 @@ async fn patch(
     } else {
         None
     };
-    let patched = state
+    state
         .store
         .update_with(scope, name, subresource, &opts, |stored| {
             let shown;
@@ -437,10 +419,7 @@ async fn patch(
                 ApiError::new(code, reason, e.to_string())
             })?;
             if !scale_view {
-                let found = check_fields(state, resource, params, &patched)?;
-                if let Ok(mut w) = warnings.lock() {
-                    *w = found;
-                }
+                check_fields(state, resource, params, &patched)?;
             }
             // A patch never pins a resourceVersion unless it sets one explicitly.
             if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion") {
@@ -455,8 +434,7 @@ async fn patch(
             };
             Ok(record(state, resource, subresource, Some(stored), &patched, manager))
         })
-        .await?;
-    Ok((patched, warnings.into_inner().unwrap_or_default()))
+        .await
 }
 
 /// A watch: the store's event lines, as JSON or as one-row Tables.
@@ -471,17 +449,14 @@ async fn watch(
     let rx = state.store.watch(resource.clone(), namespace, params.watch()?).await?;
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|line| (line, rx)) });
     let body = if output == Output::Table {
-        use futures::StreamExt;
         Body::from_stream(
             stream.map(move |line| Ok::<_, std::convert::Infallible>(table_line(&resource, include, &line))),
         )
     } else if let Output::PartialMetadata { version, .. } = output {
-        use futures::StreamExt;
         Body::from_stream(
             stream.map(move |line| Ok::<_, std::convert::Infallible>(metadata::watch_line(&line, version))),
         )
     } else {
-        use futures::StreamExt;
         Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>))
     };
     Ok(response::raw(StatusCode::OK, "application/json", body))

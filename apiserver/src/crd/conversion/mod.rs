@@ -128,11 +128,17 @@ impl CrdConversion {
                 .collect()),
             Strategy::Broken(why) => Err(failed(&gvk, why)),
             Strategy::Webhook { client, review_version } => {
-                let (keep, send): (Vec<_>, Vec<_>) = objects
-                    .iter()
-                    .enumerate()
-                    .partition(|(_, o)| o["apiVersion"] == desired);
-                let originals: Vec<Value> = send.iter().map(|(_, o)| (*o).clone()).collect();
+                // Objects already in the desired version keep their places; the rest go out.
+                let mut out: Vec<Option<Value>> = Vec::with_capacity(objects.len());
+                let mut originals = Vec::new();
+                for object in objects {
+                    if object["apiVersion"] == desired {
+                        out.push(Some(object));
+                    } else {
+                        out.push(None);
+                        originals.push(object);
+                    }
+                }
                 let uid = uuid::Uuid::new_v4().to_string();
                 let answer = client
                     .post(&review::request(review_version, &uid, desired, &originals))
@@ -146,12 +152,9 @@ impl CrdConversion {
                         crate::crd::schema::prune(schema, object);
                     }
                 }
-                let mut out: Vec<Option<Value>> = vec![None; objects.len()];
-                for (i, o) in keep {
-                    out[i] = Some(o.clone());
-                }
-                for ((i, _), o) in send.into_iter().zip(converted) {
-                    out[i] = Some(o);
+                let slots = out.iter_mut().filter(|slot| slot.is_none());
+                for (slot, object) in slots.zip(converted) {
+                    *slot = Some(object);
                 }
                 Ok(out.into_iter().flatten().collect())
             }

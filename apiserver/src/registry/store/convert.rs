@@ -9,7 +9,7 @@ use crate::registry::Resource;
 use crate::status::{ApiError, ApiResult};
 use crate::watch::{with_resource_version, CachedObject};
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Stored objects as `resource`'s version; one conversion for all that need it.
@@ -30,7 +30,7 @@ pub async fn served(resource: &Resource, objects: Vec<Arc<CachedObject>>) -> Api
     let converted = converter.to_served(values).await?;
     let mut objects = objects;
     for (i, value) in pending.into_iter().zip(converted) {
-        let json = Bytes::from(serde_json::to_vec(&served_order(value)).map_err(ApiError::internal)?);
+        let json = Bytes::from(serde_json::to_vec(&object::type_first(value)).map_err(ApiError::internal)?);
         // Unchanged objects keep their shared bytes.
         if json != objects[i].json {
             objects[i] = Arc::new(CachedObject {
@@ -76,26 +76,12 @@ pub async fn served_bytes(
     Ok(served_one(resource, object).await?.json.clone())
 }
 
-/// An object of `resource`'s version as stored: converted, normalized and serialized.
+/// A [`normalize`]d object of `resource`'s version as stored: converted (a conversion's answer
+/// normalized in turn) and serialized.
 pub async fn to_storage(resource: &Resource, obj: Value) -> ApiResult<Bytes> {
     let obj = match &resource.converter {
-        Some(converter) => converter.to_storage(obj).await?,
+        Some(converter) => normalize(converter.to_storage(obj).await?),
         None => obj,
     };
-    Ok(Bytes::from(
-        serde_json::to_vec(&normalize(obj)).map_err(ApiError::internal)?,
-    ))
-}
-
-/// `apiVersion`, `kind` and `metadata` first, as stored objects are (resourceVersion kept).
-fn served_order(obj: Value) -> Value {
-    let Value::Object(mut map) = obj else { return obj };
-    let mut out = Map::with_capacity(map.len());
-    for key in ["apiVersion", "kind", "metadata"] {
-        if let Some(v) = map.shift_remove(key) {
-            out.insert(key.into(), v);
-        }
-    }
-    out.extend(map);
-    Value::Object(out)
+    Ok(Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?))
 }

@@ -74,16 +74,22 @@ pub fn labels_of_json(json: &[u8]) -> BTreeMap<String, String> {
 /// Put `apiVersion`, `kind` and `metadata` first (the watch cache splices resourceVersion into the
 /// first `"metadata":{`) and drop the resourceVersion, which the store's revision supplies.
 pub fn normalize(obj: Value) -> Value {
+    let mut obj = type_first(obj);
+    if let Some(Value::Object(m)) = obj.get_mut("metadata") {
+        m.shift_remove("resourceVersion");
+        m.shift_remove("selfLink");
+    }
+    obj
+}
+
+/// `apiVersion`, `kind` and `metadata` first, as stored objects are; nothing else changes.
+pub fn type_first(obj: Value) -> Value {
     let Value::Object(mut map) = obj else { return obj };
     let mut out = Map::with_capacity(map.len());
     for key in ["apiVersion", "kind", "metadata"] {
         if let Some(v) = map.shift_remove(key) {
             out.insert(key.into(), v);
         }
-    }
-    if let Some(Value::Object(m)) = out.get_mut("metadata") {
-        m.shift_remove("resourceVersion");
-        m.shift_remove("selfLink");
     }
     out.extend(map);
     Value::Object(out)
