@@ -6,7 +6,6 @@
 
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// A key field of an associative list and the default an item may omit it for.
 #[derive(Debug, PartialEq)]
@@ -68,23 +67,6 @@ impl Structure {
             };
         }
         Structure { root }
-    }
-
-    /// The structure of `schema`, derived on first use and shared while the schema lives (a CRD version's
-    /// schema is one `Arc` for as long as the version is registered).
-    pub fn of(schema: &Arc<Value>) -> Arc<Structure> {
-        static CACHE: Mutex<Vec<(Weak<Value>, Arc<Structure>)>> = Mutex::new(Vec::new());
-        let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, found)) = cache
-            .iter()
-            .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(schema)))
-        {
-            return found.clone();
-        }
-        cache.retain(|(weak, _)| weak.strong_count() > 0);
-        let derived = Arc::new(Structure::derive(schema));
-        cache.push((Arc::downgrade(schema), derived.clone()));
-        derived
     }
 }
 
@@ -241,14 +223,5 @@ mod tests {
         assert!(matches!(field(spec, "selector"), Type::Object { atomic: true, .. }));
         assert_eq!(field(spec, "free"), &Type::Deduced);
         assert_eq!(field(field(spec, "template"), "metadata"), &Type::ObjectMeta);
-    }
-
-    #[test]
-    fn structures_are_derived_once_per_schema() {
-        let schema = Arc::new(json!({"type": "object"}));
-        let first = Structure::of(&schema);
-        assert!(Arc::ptr_eq(&first, &Structure::of(&schema)));
-        let other = Arc::new(json!({"type": "object"}));
-        assert!(!Arc::ptr_eq(&first, &Structure::of(&other)));
     }
 }

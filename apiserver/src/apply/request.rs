@@ -133,7 +133,7 @@ fn invalid_patch_options(error: FieldError) -> ApiError {
 
 /// A custom resource's apply structure, derived once per CRD version.
 fn structure(resource: &Resource) -> Option<Arc<Structure>> {
-    resource.custom_schema.as_ref().map(Structure::of)
+    resource.apply_structure.clone()
 }
 
 /// What the field manager needs to know about a write's object: its schema (a built-in root definition or

@@ -78,6 +78,7 @@ pub fn resources_of(crd: &Value, cache: Option<Arc<WatchCache>>) -> Vec<Resource
                         .collect(),
                 }),
                 builtin_schema: None,
+                apply_structure: schema.as_deref().map(|s| Arc::new(crate::apply::Structure::derive(s))),
                 custom_schema: schema,
                 converter: Some(converter.version(&version)),
                 stored_as: None,

@@ -32,6 +32,7 @@ fn resource(
         strategy: Arc::new(DefaultStrategy),
         builtin_schema: schema,
         custom_schema: None,
+        apply_structure: None,
         converter: None,
         stored_as: None,
         deprecation_warning: None,

@@ -182,6 +182,7 @@ where
         strategy: strategy_for(T::GROUP, T::KIND),
         builtin_schema: Some(schema_of::<T>),
         custom_schema: None,
+        apply_structure: None,
         converter: super::conversions::converter_for(&api_version(T::GROUP, T::VERSION), T::KIND),
         stored_as: spec
             .stored_as

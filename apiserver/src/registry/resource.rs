@@ -48,6 +48,8 @@ pub struct Resource {
     pub builtin_schema: Option<fn(&mut schemars::SchemaGenerator) -> schemars::Schema>,
     /// For custom resources: the CRD version's openAPIV3Schema.
     pub custom_schema: Option<Arc<serde_json::Value>>,
+    /// For custom resources: the structure server-side apply derives from that schema.
+    pub apply_structure: Option<Arc<crate::apply::Structure>>,
     /// Converts objects between this version and the stored ones (custom resources with several
     /// versions; built-in kinds served in two groups or versions).
     pub converter: Option<Arc<dyn Converter>>,
