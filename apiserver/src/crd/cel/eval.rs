@@ -93,7 +93,7 @@ impl Run {
                     }
                     let child_old = old.child(value, old_map.map(|m| m.get(key)));
                     if let Some((_, child)) = node.properties.iter().find(|(k, _)| k == key) {
-                        self.node(child, value, child_old, &child_path(path, key));
+                        self.node(child, value, child_old, &crate::crd::schema::child(path, key));
                     } else if let Some(child) = &node.additional {
                         self.node(child, value, child_old, &format!("{path}[{key}]"));
                     }
@@ -202,14 +202,6 @@ fn correlated<'a>(keys: &[String], item: &Value, old: Option<&'a Value>) -> Opti
     old?.as_array()?
         .iter()
         .find(|o| keys.iter().all(|k| o.get(k) == item.get(k)))
-}
-
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
 }
 
 /// What upstream names a rule by in errors: its message, or the rule itself.

@@ -33,7 +33,7 @@ pub fn validate_update(schema: &Value, obj: &Value, old: &Value) -> Vec<FieldErr
 }
 
 /// The path of a child field, as upstream's field.Path renders it.
-fn child(path: &str, name: &str) -> String {
+pub(crate) fn child(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_string()
     } else {

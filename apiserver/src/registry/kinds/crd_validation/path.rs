@@ -2,14 +2,7 @@
 
 use serde_json::Value;
 
-/// `path.name`.
-pub fn child(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
+pub(crate) use crate::crd::schema::child;
 
 /// `path[key]` (a map key, as field.Path.Key renders it).
 pub fn key(path: &str, key: &str) -> String {
