@@ -75,13 +75,7 @@ fn widget(name: &str, replicas: i64, app: &str) -> String {
 fn rules_transitions_and_refused_crds() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = write(
-        dir.path(),
-        "crd.yaml",
-        &crd_yaml("widgets.example.com", "Widget", WIDGET_VERSIONS),
-    );
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.wait_established("widgets.example.com");
+    skiff.create_crd(dir.path(), "widgets.example.com", "Widget", WIDGET_VERSIONS);
 
     let first = write(dir.path(), "w.yaml", &widget("w", 2, "web-a"));
     skiff.kubectl(&["create", "-f", &first]);
@@ -223,13 +217,7 @@ fn boxed(tags: &str, label: &str) -> String {
 fn set_lists_bind_and_mistyped_rules() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = write(
-        dir.path(),
-        "crd.yaml",
-        &crd_yaml("boxes.example.com", "Box", BOX_VERSIONS),
-    );
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.wait_established("boxes.example.com");
+    skiff.create_crd(dir.path(), "boxes.example.com", "Box", BOX_VERSIONS);
 
     let first = write(dir.path(), "b.yaml", &boxed("[a, b]", "Box-1"));
     assert_eq!(skiff.kubectl(&["create", "-f", &first]), "box.example.com/b created\n");

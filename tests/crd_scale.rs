@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{crd_yaml, ok, write, Skiff};
+use common::{ok, write, Skiff};
 use serde_json::{json, Value};
 
 /// The Pool CRD's versions: the scale subresource maps to spec.size, status.ready, status.selector.
@@ -26,9 +26,7 @@ const VERSIONS: &str = "  versions:
 fn kubectl_scale_uses_the_crd_scale_paths() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = write(dir.path(), "crd.yaml", &crd_yaml("pools.example.com", "Pool", VERSIONS));
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.wait_established("pools.example.com");
+    skiff.create_crd(dir.path(), "pools.example.com", "Pool", VERSIONS);
     let pool = write(
         dir.path(),
         "pool.yaml",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{crd_yaml, eventually, ok, write, Skiff};
+use common::{eventually, ok, write, Skiff};
 use std::path::Path;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
@@ -46,13 +46,7 @@ fn widget(name: &str, spec: &str) -> String {
 fn custom_objects_are_pruned_defaulted_and_validated() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = write(
-        dir.path(),
-        "crd.yaml",
-        &crd_yaml("widgets.example.com", "Widget", VERSIONS),
-    );
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.wait_established("widgets.example.com");
+    skiff.create_crd(dir.path(), "widgets.example.com", "Widget", VERSIONS);
 
     let good = write(
         dir.path(),

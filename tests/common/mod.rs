@@ -120,6 +120,24 @@ impl Skiff {
         fails(self.kubectl_with(Path::new("/usr/bin/kubectl"), args), args)
     }
 
+    /// Wait (up to 30s) until the CRD `name` (e.g. `widgets.example.com`) is Established.
+    pub fn wait_established(&self, name: &str) {
+        self.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{name}"),
+            "--timeout=30s",
+        ]);
+    }
+
+    /// `kubectl create` the CRD [`crd_yaml`]`(name, kind, rest)` (written into `dir`) and wait
+    /// until it is Established.
+    pub fn create_crd(&self, dir: &Path, name: &str, kind: &str, rest: &str) {
+        let yaml = crd_yaml(name, kind, rest);
+        self.kubectl(&["create", "-f", &write(dir, &format!("{name}.yaml"), &yaml)]);
+        self.wait_established(name);
+    }
+
     /// Stop the server (SIGTERM-like kill) and wait for it.
     pub fn stop(mut self) {
         let _ = self.child.kill();
@@ -154,18 +172,6 @@ pub fn fails(out: Output, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     stderr
-}
-
-impl Skiff {
-    /// Wait (up to 30s) until the CRD `name` (e.g. `widgets.example.com`) is Established.
-    pub fn wait_established(&self, name: &str) {
-        self.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            &format!("crd/{name}"),
-            "--timeout=30s",
-        ]);
-    }
 }
 
 /// Write `text` to `dir/file` and return the path as a kubectl argument.
