@@ -37,6 +37,15 @@ fn names(list: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The resourceVersion of a list of `api`: where a watch of what happens next starts.
+async fn list_version<K>(api: &Api<K>) -> String
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = api.list(&ListParams::default()).await.unwrap();
+    list.metadata.resource_version.unwrap()
+}
+
 /// The first ADDED object of a watch, as JSON.
 async fn first_added<K>(api: &Api<K>, resource_version: &str) -> Value
 where
@@ -74,13 +83,7 @@ async fn events_are_one_set_served_by_core_and_events_k8s_io() {
     let web: ConfigMap = Api::namespaced(client.clone(), "default").get("web").await.unwrap();
 
     // A kube-rs Recorder writes events.k8s.io/v1; a core watch started before sees it as core/v1.
-    let start = core_events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let start = list_version(&core_events).await;
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -153,13 +156,7 @@ async fn events_are_one_set_served_by_core_and_events_k8s_io() {
     );
 
     // A core/v1 event (kubectl create) is readable and watchable through events.k8s.io/v1.
-    let start = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let start = list_version(&events).await;
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), CORE_EVENT).unwrap();
     skiff.kubectl(&["create", "-f", file.path().to_str().unwrap()]);
@@ -275,11 +272,7 @@ fn annotation(hpa: &Value, key: &str) -> Value {
 fn horizontal_pod_autoscalers_read_and_write_through_v1_and_v2() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
-    };
+    let write = |name: &str, text: &str| common::write(dir.path(), name, text);
     skiff.kubectl(&["create", "-f", &write("v2.json", HPA_V2)]);
     skiff.kubectl(&[
         "patch",

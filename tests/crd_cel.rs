@@ -5,16 +5,10 @@
 
 mod common;
 
-use common::{fails, Skiff};
+use common::{crd_yaml, eventually, write, Skiff};
 use std::path::Path;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
-
-fn write(dir: &Path, file: &str, text: &str) -> String {
-    let path = dir.join(file);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 fn gateway(name: &str, tls: &str) -> String {
     format!(
@@ -24,21 +18,14 @@ fn gateway(name: &str, tls: &str) -> String {
 
 #[test]
 fn fieldkit_gateway_rules_accept_and_refuse() {
-    let crds = common::repo_root().join("../shared/fieldkit/crds/gateway-api/standard");
-    if !crds.exists() {
-        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
+    let Some(crds) = common::fieldkit("crds/gateway-api/standard") else {
         return;
-    }
+    };
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
     let crd = crds.join("gateway.networking.k8s.io_gateways.yaml");
     skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/gateways.gateway.networking.k8s.io",
-        "--timeout=30s",
-    ]);
+    skiff.wait_established("gateways.gateway.networking.k8s.io");
 
     let good = write(dir.path(), "good.yaml", &gateway("good", ""));
     assert_eq!(
@@ -48,25 +35,16 @@ fn fieldkit_gateway_rules_accept_and_refuse() {
 
     let tls = "    tls:\n      mode: Terminate\n      certificateRefs:\n      - name: cert\n";
     let bad = write(dir.path(), "bad.yaml", &gateway("bad", tls));
-    let args = ["create", "-f", bad.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["create", "-f", &bad]);
     assert_eq!(
         stderr.trim_end(),
         r#"The Gateway "bad" is invalid: spec.listeners: Invalid value: "array": tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"#
     );
-    let args = ["get", "gateway", "bad"];
-    fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    skiff.kubectl_fails(&["get", "gateway", "bad"]);
 }
 
-const WIDGETS: &str = "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
-  versions:
+/// The versions of the Widget CRD, with its rules.
+const WIDGET_VERSIONS: &str = "  versions:
   - name: v1
     served: true
     storage: true
@@ -97,22 +75,14 @@ fn widget(name: &str, replicas: i64, app: &str) -> String {
 fn rules_transitions_and_refused_crds() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = write(dir.path(), "crd.yaml", WIDGETS);
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/widgets.example.com",
-        "--timeout=30s",
-    ]);
+    skiff.create_crd(dir.path(), "widgets.example.com", "Widget", WIDGET_VERSIONS);
 
     let first = write(dir.path(), "w.yaml", &widget("w", 2, "web-a"));
     skiff.kubectl(&["create", "-f", &first]);
 
     // messageExpression, reason and fieldPath shape the error.
     let named = write(dir.path(), "named.yaml", &widget("named", 1, "db"));
-    let args = ["create", "-f", named.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["create", "-f", &named]);
     assert_eq!(
         stderr.trim_end(),
         r#"The Widget "named" is invalid: spec.name: Forbidden: name db must start with web-"#
@@ -120,8 +90,7 @@ fn rules_transitions_and_refused_crds() {
 
     // The transition rule sees the stored object.
     let shrunk = write(dir.path(), "shrunk.yaml", &widget("w", 1, "web-a"));
-    let args = ["replace", "-f", shrunk.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["replace", "-f", &shrunk]);
     assert_eq!(
         stderr.trim_end(),
         r#"The Widget "w" is invalid: spec: Invalid value: "object": replicas may not decrease"#
@@ -148,14 +117,9 @@ fn rules_transitions_and_refused_crds() {
     ]);
     let probe = write(dir.path(), "probe.yaml", &widget("probe", 1, "web-a"));
     let probe = ["create", "--dry-run=server", "-f", probe.as_str()];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while skiff.kubectl_with(Path::new(KUBECTL), &probe).status.success() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the tightened rule never took effect"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually("the tightened rule", || {
+        (!skiff.kubectl_with(Path::new(KUBECTL), &probe).status.success()).then_some(())
+    });
     let args = ["label", "widget", "w", "tier=web"];
     let out = skiff.kubectl_with(Path::new(KUBECTL), &args);
     assert_eq!(
@@ -168,22 +132,20 @@ fn rules_transitions_and_refused_crds() {
         "Warning: spec.name: Forbidden: name web-a must start with web-\n"
     );
     let again = write(dir.path(), "again.yaml", &widget("w", 4, "web-a"));
-    let args = ["replace", "-f", again.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["replace", "-f", &again]);
     assert_eq!(
         stderr.trim_end(),
         r#"The Widget "w" is invalid: spec.name: Forbidden: name web-a must start with web-"#
     );
 
     // A rule that does not compile refuses the CRD, and nothing is stored.
-    let broken = WIDGETS
-        .replace("widgets", "gadgets")
-        .replace("widget", "gadget")
-        .replace("Widget", "Gadget")
-        .replace("self.replicas >= oldSelf.replicas", "self.replica > 1");
+    let broken = crd_yaml(
+        "gadgets.example.com",
+        "Gadget",
+        &WIDGET_VERSIONS.replace("self.replicas >= oldSelf.replicas", "self.replica > 1"),
+    );
     let broken = write(dir.path(), "broken.yaml", &broken);
-    let args = ["create", "-f", broken.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["create", "-f", &broken]);
     assert!(
         stderr.contains(concat!(
             "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: ",
@@ -194,15 +156,11 @@ fn rules_transitions_and_refused_crds() {
         )),
         "{stderr}"
     );
-    let args = ["get", "crd", "gadgets.example.com"];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["get", "crd", "gadgets.example.com"]);
     assert!(stderr.contains("NotFound"), "{stderr}");
 
     // A rule whose cost the schema does not bound refuses the CRD.
-    let costly = WIDGETS
-        .replace("widgets", "gizmos")
-        .replace("widget", "gizmo")
-        .replace("Widget", "Gizmo")
+    let costly = WIDGET_VERSIONS
         .replace(
             "self.replicas >= oldSelf.replicas",
             "self.tags.all(a, self.tags.all(b, a == b))",
@@ -211,26 +169,18 @@ fn rules_transitions_and_refused_crds() {
             "replicas: {type: integer}",
             "replicas: {type: integer}\n              tags: {type: array, items: {type: string}}",
         );
+    let costly = crd_yaml("gizmos.example.com", "Gizmo", &costly);
     let costly = write(dir.path(), "costly.yaml", &costly);
-    let args = ["create", "-f", costly.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["create", "-f", &costly]);
     assert!(
         stderr.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"),
         "{stderr}"
     );
-    let args = ["get", "crd", "gizmos.example.com"];
-    fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    skiff.kubectl_fails(&["get", "crd", "gizmos.example.com"]);
 }
 
-const BOXES: &str = "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: boxes.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: boxes, singular: box, kind: Box, listKind: BoxList}
-  versions:
+/// The versions of the Box CRD, with its rules.
+const BOX_VERSIONS: &str = "  versions:
   - name: v1
     served: true
     storage: true
@@ -267,14 +217,7 @@ fn boxed(tags: &str, label: &str) -> String {
 fn set_lists_bind_and_mistyped_rules() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = write(dir.path(), "crd.yaml", BOXES);
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/boxes.example.com",
-        "--timeout=30s",
-    ]);
+    skiff.create_crd(dir.path(), "boxes.example.com", "Box", BOX_VERSIONS);
 
     let first = write(dir.path(), "b.yaml", &boxed("[a, b]", "Box-1"));
     assert_eq!(skiff.kubectl(&["create", "-f", &first]), "box.example.com/b created\n");
@@ -288,8 +231,7 @@ fn set_lists_bind_and_mistyped_rules() {
         r#"["b","a"]"#
     );
     let changed = write(dir.path(), "c.yaml", &boxed("[b, c]", "crate"));
-    let args = ["replace", "-f", changed.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["replace", "-f", &changed]);
     assert_eq!(
         stderr.trim_end(),
         concat!(
@@ -300,14 +242,13 @@ fn set_lists_bind_and_mistyped_rules() {
     );
 
     // A rule comparing an int with a string does not type-check.
-    let mistyped = BOXES
-        .replace("boxes", "crates")
-        .replace("box,", "crate,")
-        .replace("Box", "Crate")
-        .replace("rule: self == oldSelf", "rule: self.size() > 'a'");
+    let mistyped = crd_yaml(
+        "crates.example.com",
+        "Crate",
+        &BOX_VERSIONS.replace("rule: self == oldSelf", "rule: self.size() > 'a'"),
+    );
     let mistyped = write(dir.path(), "mistyped.yaml", &mistyped);
-    let args = ["create", "-f", mistyped.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["create", "-f", &mistyped]);
     assert!(
         stderr.contains(concat!(
             "spec.validation.openAPIV3Schema.properties[spec].properties[tags].x-kubernetes-validations[0].rule: ",
@@ -321,20 +262,17 @@ fn set_lists_bind_and_mistyped_rules() {
     );
 
     // Rules under allOf are not structural.
-    let nested = BOXES
-        .replace("boxes", "bins")
-        .replace("box,", "bin,")
-        .replace("Box", "Bin")
-        .replace("              label:\n", "              label:\n                allOf:\n                - x-kubernetes-validations: [{rule: 'true'}]\n");
-    let nested = write(dir.path(), "nested.yaml", &nested);
-    let args = ["create", "-f", nested.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let nested = BOX_VERSIONS.replace(
+        "              label:\n",
+        "              label:\n                allOf:\n                - x-kubernetes-validations: [{rule: 'true'}]\n",
+    );
+    let nested = write(dir.path(), "nested.yaml", &crd_yaml("bins.example.com", "Bin", &nested));
+    let stderr = skiff.kubectl_fails(&["create", "-f", &nested]);
     assert!(
         stderr.contains("spec.validation.openAPIV3Schema.properties[spec].properties[label].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural"),
         "{stderr}"
     );
     for crd in ["crates.example.com", "bins.example.com"] {
-        let args = ["get", "crd", crd];
-        fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+        skiff.kubectl_fails(&["get", "crd", crd]);
     }
 }

@@ -5,37 +5,14 @@
 
 mod common;
 
-use common::{fails, ok, Skiff};
+use common::{crd_yaml, eventually, ok, write, Skiff};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-struct Files(tempfile::TempDir);
-
-impl Files {
-    fn new() -> Self {
-        Files(tempfile::tempdir().unwrap())
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
-    }
-}
 
 fn json_of(skiff: &Skiff, args: &[&str]) -> Value {
     serde_json::from_str(&skiff.kubectl(args)).unwrap()
-}
-
-/// Retry `check` until it holds (the catalogue follows CRD changes asynchronously).
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn widgets_crd(storage: &str, beta_default: bool) -> String {
@@ -44,16 +21,8 @@ fn widgets_crd(storage: &str, beta_default: bool) -> String {
     } else {
         "{type: string}"
     };
-    format!(
-        "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {{plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}}
-  versions:
+    let versions = format!(
+        "  versions:
   - name: v1beta1
     served: true
     storage: {beta}
@@ -74,7 +43,8 @@ spec:
 ",
         beta = storage == "v1beta1",
         v1 = storage == "v1",
-    )
+    );
+    crd_yaml("widgets.example.com", "Widget", &versions)
 }
 
 /// Event objects of a finished watch (`--raw` with timeoutSeconds).
@@ -90,13 +60,14 @@ fn watch_events(skiff: &Skiff, path: &str) -> Vec<Value> {
 #[test]
 fn none_strategy_serves_every_version_with_read_defaults_and_deprecation_warnings() {
     let skiff = Skiff::start();
-    let files = Files::new();
-    let crd = files.write("crd.yaml", &widgets_crd("v1beta1", false));
+    let dir = tempfile::tempdir().unwrap();
+    let crd = write(dir.path(), "crd.yaml", &widgets_crd("v1beta1", false));
     skiff.kubectl(&["apply", "-f", &crd]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/widgets.example.com"]);
+    skiff.wait_established("widgets.example.com");
 
     // Writing through the deprecated version warns, in every kubectl.
-    let old = files.write(
+    let old = write(
+        dir.path(),
         "old.yaml",
         "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: old}\nspec: {size: 1}\n",
     );
@@ -136,11 +107,11 @@ fn none_strategy_serves_every_version_with_read_defaults_and_deprecation_warning
 
     // The storage version moves to v1, and v1beta1 gains a default: objects still stored as
     // v1beta1 get it on read, through both versions.
-    let crd = files.write("crd2.yaml", &widgets_crd("v1", true));
+    let crd = write(dir.path(), "crd2.yaml", &widgets_crd("v1", true));
     skiff.kubectl(&["apply", "-f", &crd]);
     eventually("v1beta1 defaults on read", || {
         let got = json_of(&skiff, &["get", "widgets.v1.example.com", "old", "-o", "json"]);
-        got["spec"]["color"] == "blue"
+        (got["spec"]["color"] == "blue").then_some(())
     });
     let beta = json_of(&skiff, &["get", "widgets.v1beta1.example.com", "old", "-o", "json"]);
     assert_eq!(
@@ -151,7 +122,8 @@ fn none_strategy_serves_every_version_with_read_defaults_and_deprecation_warning
     assert_eq!(stored["status"]["storedVersions"], json!(["v1beta1", "v1"]));
 
     // New writes through either version, reads and lists through both.
-    let new = files.write(
+    let new = write(
+        dir.path(),
         "new.yaml",
         "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: new}\nspec: {size: 2}\n",
     );
@@ -187,15 +159,8 @@ fn none_strategy_serves_every_version_with_read_defaults_and_deprecation_warning
     assert!(table.contains("old") && table.contains("new"), "{table}");
 }
 
-const GIZMO: &str = "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gizmos.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: gizmos, singular: gizmo, kind: Gizmo, listKind: GizmoList}
-  conversion:
+/// The Gizmo CRD's conversion (webhook at URL trusting CA) and versions.
+const GIZMO: &str = "  conversion:
     strategy: Webhook
     webhook:
       conversionReviewVersions: [v1]
@@ -320,16 +285,26 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
     let hook = Arc::new(Hook::default());
     let (url, ca, server) = start_webhook(&rt, hook.clone());
     let skiff = Skiff::start();
-    let files = Files::new();
-    let crd = files.write("crd.yaml", &GIZMO.replace("URL", &url).replace("CA", &ca));
+    let dir = tempfile::tempdir().unwrap();
+    let crd = write(
+        dir.path(),
+        "crd.yaml",
+        &crd_yaml(
+            "gizmos.example.com",
+            "Gizmo",
+            &GIZMO.replace("URL", &url).replace("CA", &ca),
+        ),
+    );
     skiff.kubectl(&["apply", "-f", &crd]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/gizmos.example.com"]);
+    skiff.wait_established("gizmos.example.com");
 
-    let g1 = files.write(
+    let g1 = write(
+        dir.path(),
         "g1.yaml",
         "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g1}\nspec: {size: 3}\n",
     );
-    let g2 = files.write(
+    let g2 = write(
+        dir.path(),
         "g2.yaml",
         "apiVersion: example.com/v2\nkind: Gizmo\nmetadata: {name: g2}\nspec: {replicas: 5}\n",
     );
@@ -390,21 +365,19 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
 
     // A refusing webhook: reads and writes through v2 fail with upstream's error; nothing changes.
     hook.refuse.store(true, Ordering::SeqCst);
-    let args = ["get", "gizmos.v2.example.com", "g1"];
-    let err = fails(skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &args), &args);
+    let err = skiff.kubectl_fails(&["get", "gizmos.v2.example.com", "g1"]);
     assert!(
         err.contains("Internal error occurred: conversion webhook for example.com/v1, Kind=Gizmo failed: gizmo converter is refusing"),
         "{err}"
     );
-    let args = [
+    let err = skiff.kubectl_fails(&[
         "patch",
         "gizmos.v2.example.com",
         "g1",
         "--type=merge",
         "-p",
         r#"{"spec":{"replicas":9}}"#,
-    ];
-    let err = fails(skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &args), &args);
+    ]);
     assert!(
         err.contains("conversion webhook for example.com/v1, Kind=Gizmo failed"),
         "{err}"
@@ -416,16 +389,14 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
     server.abort();
     let _ = rt.block_on(server);
     hook.refuse.store(false, Ordering::SeqCst);
-    let args = ["get", "gizmos.v2.example.com", "g2", "-o", "json"];
-    let err = fails(skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &args), &args);
+    let err = skiff.kubectl_fails(&["get", "gizmos.v2.example.com", "g2", "-o", "json"]);
     assert!(
         err.contains(&format!(
             "conversion webhook for example.com/v1, Kind=Gizmo failed: Post \"{url}?timeout=30s\": dial tcp"
         )),
         "{err}"
     );
-    let args = ["apply", "-f", &g2];
-    fails(skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &args), &args);
+    skiff.kubectl_fails(&["apply", "-f", &g2]);
     let v1 = json_of(&skiff, &["get", "gizmos.v1.example.com", "g2", "-o", "json"]);
     assert_eq!(v1["spec"], json!({"size": 5}));
 }

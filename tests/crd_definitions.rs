@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{fails, ok, Skiff};
+use common::{fails, Skiff};
 use serde_json::{json, Value};
 use std::path::Path;
-
-const KUBECTL: &str = "/usr/bin/kubectl";
 
 /// A namespaced CRD of example.com with one served storage version v1 using `schema`.
 fn crd(plural: &str, kind: &str, schema: Value) -> Value {
@@ -33,10 +31,9 @@ fn widget_schema() -> Value {
             "ready": {"type": "boolean"}, "phase": {"type": "string", "default": "Pending"}}}}})
 }
 
+/// Write `value` as JSON to `dir/name`; returns the path.
 fn write(dir: &Path, name: &str, value: &Value) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_vec(value).unwrap()).unwrap();
-    path.to_str().unwrap().to_string()
+    common::write(dir, name, &value.to_string())
 }
 
 #[test]
@@ -92,12 +89,7 @@ fn names_conflicts_selectable_fields_and_status() {
     widgets["spec"]["names"]["shortNames"] = json!(["wd"]);
     widgets["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.color"}]);
     skiff.kubectl(&["create", "-f", &write(dir.path(), "widgets.json", &widgets)]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/widgets.example.com",
-        "--timeout=30s",
-    ]);
+    skiff.wait_established("widgets.example.com");
 
     // A second CRD claiming the same kind in the group is not accepted, not established, not served.
     let gadgets = crd("gadgets", "Widget", widget_schema());
@@ -141,8 +133,7 @@ fn names_conflicts_selectable_fields_and_status() {
     assert_eq!(blue, "widget.example.com/a\n");
     let not_blue = skiff.kubectl(&["get", "widgets", "--field-selector", "spec.color!=blue", "-o", "name"]);
     assert_eq!(not_blue, "widget.example.com/b\n");
-    let args = ["get", "widgets", "--field-selector", "spec.size=1"];
-    let refused = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let refused = skiff.kubectl_fails(&["get", "widgets", "--field-selector", "spec.size=1"]);
     assert_eq!(
         refused.trim_end(),
         r#"Error from server (BadRequest): Unable to find "example.com/v1, Resource=widgets" that match label selector "", field selector "spec.size=1": field label not supported: spec.size"#
@@ -162,7 +153,7 @@ fn names_conflicts_selectable_fields_and_status() {
     let stored: Value = serde_json::from_str(&skiff.kubectl(&["get", "widget", "a", "-o", "json"])).unwrap();
     assert_eq!(stored["status"], json!({"ready": true, "phase": "Pending"}));
     assert_eq!(stored["spec"]["color"], "blue");
-    let bad = [
+    let stderr = skiff.kubectl_fails(&[
         "patch",
         "widget",
         "a",
@@ -170,8 +161,7 @@ fn names_conflicts_selectable_fields_and_status() {
         "--type=merge",
         "-p",
         r#"{"status": {"ready": "yes"}}"#,
-    ];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &bad), &bad);
+    ]);
     assert_eq!(
         stderr.trim_end(),
         r#"The Widget "a" is invalid: status.ready: Invalid value: "string": status.ready in body must be of type boolean: "string""#
@@ -193,12 +183,7 @@ fn names_conflicts_selectable_fields_and_status() {
 
     // Deleting the CRD holding the names lets the other one have them.
     skiff.kubectl(&["delete", "crd", "widgets.example.com", "--timeout=30s"]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/gadgets.example.com",
-        "--timeout=30s",
-    ]);
+    skiff.wait_established("gadgets.example.com");
     let resources = skiff.kubectl(&["api-resources", "--api-group=example.com", "-o", "name"]);
     assert_eq!(resources, "gadgets.example.com\n");
 }
@@ -215,26 +200,17 @@ fn huge_crds_and_objects_and_the_last_applied_limit() {
     }
     let big = crd("bigs", "Big", schema);
     let file = write(dir.path(), "big.json", &big);
-    let args = ["apply", "-f", file.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["apply", "-f", &file]);
     assert_eq!(
         stderr.trim_end(),
         r#"The CustomResourceDefinition "bigs.example.com" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes"#
     );
-    let created = ok(
-        skiff.kubectl_with(Path::new(KUBECTL), &["create", "-f", &file]),
-        &["create"],
-    );
+    let created = skiff.kubectl(&["create", "-f", &file]);
     assert_eq!(
         created,
         "customresourcedefinition.apiextensions.k8s.io/bigs.example.com created\n"
     );
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/bigs.example.com",
-        "--timeout=30s",
-    ]);
+    skiff.wait_established("bigs.example.com");
     // Objects up to the 3 MiB request limit are stored and served whole.
     let payload = "y".repeat(2_500_000);
     let object = json!({"apiVersion": "example.com/v1", "kind": "Big", "metadata": {"name": "b", "namespace": "default"},

@@ -3,17 +3,11 @@
 
 mod common;
 
-use common::{ok, Skiff};
+use common::{ok, write, Skiff};
 use serde_json::{json, Value};
 
-const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: pools.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: pools, singular: pool, kind: Pool, listKind: PoolList}
-  versions:
+/// The Pool CRD's versions: the scale subresource maps to spec.size, status.ready, status.selector.
+const VERSIONS: &str = "  versions:
   - name: v1
     served: true
     storage: true
@@ -32,17 +26,13 @@ spec:
 fn kubectl_scale_uses_the_crd_scale_paths() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = dir.path().join("crd.yaml");
-    std::fs::write(&crd, CRD).unwrap();
-    skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/pools.example.com"]);
-    let pool = dir.path().join("pool.yaml");
-    std::fs::write(
-        &pool,
+    skiff.create_crd(dir.path(), "pools.example.com", "Pool", VERSIONS);
+    let pool = write(
+        dir.path(),
+        "pool.yaml",
         "apiVersion: example.com/v1\nkind: Pool\nmetadata: {name: p}\nspec: {size: 1}\n",
-    )
-    .unwrap();
-    skiff.kubectl(&["create", "-f", pool.to_str().unwrap()]);
+    );
+    skiff.kubectl(&["create", "-f", &pool]);
     skiff.kubectl(&[
         "patch",
         "pool",

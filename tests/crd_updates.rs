@@ -3,19 +3,12 @@
 
 mod common;
 
-use common::{ok, Skiff};
+use common::{crd_yaml, eventually, ok, write, Skiff};
 use std::path::Path;
 
 fn crd(columns: &str, extra_version: &str, extra_field: &str) -> String {
-    format!(
-        "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: lamps.example.com}}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {{plural: lamps, singular: lamp, kind: Lamp, listKind: LampList}}
-  versions:
+    let versions = format!(
+        "  versions:
   - name: v1
     served: true
     storage: true
@@ -26,25 +19,23 @@ spec:
         properties:
           spec: {{type: object, properties: {{color: {{type: string}}{extra_field}}}}}
 {extra_version}"
-    )
+    );
+    crd_yaml("lamps.example.com", "Lamp", &versions)
 }
 
 #[test]
 fn crd_changes_take_effect_without_restart() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("crd.yaml");
-    let write = |text: String| std::fs::write(&file, text).unwrap();
-    write(crd("", "", ""));
-    skiff.kubectl(&["apply", "--server-side", "-f", file.to_str().unwrap()]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/lamps.example.com"]);
-    let lamp = dir.path().join("lamp.yaml");
-    std::fs::write(
-        &lamp,
+    let file = write(dir.path(), "crd.yaml", &crd("", "", ""));
+    skiff.kubectl(&["apply", "--server-side", "-f", &file]);
+    skiff.wait_established("lamps.example.com");
+    let lamp = write(
+        dir.path(),
+        "lamp.yaml",
         "apiVersion: example.com/v1\nkind: Lamp\nmetadata: {name: l}\nspec: {color: red, watts: 40}\n",
-    )
-    .unwrap();
-    skiff.kubectl(&["apply", "--validate=false", "-f", lamp.to_str().unwrap()]);
+    );
+    skiff.kubectl(&["apply", "--validate=false", "-f", &lamp]);
     // watts is not in the schema yet: pruned.
     assert_eq!(
         skiff.kubectl(&["get", "lamp", "l", "-o", "jsonpath={.spec}"]),
@@ -52,24 +43,23 @@ fn crd_changes_take_effect_without_restart() {
     );
 
     let v2 = "  - name: v2\n    served: true\n    storage: false\n    schema:\n      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
-    write(crd(
-        ", {name: Watts, type: integer, jsonPath: .spec.watts}",
-        v2,
-        ", watts: {type: integer, description: power draw}",
-    ));
-    skiff.kubectl(&["apply", "--server-side", "-f", file.to_str().unwrap()]);
+    let file = write(
+        dir.path(),
+        "crd.yaml",
+        &crd(
+            ", {name: Watts, type: integer, jsonPath: .spec.watts}",
+            v2,
+            ", watts: {type: integer, description: power draw}",
+        ),
+    );
+    skiff.kubectl(&["apply", "--server-side", "-f", &file]);
     // The new schema is served once the catalogue has caught up with the CRD (strict validation
     // refuses watts until then).
-    let apply = ["apply", "-f", lamp.to_str().unwrap()];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !skiff
-        .kubectl_with(Path::new("/usr/bin/kubectl"), &apply)
-        .status
-        .success()
-    {
-        assert!(std::time::Instant::now() < deadline, "the new schema never took effect");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let apply = ["apply", "-f", lamp.as_str()];
+    eventually("the new schema", || {
+        let out = skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &apply);
+        out.status.success().then_some(())
+    });
     for kubectl in common::kubectls() {
         let k = |args: &[&str]| ok(skiff.kubectl_with(Path::new(&kubectl), args), args);
         let table = k(&["get", "lamps.v1.example.com"]);

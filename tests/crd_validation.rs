@@ -3,20 +3,13 @@
 
 mod common;
 
-use common::{fails, ok, Skiff};
+use common::{eventually, ok, write, Skiff};
 use std::path::Path;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
 
-const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
-  versions:
+/// The versions of the Widget CRD, with its schema.
+const VERSIONS: &str = "  versions:
   - name: v1
     served: true
     storage: true
@@ -53,29 +46,17 @@ fn widget(name: &str, spec: &str) -> String {
 fn custom_objects_are_pruned_defaulted_and_validated() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let write = |file: &str, text: &str| {
-        let path = dir.path().join(file);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
-    };
-    let crd = write("crd.yaml", CRD);
-    skiff.kubectl(&["create", "-f", &crd]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/widgets.example.com",
-        "--timeout=30s",
-    ]);
+    skiff.create_crd(dir.path(), "widgets.example.com", "Widget", VERSIONS);
 
     let good = write(
+        dir.path(),
         "good.yaml",
         &widget(
             "good",
             "  name: abc\n  foo: dropped\n  ports:\n  - port: http\n  - port: 80\n",
         ),
     );
-    let strict = ["create", "--validate=strict", "-f", good.as_str()];
-    let refused = fails(skiff.kubectl_with(Path::new(KUBECTL), &strict), &strict);
+    let refused = skiff.kubectl_fails(&["create", "--validate=strict", "-f", &good]);
     assert!(refused.contains(r#"unknown field "spec.foo""#), "{refused}");
 
     let args = ["create", "--validate=warn", "-f", good.as_str()];
@@ -123,18 +104,17 @@ fn custom_objects_are_pruned_defaulted_and_validated() {
             r#"The Widget "twice" is invalid: spec.tags[1]: Duplicate value: "a""#,
         ),
     ] {
-        let file = write(&format!("{name}.yaml"), &widget(name, spec));
-        let args = ["create", "-f", file.as_str()];
-        let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+        let file = write(dir.path(), &format!("{name}.yaml"), &widget(name, spec));
+        let stderr = skiff.kubectl_fails(&["create", "-f", &file]);
         assert_eq!(stderr.trim_end(), message);
     }
 
     let many = write(
+        dir.path(),
         "many.yaml",
         &widget("many", "  name: abc\n  count: -1\n  tags: [a, b, c, d]\n"),
     );
-    let args = ["create", "-f", many.as_str()];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &args), &args);
+    let stderr = skiff.kubectl_fails(&["create", "-f", &many]);
     assert_eq!(
         stderr.trim_end(),
         r#"The Widget "many" is invalid: 
@@ -142,15 +122,14 @@ fn custom_objects_are_pruned_defaulted_and_validated() {
 * spec.tags: Too many: 4: must have at most 3 items"#
     );
 
-    let patch = [
+    let stderr = skiff.kubectl_fails(&[
         "patch",
         "widget",
         "good",
         "--type=merge",
         "-p",
         r#"{"spec":{"size":"medium"}}"#,
-    ];
-    let stderr = fails(skiff.kubectl_with(Path::new(KUBECTL), &patch), &patch);
+    ]);
     assert!(
         stderr.contains(r#"spec.size: Unsupported value: "medium": supported values: "small", "large""#),
         "{stderr}"
@@ -176,11 +155,10 @@ fn custom_objects_are_pruned_defaulted_and_validated() {
         "-p",
         r#"{"spec":{"count":2}}"#,
     ];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let stderr = loop {
+    let stderr = eventually("the tightened schema", || {
         let out = skiff.kubectl_with(Path::new(KUBECTL), &raise);
         if !out.status.success() {
-            break String::from_utf8_lossy(&out.stderr).into_owned();
+            return Some(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         skiff.kubectl(&[
             "patch",
@@ -190,12 +168,8 @@ fn custom_objects_are_pruned_defaulted_and_validated() {
             "-p",
             r#"{"spec":{"count":1}}"#,
         ]);
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the tightened schema never applied"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+        None
+    });
     assert!(
         stderr.contains("spec.count: Invalid value: 2: spec.count in body should be less than or equal to 0"),
         "{stderr}"

@@ -5,7 +5,6 @@
 mod common;
 
 use common::{ok, Skiff};
-use std::path::PathBuf;
 
 /// The field kit's CRD folders, one per project.
 const PROJECTS: [&str; 4] = [
@@ -15,19 +14,9 @@ const PROJECTS: [&str; 4] = [
     "gateway-api/standard",
 ];
 
-fn fieldkit_crds() -> Option<PathBuf> {
-    let dir = common::repo_root().join("../shared/fieldkit/crds");
-    if dir.exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
-        None
-    }
-}
-
 #[test]
 fn fieldkit_crds_install_and_become_established() {
-    let Some(dir) = fieldkit_crds() else { return };
+    let Some(dir) = common::fieldkit("crds") else { return };
     let skiff = Skiff::start();
     for project in PROJECTS {
         let path = dir.join(project);
@@ -86,8 +75,6 @@ fn fieldkit_crds_install_and_become_established() {
     );
 }
 
-const ISSUER_CRD: &str = "../shared/fieldkit/crds/cert-manager/cert-manager.io_issuers.yaml";
-
 const ISSUER: &str = "apiVersion: cert-manager.io/v1
 kind: Issuer
 metadata:
@@ -98,25 +85,17 @@ spec:
 
 #[test]
 fn custom_objects_print_their_columns_and_go_with_their_crd() {
-    if fieldkit_crds().is_none() {
-        return;
-    }
+    let Some(crds) = common::fieldkit("crds") else { return };
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = common::repo_root().join(ISSUER_CRD);
+    let crd = crds.join("cert-manager/cert-manager.io_issuers.yaml");
     skiff.kubectl(&["create", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/issuers.cert-manager.io",
-        "--timeout=30s",
-    ]);
-    let issuer = dir.path().join("issuer.yaml");
-    std::fs::write(&issuer, ISSUER).unwrap();
+    skiff.wait_established("issuers.cert-manager.io");
+    let issuer = common::write(dir.path(), "issuer.yaml", ISSUER);
     for kubectl in common::kubectls() {
         let k = |args: &[&str]| ok(skiff.kubectl_with(&kubectl, args), args);
         assert_eq!(
-            k(&["apply", "-f", issuer.to_str().unwrap()]),
+            k(&["apply", "-f", &issuer]),
             "issuer.cert-manager.io/selfsigned created\n"
         );
         let table = k(&["get", "issuers"]);
@@ -126,14 +105,8 @@ fn custom_objects_print_their_columns_and_go_with_their_crd() {
         let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
         assert_eq!(header, ["NAME", "READY", "STATUS", "AGE"]);
         // status is a subresource: the main endpoint ignores it, /status takes it
-        k(&[
-            "patch",
-            "issuer",
-            "selfsigned",
-            "--type=merge",
-            "-p",
-            r#"{"status":{"conditions":[{"type":"Ready","status":"True","message":"ok"}]}}"#,
-        ]);
+        let ready = r#"{"status":{"conditions":[{"type":"Ready","status":"True","message":"ok"}]}}"#;
+        k(&["patch", "issuer", "selfsigned", "--type=merge", "-p", ready]);
         assert_eq!(k(&["get", "issuer", "selfsigned", "-o", "jsonpath={.status}"]), "");
         k(&[
             "patch",
@@ -142,16 +115,16 @@ fn custom_objects_print_their_columns_and_go_with_their_crd() {
             "--subresource=status",
             "--type=merge",
             "-p",
-            r#"{"status":{"conditions":[{"type":"Ready","status":"True","message":"ok"}]}}"#,
+            ready,
         ]);
         let table = k(&["get", "issuer", "selfsigned", "--no-headers"]);
         assert_eq!(table.split_whitespace().nth(1), Some("True"), "{table}");
         k(&["delete", "issuer", "selfsigned"]);
     }
-    skiff.kubectl(&["apply", "-f", issuer.to_str().unwrap()]);
+    skiff.kubectl(&["apply", "-f", &issuer]);
     skiff.kubectl(&["delete", "crd", "issuers.cert-manager.io", "--timeout=30s"]);
     let crds = skiff.kubectl(&["get", "crd", "-o", "name"]);
     assert_eq!(crds, "");
-    let gone = skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &["get", "issuers"]);
-    assert!(!gone.status.success(), "issuers are no longer served");
+    // Issuers are no longer served.
+    skiff.kubectl_fails(&["get", "issuers"]);
 }

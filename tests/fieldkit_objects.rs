@@ -5,25 +5,8 @@
 
 mod common;
 
-use common::{fails, ok, Skiff};
+use common::{fails, ok, write, Skiff};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-
-fn gateway_crds() -> Option<PathBuf> {
-    let dir = common::repo_root().join("../shared/fieldkit/crds/gateway-api/standard");
-    if dir.exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
-        None
-    }
-}
-
-fn write(dir: &Path, file: &str, text: &str) -> String {
-    let path = dir.join(file);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 const ROUTE: &str = "apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -44,18 +27,15 @@ spec: {controllerName: example.net/gateway-controller}
 
 #[test]
 fn gateway_api_objects_are_defaulted_pruned_printed_and_guarded() {
-    let Some(crds) = gateway_crds() else { return };
+    let Some(crds) = common::fieldkit("crds/gateway-api/standard") else {
+        return;
+    };
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
     for crd in ["httproutes", "gatewayclasses"] {
         let file = crds.join(format!("gateway.networking.k8s.io_{crd}.yaml"));
         skiff.kubectl(&["create", "-f", file.to_str().unwrap()]);
-        skiff.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            &format!("crd/{crd}.gateway.networking.k8s.io"),
-            "--timeout=30s",
-        ]);
+        skiff.wait_established(&format!("{crd}.gateway.networking.k8s.io"));
     }
 
     for kubectl in common::kubectls() {

@@ -22,16 +22,6 @@ fn helms() -> Vec<PathBuf> {
     found
 }
 
-fn charts() -> Option<PathBuf> {
-    let dir = common::repo_root().join("../shared/fieldkit/charts");
-    if dir.exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
-        None
-    }
-}
-
 fn helm(skiff: &Skiff, helm: &Path, args: &[&str]) -> String {
     let out = Command::new(helm)
         .args(args)
@@ -140,7 +130,9 @@ fn value_for(chart: &str) -> (&'static str, Vec<&'static str>) {
 
 #[test]
 fn helm_installs_upgrades_rolls_back_and_uninstalls_real_charts() {
-    let Some(charts) = charts() else { return };
+    let Some(charts) = common::fieldkit("charts") else {
+        return;
+    };
     let skiff = Skiff::start();
     for (h, helm_bin) in helms().iter().enumerate() {
         for chart in ["podinfo", "bitnami-nginx", "kube-state-metrics", "cert-manager"] {

@@ -4,19 +4,11 @@
 
 mod common;
 
-use common::{fails, ok, Skiff};
+use common::{crd_yaml, fails, ok, write, Skiff};
 
-/// A Gateway-like CRD: `listeners` is a map list by name whose `routes` are a map list by port;
-/// `addresses` is a set; `infrastructure.labels` an atomic map; `annotations` an atomic list.
-const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gateways.net.example.com
-spec:
-  group: net.example.com
-  scope: Namespaced
-  names: {plural: gateways, singular: gateway, kind: Gateway, listKind: GatewayList}
-  versions:
+/// The versions of a Gateway-like CRD: `listeners` is a map list by name whose `routes` are a map
+/// list by port; `addresses` is a set; `notes` an atomic list.
+const VERSIONS: &str = r#"  versions:
   - name: v1
     served: true
     storage: true
@@ -64,10 +56,9 @@ fn gateway(spec: &str) -> String {
 fn kubectl_server_side_apply_follows_the_crd_list_types() {
     let skiff = Skiff::start();
     let dir = tempfile::tempdir().unwrap();
-    let crd = dir.path().join("crd.yaml");
-    std::fs::write(&crd, CRD).unwrap();
-    skiff.kubectl(&["apply", "--server-side", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&["wait", "--for=condition=Established", "crd/gateways.net.example.com"]);
+    let crd = crd_yaml("gateways.net.example.com", "Gateway", VERSIONS);
+    skiff.kubectl(&["apply", "--server-side", "-f", &write(dir.path(), "crd.yaml", &crd)]);
+    skiff.wait_established("gateways.net.example.com");
     let file = dir.path().join("gw.yaml");
     let f = file.to_str().unwrap();
     for (i, kubectl) in common::kubectls().iter().enumerate() {

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{fails, ok, Skiff};
+use common::{fails, ok, write, Skiff};
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 const MANIFEST: &str = "apiVersion: v1
@@ -41,12 +40,6 @@ spec:
         - name: MODE
           value: prod
 ";
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
 
 #[test]
 fn apply_reapply_change_and_remove_fields() {

@@ -19,12 +19,7 @@ const WAIT: &str = "--timeout=30s";
 fn install_crd(skiff: &Skiff) {
     let crd = repo_root().join(CRD);
     skiff.kubectl(&["apply", "-f", crd.to_str().unwrap()]);
-    skiff.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/widgets.example.skiff.dev",
-        WAIT,
-    ]);
+    skiff.wait_established("widgets.example.skiff.dev");
 }
 
 /// `kubectl apply` a Widget `name` in the default namespace.

@@ -33,6 +33,14 @@ fn api_error(err: kube::Error) -> kube::core::Status {
     }
 }
 
+/// Server-side apply `body` to the object `name` of `api` with `params`.
+async fn apply<K>(api: &Api<K>, name: &str, params: &PatchParams, body: Value) -> kube::Result<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, params, &Patch::Apply(body)).await
+}
+
 /// (manager, operation) of each managedFields entry.
 fn managers<K: kube::Resource>(obj: &K) -> Vec<(String, String)> {
     obj.meta()
@@ -53,14 +61,14 @@ async fn configmap_apply_create_update_noop_conflict_force_and_removal() {
     let server = ApiServer::in_memory().await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
 
-    let created = api
-        .patch(
-            "cfg",
-            &PatchParams::apply("mgr"),
-            &Patch::Apply(configmap(json!({"a": "1", "b": "2"}))),
-        )
-        .await
-        .unwrap();
+    let created = apply(
+        &api,
+        "cfg",
+        &PatchParams::apply("mgr"),
+        configmap(json!({"a": "1", "b": "2"})),
+    )
+    .await
+    .unwrap();
     assert_eq!(created.data.as_ref().unwrap().len(), 2);
     assert!(created.metadata.uid.is_some());
     assert_eq!(managers(&created), vec![("mgr".to_string(), "Apply".to_string())]);
@@ -71,36 +79,27 @@ async fn configmap_apply_create_update_noop_conflict_force_and_removal() {
     );
 
     // Re-applying the same configuration writes nothing.
-    let again = api
-        .patch(
-            "cfg",
-            &PatchParams::apply("mgr"),
-            &Patch::Apply(configmap(json!({"a": "1", "b": "2"}))),
-        )
-        .await
-        .unwrap();
+    let again = apply(
+        &api,
+        "cfg",
+        &PatchParams::apply("mgr"),
+        configmap(json!({"a": "1", "b": "2"})),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.metadata.resource_version, created.metadata.resource_version);
 
     // Update one value, drop another: the dropped field goes away.
-    let updated = api
-        .patch(
-            "cfg",
-            &PatchParams::apply("mgr"),
-            &Patch::Apply(configmap(json!({"a": "3"}))),
-        )
+    let updated = apply(&api, "cfg", &PatchParams::apply("mgr"), configmap(json!({"a": "3"})))
         .await
         .unwrap();
     assert_eq!(updated.data.unwrap(), [("a".to_string(), "3".to_string())].into());
 
     // A second manager changing the field conflicts.
     let err = api_error(
-        api.patch(
-            "cfg",
-            &PatchParams::apply("other"),
-            &Patch::Apply(configmap(json!({"a": "4"}))),
-        )
-        .await
-        .unwrap_err(),
+        apply(&api, "cfg", &PatchParams::apply("other"), configmap(json!({"a": "4"})))
+            .await
+            .unwrap_err(),
     );
     assert_eq!(err.code, 409);
     assert_eq!(err.reason, "Conflict");
@@ -110,26 +109,22 @@ async fn configmap_apply_create_update_noop_conflict_force_and_removal() {
     );
 
     // Forcing takes the field over.
-    let forced = api
-        .patch(
-            "cfg",
-            &PatchParams::apply("other").force(),
-            &Patch::Apply(configmap(json!({"a": "4"}))),
-        )
-        .await
-        .unwrap();
+    let forced = apply(
+        &api,
+        "cfg",
+        &PatchParams::apply("other").force(),
+        configmap(json!({"a": "4"})),
+    )
+    .await
+    .unwrap();
     assert_eq!(forced.data.as_ref().unwrap()["a"], "4");
     assert_eq!(managers(&forced), vec![("other".to_string(), "Apply".to_string())]);
 
     // Applying without a field manager is refused as upstream refuses it.
     let err = api_error(
-        api.patch(
-            "cfg",
-            &PatchParams::default(),
-            &Patch::Apply(configmap(json!({"a": "5"}))),
-        )
-        .await
-        .unwrap_err(),
+        apply(&api, "cfg", &PatchParams::default(), configmap(json!({"a": "5"})))
+            .await
+            .unwrap_err(),
     );
     assert_eq!(err.code, 422);
     assert_eq!(
@@ -142,12 +137,7 @@ async fn configmap_apply_create_update_noop_conflict_force_and_removal() {
 async fn deployment_apply_merges_by_schema_and_reports_conflicts() {
     let server = ApiServer::in_memory().await.unwrap();
     let api: Api<Deployment> = Api::namespaced(server.client(), "default");
-    let created = api
-        .patch(
-            "web",
-            &PatchParams::apply("mgr"),
-            &Patch::Apply(deployment(2, "nginx:1")),
-        )
+    let created = apply(&api, "web", &PatchParams::apply("mgr"), deployment(2, "nginx:1"))
         .await
         .unwrap();
     assert_eq!(created.spec.as_ref().unwrap().replicas, Some(2));
@@ -157,8 +147,7 @@ async fn deployment_apply_merges_by_schema_and_reports_conflicts() {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}}
     });
-    let merged = api
-        .patch("web", &PatchParams::apply("sidecar"), &Patch::Apply(sidecar))
+    let merged = apply(&api, "web", &PatchParams::apply("sidecar"), sidecar)
         .await
         .unwrap();
     let containers = &merged.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers;
@@ -166,13 +155,9 @@ async fn deployment_apply_merges_by_schema_and_reports_conflicts() {
     assert_eq!(names, vec!["web", "side"]);
 
     let err = api_error(
-        api.patch(
-            "web",
-            &PatchParams::apply("other"),
-            &Patch::Apply(deployment(3, "nginx:2")),
-        )
-        .await
-        .unwrap_err(),
+        apply(&api, "web", &PatchParams::apply("other"), deployment(3, "nginx:2"))
+            .await
+            .unwrap_err(),
     );
     assert_eq!(err.code, 409);
     assert_eq!(
@@ -180,31 +165,27 @@ async fn deployment_apply_merges_by_schema_and_reports_conflicts() {
         "Apply failed with 2 conflicts: conflicts with \"mgr\":\n- .spec.replicas\n- .spec.template.spec.containers[name=\"web\"].image"
     );
 
-    let forced = api
-        .patch(
-            "web",
-            &PatchParams::apply("other").force(),
-            &Patch::Apply(deployment(3, "nginx:2")),
-        )
-        .await
-        .unwrap();
+    let forced = apply(
+        &api,
+        "web",
+        &PatchParams::apply("other").force(),
+        deployment(3, "nginx:2"),
+    )
+    .await
+    .unwrap();
     assert_eq!(forced.spec.as_ref().unwrap().replicas, Some(3));
 
     // "mgr" no longer owns replicas or the image; dropping replicas from its config keeps "other"'s value.
     let mut without_replicas = deployment(3, "nginx:2");
     without_replicas["spec"].as_object_mut().unwrap().remove("replicas");
-    let after = api
-        .patch("web", &PatchParams::apply("mgr"), &Patch::Apply(without_replicas))
+    let after = apply(&api, "web", &PatchParams::apply("mgr"), without_replicas)
         .await
         .unwrap();
     assert_eq!(after.spec.as_ref().unwrap().replicas, Some(3));
 
     // The sidecar manager dropping its container removes it.
     let empty = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
-    let pruned = api
-        .patch("web", &PatchParams::apply("sidecar"), &Patch::Apply(empty))
-        .await
-        .unwrap();
+    let pruned = apply(&api, "web", &PatchParams::apply("sidecar"), empty).await.unwrap();
     let containers = &pruned.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers;
     assert_eq!(containers.len(), 1);
     assert!(managers(&pruned).iter().all(|(m, _)| m != "sidecar"));
@@ -216,14 +197,11 @@ async fn dry_run_apply_persists_nothing_and_status_applies_through_the_subresour
     let api: Api<Deployment> = Api::namespaced(server.client(), "default");
     let mut dry = PatchParams::apply("mgr");
     dry.dry_run = true;
-    let shown = api
-        .patch("web", &dry, &Patch::Apply(deployment(1, "nginx")))
-        .await
-        .unwrap();
+    let shown = apply(&api, "web", &dry, deployment(1, "nginx")).await.unwrap();
     assert_eq!(shown.spec.unwrap().replicas, Some(1));
     assert!(api.get_opt("web").await.unwrap().is_none());
 
-    api.patch("web", &PatchParams::apply("mgr"), &Patch::Apply(deployment(1, "nginx")))
+    apply(&api, "web", &PatchParams::apply("mgr"), deployment(1, "nginx"))
         .await
         .unwrap();
     let status =
@@ -271,29 +249,27 @@ async fn custom_resource_apply_and_status_apply() {
 
     let widgets: Api<Widget> = Api::namespaced(client, "default");
     let params = PatchParams::apply("widget-operator");
-    let applied = widgets
-        .patch(
-            "w",
-            &params,
-            &Patch::Apply(
-                json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 1, "color": "red"}}),
-            ),
-        )
-        .await
-        .unwrap();
+    let applied = apply(
+        &widgets,
+        "w",
+        &params,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 1, "color": "red"}}),
+    )
+    .await
+    .unwrap();
     assert_eq!((applied.spec.size, applied.spec.color.as_deref()), (1, Some("red")));
     assert_eq!(
         managers(&applied),
         vec![("widget-operator".to_string(), "Apply".to_string())]
     );
-    let updated = widgets
-        .patch(
-            "w",
-            &params,
-            &Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 2}})),
-        )
-        .await
-        .unwrap();
+    let updated = apply(
+        &widgets,
+        "w",
+        &params,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 2}}),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (updated.spec.size, updated.spec.color.as_deref()),
         (2, None),
@@ -364,31 +340,31 @@ async fn custom_resource_lists_merge_by_their_crd_list_types() {
     let as_a = PatchParams::apply("team-a");
     let as_b = PatchParams::apply("team-b");
 
-    routes
-        .patch(
-            "r",
-            &as_a,
-            &Patch::Apply(route(json!({
-                "hostnames": ["a.example.com"], "args": ["--a"],
-                "rules": [{"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 1}]}]
-            }))),
-        )
-        .await
-        .unwrap();
-    let both = routes
-        .patch(
-            "r",
-            &as_b,
-            &Patch::Apply(route(json!({
-                "hostnames": ["b.example.com"],
-                "rules": [
-                    {"name": "web", "backendRefs": [{"name": "svc-b", "port": 8080}]},
-                    {"name": "api"}
-                ]
-            }))),
-        )
-        .await
-        .unwrap();
+    apply(
+        &routes,
+        "r",
+        &as_a,
+        route(json!({
+            "hostnames": ["a.example.com"], "args": ["--a"],
+            "rules": [{"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 1}]}]
+        })),
+    )
+    .await
+    .unwrap();
+    let both = apply(
+        &routes,
+        "r",
+        &as_b,
+        route(json!({
+            "hostnames": ["b.example.com"],
+            "rules": [
+                {"name": "web", "backendRefs": [{"name": "svc-b", "port": 8080}]},
+                {"name": "api"}
+            ]
+        })),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         both.data["spec"],
         json!({
@@ -425,17 +401,17 @@ async fn custom_resource_lists_merge_by_their_crd_list_types() {
     assert_eq!(fields("team-a")["f:spec"]["f:args"], json!({}));
 
     // An atomic list conflicts as a whole; so does a leaf of another manager's list-map item.
-    let err = routes
-        .patch(
-            "r",
-            &as_b,
-            &Patch::Apply(route(json!({
-                "args": ["--b"],
-                "rules": [{"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 9}]}]
-            }))),
-        )
-        .await
-        .unwrap_err();
+    let err = apply(
+        &routes,
+        "r",
+        &as_b,
+        route(json!({
+            "args": ["--b"],
+            "rules": [{"name": "web", "backendRefs": [{"name": "svc-a", "port": 80, "weight": 9}]}]
+        })),
+    )
+    .await
+    .unwrap_err();
     let status = api_error(err);
     assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
     assert_eq!(
@@ -445,8 +421,7 @@ async fn custom_resource_lists_merge_by_their_crd_list_types() {
 
     // Fields the schema does not declare are refused, as upstream's typed conversion refuses them.
     let status = api_error(
-        routes
-            .patch("r", &as_b, &Patch::Apply(route(json!({"bogus": 1}))))
+        apply(&routes, "r", &as_b, route(json!({"bogus": 1})))
             .await
             .unwrap_err(),
     );
@@ -459,14 +434,14 @@ async fn custom_resource_lists_merge_by_their_crd_list_types() {
     );
 
     // team-a dropping its rule item leaves team-b's items in place.
-    let dropped = routes
-        .patch(
-            "r",
-            &as_a,
-            &Patch::Apply(route(json!({"hostnames": ["a.example.com"], "args": ["--a"]}))),
-        )
-        .await
-        .unwrap();
+    let dropped = apply(
+        &routes,
+        "r",
+        &as_a,
+        route(json!({"hostnames": ["a.example.com"], "args": ["--a"]})),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         dropped.data["spec"]["rules"],
         json!([{"name": "web", "backendRefs": [{"name": "svc-b", "port": 8080}]}, {"name": "api"}])
@@ -527,13 +502,9 @@ async fn force_on_a_non_apply_patch_is_forbidden() {
     let server = ApiServer::in_memory().await.unwrap();
     let client = server.client();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    api.patch(
-        "cfg",
-        &PatchParams::apply("mgr"),
-        &Patch::Apply(configmap(json!({"a": "1"}))),
-    )
-    .await
-    .unwrap();
+    apply(&api, "cfg", &PatchParams::apply("mgr"), configmap(json!({"a": "1"})))
+        .await
+        .unwrap();
     for force in ["true", "false"] {
         let request = http::Request::patch(format!("/api/v1/namespaces/default/configmaps/cfg?force={force}"))
             .header("Content-Type", "application/merge-patch+json")

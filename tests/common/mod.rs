@@ -115,6 +115,29 @@ impl Skiff {
         ok(self.kubectl_with(Path::new("/usr/bin/kubectl"), args), args)
     }
 
+    /// Run kubectl 1.32 expecting it to fail, and return its stderr.
+    pub fn kubectl_fails(&self, args: &[&str]) -> String {
+        fails(self.kubectl_with(Path::new("/usr/bin/kubectl"), args), args)
+    }
+
+    /// Wait (up to 30s) until the CRD `name` (e.g. `widgets.example.com`) is Established.
+    pub fn wait_established(&self, name: &str) {
+        self.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{name}"),
+            "--timeout=30s",
+        ]);
+    }
+
+    /// `kubectl create` the CRD [`crd_yaml`]`(name, kind, rest)` (written into `dir`) and wait
+    /// until it is Established.
+    pub fn create_crd(&self, dir: &Path, name: &str, kind: &str, rest: &str) {
+        let yaml = crd_yaml(name, kind, rest);
+        self.kubectl(&["create", "-f", &write(dir, &format!("{name}.yaml"), &yaml)]);
+        self.wait_established(name);
+    }
+
     /// Stop the server (SIGTERM-like kill) and wait for it.
     pub fn stop(mut self) {
         let _ = self.child.kill();
@@ -149,4 +172,53 @@ pub fn fails(out: Output, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     stderr
+}
+
+/// Write `text` to `dir/file` and return the path as a kubectl argument.
+pub fn write(dir: &Path, file: &str, text: &str) -> String {
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `sub` of the field kit (../shared/fieldkit), or None with a skip note when it is absent.
+pub fn fieldkit(sub: &str) -> Option<PathBuf> {
+    let dir = repo_root().join("../shared/fieldkit").join(sub);
+    if dir.exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: ../shared/fieldkit is absent (CI has it)");
+        None
+    }
+}
+
+/// Retry `attempt` every 50ms until it yields a value, failing after 20s with `what`; for
+/// changes the server applies asynchronously (a CRD update reaching the catalogue).
+pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A namespaced CustomResourceDefinition named `name` (`<plural>.<group>`) of kind `kind`, whose
+/// spec goes on with `rest` (YAML indented two spaces: `  versions:` …).
+pub fn crd_yaml(name: &str, kind: &str, rest: &str) -> String {
+    let (plural, group) = name.split_once('.').expect("<plural>.<group>");
+    let singular = kind.to_lowercase();
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {name}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: {plural}, singular: {singular}, kind: {kind}, listKind: {kind}List}}
+{rest}"
+    )
 }
