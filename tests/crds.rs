@@ -21,7 +21,10 @@ fn fieldkit_crds_install_and_become_established() {
     for project in PROJECTS {
         let path = dir.join(project);
         let created = skiff.kubectl(&["create", "-f", path.to_str().unwrap()]);
-        assert!(created.lines().all(|l| l.ends_with(" created")), "{created}");
+        assert!(
+            !created.is_empty() && created.lines().all(|l| l.ends_with(" created")),
+            "{created}"
+        );
     }
     skiff.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     // The same CRDs, installed the way their projects recommend: server-side apply.
@@ -29,7 +32,10 @@ fn fieldkit_crds_install_and_become_established() {
     for project in PROJECTS {
         let path = dir.join(project);
         let out = applied.kubectl(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
-        assert!(out.lines().all(|l| l.ends_with(" serverside-applied")), "{out}");
+        assert!(
+            !out.is_empty() && out.lines().all(|l| l.ends_with(" serverside-applied")),
+            "{out}"
+        );
     }
     applied.kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     assert_eq!(
