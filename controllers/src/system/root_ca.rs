@@ -1,7 +1,7 @@
 //! The root-CA publisher: every active Namespace has ConfigMap `kube-root-ca.crt` holding the
 //! cluster CA bundle under `ca.crt`, restored if it is changed or deleted.
 
-use crate::per_namespace::{self, Publisher};
+use crate::system::per_namespace::{self, Publisher};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};

@@ -1,8 +1,8 @@
 //! The shared loop of the per-namespace publishers: every active Namespace holds one object of a
 //! fixed name, put back whenever it is changed or deleted.
 
-use crate::api_errors;
-use crate::backoff::ErrorBackoff;
+use crate::core::api_errors;
+use crate::core::backoff::ErrorBackoff;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::serde::de::DeserializeOwned;
 use k8s_openapi::serde::Serialize;
@@ -66,12 +66,12 @@ pub async fn run<P: Publisher>(client: Client, publisher: P) {
             |ns, _, ctx| ctx.backoff.requeue(&ns.name_any()),
             context,
         );
-    crate::outcomes::drain(P::CONTROLLER, outcomes).await;
+    crate::core::outcomes::drain(P::CONTROLLER, outcomes).await;
 }
 
 async fn reconcile<P: Publisher>(ns: Arc<Namespace>, ctx: Arc<Context<P>>) -> Result<Action, Error> {
     let name = ns.name_any();
-    let result = if crate::active::is_active(&ns) {
+    let result = if crate::system::active::is_active(&ns) {
         ctx.publisher.ensure(&ctx.client, &name).await
     } else {
         Ok(())

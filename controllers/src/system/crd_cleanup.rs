@@ -15,7 +15,7 @@ const RECHECK: Duration = Duration::from_secs(1);
 
 /// Run the cleanup controller until its watch ends.
 pub async fn run(client: Client) {
-    crate::object_loop::run(
+    crate::core::object_loop::run(
         "crd-cleanup",
         client,
         |crd: Arc<CustomResourceDefinition>, client| async move { cleanup(&crd, &client).await },

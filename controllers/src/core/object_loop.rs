@@ -1,7 +1,7 @@
 //! The shared shape of a controller that reconciles every object of one kind on its own: a
 //! kube-runtime `Controller`, per-object error backoff, and outcomes drained into the logs.
 
-use crate::backoff::ErrorBackoff;
+use crate::core::backoff::ErrorBackoff;
 use k8s_openapi::serde::de::DeserializeOwned;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
@@ -40,5 +40,5 @@ where
         |object, _, ctx| ctx.backoff.requeue(&object.name_any()),
         context,
     );
-    crate::outcomes::drain(name, outcomes).await;
+    crate::core::outcomes::drain(name, outcomes).await;
 }

@@ -1,8 +1,8 @@
 //! The service-account controller: every active Namespace has a ServiceAccount named `default`,
 //! recreated if it is deleted.
 
-use crate::api_errors;
-use crate::per_namespace::{self, Publisher};
+use crate::core::api_errors;
+use crate::system::per_namespace::{self, Publisher};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::Api;
 use kube::Client;

@@ -5,7 +5,7 @@
 mod conditions;
 mod content;
 
-use crate::api_errors;
+use crate::core::api_errors;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -34,7 +34,7 @@ pub enum Error {
 
 /// Run the namespace controller until its watch stream ends.
 pub async fn run(client: Client) {
-    crate::object_loop::run("namespace", client, |ns: Arc<Namespace>, client| async move {
+    crate::core::object_loop::run("namespace", client, |ns: Arc<Namespace>, client| async move {
         if ns.metadata.deletion_timestamp.is_none() {
             // Not being deleted as far as the cache knows; the update that starts deletion wakes us.
             return Ok(Action::await_change());

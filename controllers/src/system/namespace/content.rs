@@ -2,7 +2,7 @@
 //! delete its objects (deletecollection where served, else list and delete each), then count what
 //! remains and which finalizers hold it, like upstream's namespaced resources deleter.
 
-use crate::api_errors;
+use crate::core::api_errors;
 use futures::{stream, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
