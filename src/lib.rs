@@ -58,7 +58,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
             let _ = stopped.await;
         },
     ));
-    let controllers = tokio::spawn(skiff_controllers::run(api.client(), pki.ca_pem().to_string()));
+    let controllers = tokio::spawn(skiff_controllers::run(
+        api.client(),
+        skiff_controllers::Options {
+            root_ca_pem: pki.ca_pem().to_string(),
+        },
+    ));
     Ok(Running {
         address,
         kubeconfig,

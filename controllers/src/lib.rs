@@ -2,11 +2,26 @@
 //! through a `kube::Client`, exactly like a user's operator. Every loop family is a module of its
 //! own over the shared [`core`]:
 //! - [`system`]: namespace lifecycle, ServiceAccounts, root CA, CRD cleanup;
+//! - [`workloads`]: garbage collector, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob;
 
 pub mod core;
 pub mod system;
+pub mod workloads;
 
-/// Run every built-in control loop until the client's server goes away.
-pub async fn run(client: kube::Client, root_ca_pem: String) {
-    system::run(client, root_ca_pem).await;
+use crate::core::informers::Informers;
+
+/// What the control plane's loops are started with.
+pub struct Options {
+    /// The cluster CA bundle published as kube-root-ca.crt.
+    pub root_ca_pem: String,
+}
+
+/// Run every built-in control loop until the client's server goes away. Each loop family's
+/// `start` subscribes to the shared informers it needs before they begin watching.
+pub async fn run(client: kube::Client, options: Options) {
+    let informers = Informers::new(client.clone());
+    let loops: Vec<futures::future::BoxFuture<'static, ()>> = vec![
+        Box::pin(system::run(client, options.root_ca_pem)),
+    ];
+    tokio::join!(informers.run(), futures::future::join_all(loops));
 }

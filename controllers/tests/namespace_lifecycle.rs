@@ -17,7 +17,10 @@ const PEM: &str = "PEM";
 async fn cluster() -> anyhow::Result<(ApiServer, Client)> {
     let server = ApiServer::in_memory().await?;
     let client = server.client();
-    tokio::spawn(skiff_controllers::run(client.clone(), PEM.into()));
+    tokio::spawn(skiff_controllers::run(
+        client.clone(),
+        skiff_controllers::Options { root_ca_pem: PEM.into() },
+    ));
     Ok((server, client))
 }
 

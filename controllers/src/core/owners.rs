@@ -145,7 +145,7 @@ mod tests {
             let key = ObjectRef::from_obj(&p);
             index.observe(key.clone(), store.get(&key).as_ref());
         }
-        let mut names = |list: Vec<Arc<Pod>>| {
+        let names = |list: Vec<Arc<Pod>>| {
             let mut n: Vec<String> = list.iter().map(|p| p.metadata.name.clone().unwrap()).collect();
             n.sort();
             n
