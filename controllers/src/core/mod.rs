@@ -5,6 +5,7 @@ pub mod api_errors;
 pub mod backoff;
 pub mod expectations;
 pub mod informers;
+pub mod leader;
 pub mod object_loop;
 pub mod outcomes;
 pub mod owners;
