@@ -48,15 +48,17 @@ enum Scenario {
     Memory,
     Read,
     Watch,
+    Density,
     All,
 }
 
-const EVERY_SCENARIO: [Scenario; 5] = [
+const EVERY_SCENARIO: [Scenario; 6] = [
     Scenario::Create,
     Scenario::Startup,
     Scenario::Memory,
     Scenario::Read,
     Scenario::Watch,
+    Scenario::Density,
 ];
 
 #[tokio::main]
@@ -127,6 +129,7 @@ async fn run(bench: &Bench, scenario: Scenario) -> anyhow::Result<Outcome> {
         Scenario::Memory => scenarios::memory::run(bench).await,
         Scenario::Read => scenarios::read::run(bench).await,
         Scenario::Watch => scenarios::watch::run(bench).await,
+        Scenario::Density => scenarios::density::run(bench).await,
         Scenario::All => bail!("`all` is not a single scenario"),
     };
     outcome.with_context(|| format!("scenario {}", scenario.name()))
@@ -140,6 +143,7 @@ impl Scenario {
             Scenario::Memory => "memory",
             Scenario::Read => "read",
             Scenario::Watch => "watch",
+            Scenario::Density => "density",
             Scenario::All => "all",
         }
     }

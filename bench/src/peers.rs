@@ -85,6 +85,11 @@ pub struct Skiff {
 impl Skiff {
     /// Start `skiff server` on a fresh data dir; returns it with the time from spawn to /readyz ok.
     pub async fn start(binary: &Path) -> anyhow::Result<(Skiff, Duration)> {
+        Skiff::start_with(binary, &[]).await
+    }
+
+    /// [`Skiff::start`] with extra `skiff server` arguments (e.g. `--simulated-nodes 5000`).
+    pub async fn start_with(binary: &Path, extra: &[String]) -> anyhow::Result<(Skiff, Duration)> {
         let port = free_port()?;
         let started = Instant::now();
         let mut command = Command::new(binary);
@@ -94,6 +99,7 @@ impl Skiff {
             .arg("data")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .env("RUST_LOG", "warn");
         let mut process = Process::spawn("skiff", &mut command)?;
         let kubeconfig = process.data_dir().join("kubeconfig");
@@ -129,6 +135,11 @@ impl Skiff {
 
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
         self.process.rss_bytes()
+    }
+
+    /// The server's process id, for CPU and peak-memory readings from /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.child.id()
     }
 
     pub async fn stop(self) {

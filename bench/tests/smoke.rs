@@ -150,3 +150,24 @@ fn watch_scenario() {
     );
     assert_eq!(outcome["skiff"]["deliveries"], outcome["skiff"]["deliveries_expected"]);
 }
+
+#[test]
+fn density_scenario() {
+    let (outcome, _) = run("density");
+    assert_eq!(outcome["scenario"], "density");
+    for figure in [
+        "nodes_ready_s",
+        "scheduled_per_s",
+        "startup_p50_ms",
+        "startup_p99_ms",
+        "create_p99_ms",
+        "steady_cpu_cores",
+        "peak_rss_mib",
+    ] {
+        assert!(outcome["skiff"][figure].is_number(), "density: skiff.{figure} in {outcome}");
+    }
+    assert_eq!(outcome["skiff"]["nodes"], 5);
+    assert_eq!(outcome["skiff"]["pods"], 100);
+    assert!(outcome["etcd"].is_null(), "density measures skiff alone: {outcome}");
+    assert!(outcome["met"].is_boolean() && outcome["ratio"].is_number());
+}

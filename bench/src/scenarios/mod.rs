@@ -1,6 +1,7 @@
 //! The scenarios, the sizes they run at, and the loads they share (filling a namespace).
 
 pub mod create;
+pub mod density;
 pub mod memory;
 pub mod read;
 pub mod startup;
@@ -37,6 +38,10 @@ pub struct Sizes {
     pub watchers: usize,
     pub watch_updates_per_s: u64,
     pub watch_seconds: u64,
+    /// Simulated nodes and pods of the `density` scenario, and how long its steady CPU is read.
+    pub density_nodes: usize,
+    pub density_pods: usize,
+    pub density_steady_seconds: u64,
 }
 
 impl Sizes {
@@ -56,6 +61,9 @@ impl Sizes {
             watchers: 1_000,
             watch_updates_per_s: 100,
             watch_seconds: 10,
+            density_nodes: 5_000,
+            density_pods: 150_000,
+            density_steady_seconds: 10,
         }
     }
 
@@ -75,6 +83,9 @@ impl Sizes {
             watchers: 8,
             watch_updates_per_s: 20,
             watch_seconds: 1,
+            density_nodes: 5,
+            density_pods: 100,
+            density_steady_seconds: 1,
         }
     }
 }
