@@ -2,17 +2,25 @@
 //! read-modify-write loop, and creates the object when it does not exist yet.
 
 use super::{apply, Schema, Structure, Target, FIELD_MANAGER_MAX_LENGTH};
-use crate::http::ApiState;
+use crate::registry::definitions::Definitions;
 use crate::registry::store::{Scope, WriteOptions};
+use crate::registry::Store;
 use crate::registry::{FieldError, FieldErrorKind, Resource};
 use crate::status::{ApiError, ApiResult};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// What apply needs of the server it runs in: the generic store and the built-in definitions. The
+/// HTTP layer's state provides them, so apply never reaches up into `http`.
+pub trait Server {
+    fn store(&self) -> &Store;
+    fn definitions(&self) -> &Definitions;
+}
+
 /// Serves one apply request: `config` is the decoded body, `force` the `force` query parameter.
 pub async fn serve(
-    state: &ApiState,
+    state: &impl Server,
     scope: Scope<'_>,
     name: &str,
     subresource: Option<&str>,
@@ -20,7 +28,7 @@ pub async fn serve(
     opts: &WriteOptions,
     force: bool,
 ) -> ApiResult<Bytes> {
-    let (store, definitions) = (&state.store, &state.definitions);
+    let (store, definitions) = (state.store(), state.definitions());
     let manager = check_field_manager(opts.field_manager.as_deref())?;
     if !config.is_object() {
         return Err(ApiError::bad_request(
@@ -139,13 +147,13 @@ fn structure(resource: &Resource) -> Option<Arc<Structure>> {
 /// What the field manager needs to know about a write's object: its schema (a built-in root definition or
 /// a custom resource's structure) and type.
 fn target<'a>(
-    state: &'a ApiState,
+    state: &'a impl Server,
     resource: &'a Resource,
     api_version: &'a str,
     (root, structure): (Option<&'a str>, Option<&'a Structure>),
     subresource: Option<&'a str>,
 ) -> Target<'a> {
-    let schemas = state.definitions.schemas();
+    let schemas = state.definitions().schemas();
     Target {
         schema: match (root, structure) {
             (Some(root), _) => Schema::typed(schemas, root),
@@ -161,7 +169,7 @@ fn target<'a>(
 
 /// `new` with its managedFields updated for a create, update or non-apply patch by `manager`.
 pub fn record(
-    state: &ApiState,
+    state: &impl Server,
     resource: &Resource,
     subresource: Option<&str>,
     old: Option<&Value>,
@@ -169,7 +177,7 @@ pub fn record(
     manager: &str,
 ) -> Value {
     let api_version = resource.api_version();
-    let root = state.definitions.root_of(resource);
+    let root = state.definitions().root_of(resource);
     let structure = structure(resource);
     super::record_update(
         old,

@@ -44,6 +44,15 @@ pub struct ApiState {
     pub metrics: metrics::Metrics,
 }
 
+impl crate::apply::request::Server for ApiState {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+    fn definitions(&self) -> &Definitions {
+        &self.definitions
+    }
+}
+
 /// The whole API as an axum router.
 pub fn router(state: Arc<ApiState>) -> axum::Router {
     axum::Router::new().fallback(dispatch).with_state(state)

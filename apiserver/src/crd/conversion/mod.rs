@@ -6,11 +6,8 @@
 //! they are converted.
 
 mod review;
-mod validation;
 mod webhook;
 
-pub use review::REVIEW_VERSIONS;
-pub use validation::validate_client_config;
 
 use crate::registry::resource::Converter;
 use crate::status::{ApiError, ApiResult};

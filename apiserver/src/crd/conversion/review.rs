@@ -2,10 +2,8 @@
 //! of its answer (review kind, uid, result, object count, apiVersion and kind of every converted
 //! object, metadata of which only labels and annotations may change).
 
+use crate::registry::kinds::crd_validation::REVIEW_VERSIONS;
 use serde_json::{json, Map, Value};
-
-/// The ConversionReview versions a webhook may speak, in upstream's order of preference.
-pub const REVIEW_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
 /// The review version to send: the first of the CRD's `conversionReviewVersions` that is known.
 pub fn review_version(accepted: &[String]) -> Option<&'static str> {

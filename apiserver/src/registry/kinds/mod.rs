@@ -8,7 +8,7 @@ mod autoscaling;
 mod batch;
 mod config;
 mod core;
-mod crd_validation;
+pub(crate) mod crd_validation;
 mod endpoints;
 mod meta;
 mod networking;

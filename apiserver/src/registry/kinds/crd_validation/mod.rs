@@ -5,6 +5,7 @@
 //! fields that are identical in every version are checked (and reported) once at the top level
 //! (`spec.validation`, `spec.subresources`, …).
 
+mod conversion;
 mod openapi;
 mod parts;
 mod path;
@@ -12,6 +13,7 @@ mod structural;
 
 use super::validation::dns1035_label;
 use crate::registry::FieldError;
+pub use conversion::REVIEW_VERSIONS;
 use path::{child, elements, flag, index, text};
 use serde_json::{json, Value};
 

@@ -2,7 +2,7 @@
 //! fields, and of the conversion settings.
 
 use super::path::{child, elements, index, text};
-use crate::crd::conversion::REVIEW_VERSIONS;
+use super::conversion::{validate_client_config, REVIEW_VERSIONS};
 use crate::registry::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
 
@@ -198,7 +198,7 @@ pub fn conversion(conversion: &Value, path: &str, errors: &mut Vec<FieldError>) 
                 client_path,
                 "required when strategy is set to Webhook",
             )),
-            Some(client) => errors.extend(crate::crd::conversion::validate_client_config(client, &client_path)),
+            Some(client) => errors.extend(validate_client_config(client, &client_path)),
         }
         review_versions_errors(review_versions, &versions_path, errors);
     } else {

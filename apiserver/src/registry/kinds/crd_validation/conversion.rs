@@ -1,8 +1,12 @@
-//! The checks upstream makes of a conversion webhook's client config (url or service); the rest of
-//! `spec.conversion` is checked with the CRD (registry/kinds/crd_validation).
+//! The checks upstream makes of a CRD's conversion webhook settings: its client config (url or
+//! service) and the ConversionReview versions it may speak. The webhook client itself
+//! (crd/conversion) uses the same [`REVIEW_VERSIONS`].
 
 use crate::registry::FieldError;
 use serde_json::{json, Value};
+
+/// The ConversionReview versions a webhook may speak, in upstream's order of preference.
+pub const REVIEW_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
 /// Exactly one of url (https, a host, no user, query or fragment) or service (named, with a path
 /// starting with `/` and a valid port).
