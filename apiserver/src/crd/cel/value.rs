@@ -90,40 +90,7 @@ pub fn to_val<'v>(value: &'v Value, ty: &Ty) -> Box<dyn Val + 'v> {
 
 /// A Go duration string (`1h30m`, `250ms`, `-1.5s`) as a chrono duration.
 pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
-    let (negative, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(chrono::Duration::zero());
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        nanos += number * scale;
-    }
-    let nanos = if negative { -nanos } else { nanos };
-    Some(chrono::Duration::nanoseconds(nanos as i64))
+    skiff_machinery::duration::parse_nanos(s).map(chrono::Duration::nanoseconds)
 }
 
 #[cfg(test)]

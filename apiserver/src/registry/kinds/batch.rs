@@ -254,7 +254,7 @@ fn validate_schedule(schedule: &str) -> Vec<FieldError> {
     let invalid = |detail: String| FieldError::invalid("spec.schedule", json!(schedule), detail);
     let fields: Vec<&str> = schedule.split_whitespace().collect();
     if let Some(every) = schedule.strip_prefix("@every ") {
-        if !valid_go_duration(every.trim()) {
+        if skiff_machinery::duration::parse_nanos(every.trim()).is_none() {
             errs.push(invalid(format!(
                 "failed to parse duration {schedule}: time: invalid duration \"{}\"",
                 every.trim()
@@ -287,29 +287,6 @@ fn validate_schedule(schedule: &str) -> Vec<FieldError> {
     errs
 }
 
-/// Whether `s` is a Go duration such as `1h30m` or `90s`.
-fn valid_go_duration(s: &str) -> bool {
-    let mut rest = s;
-    let mut any = false;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
-            .iter()
-            .find(|u| rest.starts_with(*u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
-        any = true;
-    }
-    any
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 use super::value::{entries, str_of};
 use crate::registry::FieldError;
+use skiff_machinery::quantity::{Quantity, FORMAT_MESSAGE};
 use serde_json::{json, Value};
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
@@ -353,39 +354,8 @@ pub fn immutable(new: Option<&Value>, old: Option<&Value>, path: &str) -> Option
 
 /// The numeric value of a resource.Quantity string, or `None` when it does not parse.
 pub fn quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let num_end = s
-        .char_indices()
-        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '+' || *c == '-'))))
-        .map_or(s.len(), |(i, _)| i);
-    let (num, suffix) = s.split_at(num_end);
-    let base: f64 = num.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exp if exp.starts_with(['e', 'E']) => 10f64.powi(exp[1..].parse().ok()?),
-        _ => return None,
-    };
-    Some(base * factor)
+    Quantity::parse(s.trim()).map(|q| q.to_f64())
 }
-
-/// The message upstream's quantity parser gives for a malformed quantity.
-pub const QUANTITY_FORMAT: &str =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 /// Validates each quantity of a resource list (requests, limits, hard, capacity) at `path[name]`.
 pub fn resource_list(obj: &Value, key: &str, path: &str) -> Vec<FieldError> {
@@ -398,7 +368,7 @@ pub fn resource_list(obj: &Value, key: &str, path: &str) -> Vec<FieldError> {
             _ => None,
         };
         match parsed {
-            None => errs.push(FieldError::invalid(p, q.clone(), QUANTITY_FORMAT)),
+            None => errs.push(FieldError::invalid(p, q.clone(), FORMAT_MESSAGE)),
             Some(v) if v < 0.0 => errs.push(FieldError::invalid(p, q.clone(), "must be greater than or equal to 0")),
             Some(_) => {}
         }

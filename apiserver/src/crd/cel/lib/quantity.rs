@@ -1,125 +1,20 @@
 //! Kubernetes' quantity library: `quantity()`, `isQuantity()`, comparisons, arithmetic and
-//! conversions of resource.Quantity values (kept as an exact decimal: mantissa × 10^exponent).
+//! conversions of resource.Quantity values (the shared exact decimal of `skiff_machinery`).
 
 use super::{opaque, opaque_type, opaque_val, take, text, Args, Ret};
 use cel::common::types::{CelBool, CelDouble, CelInt, Type, INT_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::{DeclarationError, Env, ExecutionError};
+use skiff_machinery::quantity::{Quantity as Exact, FORMAT_MESSAGE};
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
 static QUANTITY_TYPE: LazyLock<Type> = LazyLock::new(quantity_t);
 
-/// `mantissa × 10^exp`.
-#[derive(Clone, Debug)]
-pub struct Quantity {
-    mantissa: i128,
-    exp: i32,
-}
+/// A resource.Quantity as a CEL value: the exact decimal of [`skiff_machinery::quantity`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantity(skiff_machinery::quantity::Quantity);
 opaque_val!(Quantity, *QUANTITY_TYPE);
-
-impl PartialEq for Quantity {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Quantity {
-    /// Parses a resource.Quantity string (`1.5Gi`, `100m`, `2e3`, `-1`).
-    pub fn parse(s: &str) -> Option<Quantity> {
-        let end = s
-            .char_indices()
-            .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '+' || c == '-'))))
-            .map_or(s.len(), |(i, _)| i);
-        let (number, suffix) = s.split_at(end);
-        let (negative, digits) = match number.strip_prefix('-') {
-            Some(d) => (true, d),
-            None => (false, number.strip_prefix('+').unwrap_or(number)),
-        };
-        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if int.is_empty() && frac.is_empty() || frac.contains('.') || int.len() + frac.len() > 30 {
-            return None;
-        }
-        let mut mantissa: i128 = format!("{int}{frac}").parse().ok()?;
-        let mut exp = -(frac.len() as i32);
-        let (binary, decimal): (u32, i32) = match suffix {
-            "" => (0, 0),
-            "Ki" => (1, 0),
-            "Mi" => (2, 0),
-            "Gi" => (3, 0),
-            "Ti" => (4, 0),
-            "Pi" => (5, 0),
-            "Ei" => (6, 0),
-            "n" => (0, -9),
-            "u" => (0, -6),
-            "m" => (0, -3),
-            "k" => (0, 3),
-            "M" => (0, 6),
-            "G" => (0, 9),
-            "T" => (0, 12),
-            "P" => (0, 15),
-            "E" => (0, 18),
-            e if e.starts_with(['e', 'E']) => (0, e[1..].parse().ok()?),
-            _ => return None,
-        };
-        mantissa = mantissa.checked_mul(1024i128.checked_pow(binary)?)?;
-        exp += decimal;
-        if negative {
-            mantissa = -mantissa;
-        }
-        Some(Quantity { mantissa, exp }.normalized())
-    }
-
-    fn normalized(mut self) -> Self {
-        if self.mantissa == 0 {
-            self.exp = 0;
-        }
-        while self.mantissa != 0 && self.mantissa % 10 == 0 {
-            self.mantissa /= 10;
-            self.exp += 1;
-        }
-        self
-    }
-
-    fn to_f64(&self) -> f64 {
-        self.mantissa as f64 * 10f64.powi(self.exp)
-    }
-
-    /// Both mantissas at the smaller exponent, when that fits.
-    fn aligned(&self, other: &Quantity) -> Option<(i128, i128, i32)> {
-        let exp = self.exp.min(other.exp);
-        let scale = |q: &Quantity| q.mantissa.checked_mul(10i128.checked_pow((q.exp - exp) as u32)?);
-        Some((scale(self)?, scale(other)?, exp))
-    }
-
-    fn cmp(&self, other: &Quantity) -> Ordering {
-        match self.aligned(other) {
-            Some((a, b, _)) => a.cmp(&b),
-            None => self.to_f64().total_cmp(&other.to_f64()),
-        }
-    }
-
-    fn integer(&self) -> Option<i64> {
-        if self.exp < 0 {
-            return None;
-        }
-        let v = self.mantissa.checked_mul(10i128.checked_pow(self.exp as u32)?)?;
-        i64::try_from(v).ok()
-    }
-
-    fn add(&self, other: &Quantity) -> Result<Quantity, ExecutionError> {
-        let (a, b, exp) = self.aligned(other).ok_or_else(overflow)?;
-        let mantissa = a.checked_add(b).ok_or_else(overflow)?;
-        Ok(Quantity { mantissa, exp }.normalized())
-    }
-
-    fn negated(&self) -> Quantity {
-        Quantity {
-            mantissa: -self.mantissa,
-            exp: self.exp,
-        }
-    }
-}
 
 fn overflow() -> ExecutionError {
     ExecutionError::function_error("quantity", "arithmetic overflow")
@@ -170,31 +65,24 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     Ok(())
 }
 
-fn the_quantity(v: &CowVal<'_, '_>) -> Result<Quantity, ExecutionError> {
+fn the_quantity(v: &CowVal<'_, '_>) -> Result<Exact, ExecutionError> {
     if let Some(i) = v.downcast_ref::<CelInt>() {
-        return Ok(Quantity {
-            mantissa: *i.inner() as i128,
-            exp: 0,
-        }
-        .normalized());
+        return Ok(Exact::from_integer(*i.inner()));
     }
-    opaque::<Quantity>(v.as_ref()).cloned()
+    opaque::<Quantity>(v.as_ref()).map(|q| q.0)
 }
 
 fn to_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
-    Quantity::parse(text(s.as_ref())?).map(CowVal::owned).ok_or_else(|| {
-        ExecutionError::function_error(
-            "quantity",
-            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
-        )
-    })
+    Exact::parse(text(s.as_ref())?)
+        .map(|q| CowVal::owned(Quantity(q)))
+        .ok_or_else(|| ExecutionError::function_error("quantity", FORMAT_MESSAGE))
 }
 
 fn is_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
     Ok(CowVal::owned(CelBool::from(
-        Quantity::parse(text(s.as_ref())?).is_some(),
+        Exact::parse(text(s.as_ref())?).is_some(),
     )))
 }
 
@@ -218,17 +106,30 @@ fn as_float<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 
 fn sign<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [q] = take(args)?;
-    Ok(CowVal::owned(CelInt::from(the_quantity(&q)?.mantissa.signum() as i64)))
+    Ok(CowVal::owned(CelInt::from(sign_of(&the_quantity(&q)?))))
 }
 
 fn add<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [a, b] = take(args)?;
-    Ok(CowVal::owned(the_quantity(&a)?.add(&the_quantity(&b)?)?))
+    sum(the_quantity(&a)?, the_quantity(&b)?)
 }
 
 fn sub<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [a, b] = take(args)?;
-    Ok(CowVal::owned(the_quantity(&a)?.add(&the_quantity(&b)?.negated())?))
+    sum(the_quantity(&a)?, the_quantity(&b)?.negated())
+}
+
+fn sum<'b, 'v>(a: Exact, b: Exact) -> Ret<'b, 'v> {
+    let total = a.checked_add(&b).ok_or_else(overflow)?;
+    Ok(CowVal::owned(Quantity(total)))
+}
+
+fn sign_of(q: &Exact) -> i64 {
+    match q.cmp(&Exact::ZERO) {
+        Ordering::Less => -1,
+        Ordering::Equal => 0,
+        Ordering::Greater => 1,
+    }
 }
 
 fn ordering<'b, 'v>(args: Args<'b, 'v>) -> Result<Ordering, ExecutionError> {
