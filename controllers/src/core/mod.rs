@@ -1,5 +1,7 @@
 //! The shared core every loop builds on: shared watches with owner indexes ([`informers`]),
 //! expectations, per-object error backoff, API error classes, and the common controller shapes.
+//! Parsing of quantities (`1.5Gi`, `100m`), Go durations and label-selector matching lives in the
+//! `skiff_machinery` crate (machinery/), shared with the apiserver: use it, do not write another.
 
 pub mod api_errors;
 pub mod backoff;
