@@ -21,7 +21,8 @@ pub fn raw(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Res
     response
 }
 
-/// JSON bytes in the negotiated format (YAML is converted; JSON passes through untouched).
+/// JSON bytes in the negotiated format (YAML is converted; JSON passes through, ended with the
+/// newline upstream's encoder writes).
 pub fn encoded(status: StatusCode, output: Output, json: Bytes) -> Response {
     match output {
         Output::Yaml => {
@@ -30,8 +31,16 @@ pub fn encoded(status: StatusCode, output: Output, json: Bytes) -> Response {
                 _ => error(ApiError::internal("could not encode YAML")),
             }
         }
-        _ => raw(status, JSON, json),
+        _ => raw(status, JSON, with_newline(&json)),
     }
+}
+
+/// `json` followed by a newline, as Go's json.Encoder (upstream's serializer) ends every body.
+fn with_newline(json: &[u8]) -> Bytes {
+    let mut body = Vec::with_capacity(json.len() + 1);
+    body.extend_from_slice(json);
+    body.push(b'\n');
+    Bytes::from(body)
 }
 
 /// A JSON value in the negotiated format.
@@ -45,7 +54,8 @@ pub fn value(status: StatusCode, output: Output, value: &serde_json::Value) -> R
 /// An error as a metav1.Status.
 pub fn error(err: ApiError) -> Response {
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
+    let mut body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
+    body.push(b'\n');
     raw(status, JSON, body)
 }
 
@@ -83,4 +93,22 @@ pub fn list_json(
     }
     out.extend_from_slice(b"]}");
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body(response: Response) -> Bytes {
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    #[tokio::test]
+    async fn json_bodies_and_errors_end_with_a_newline() {
+        let object = body(encoded(StatusCode::OK, Output::Json, Bytes::from_static(b"{\"kind\":\"Pod\"}"))).await;
+        assert_eq!(&object[..], b"{\"kind\":\"Pod\"}\n");
+        let status = body(error(ApiError::bad_request("no"))).await;
+        assert!(status.ends_with(b"}\n") && !status.ends_with(b"\n\n"), "{status:?}");
+    }
 }
