@@ -3,8 +3,10 @@
 //! own over the shared [`core`]:
 //! - [`system`]: namespace lifecycle, ServiceAccounts, root CA, CRD cleanup;
 //! - [`workloads`]: garbage collector, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob;
+//! - [`scheduler`]: kube-scheduler's default profile (filters, scores, preemption, binding);
 
 pub mod core;
+pub mod scheduler;
 pub mod system;
 pub mod workloads;
 

@@ -1,0 +1,10 @@
+//! The scheduler (kube-scheduler's default profile).
+
+pub mod cache;
+pub mod framework;
+pub mod labels;
+pub mod node_info;
+pub mod plugins;
+pub mod pod_info;
+pub mod quantity;
+pub mod resources;
