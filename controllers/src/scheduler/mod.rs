@@ -1,10 +1,12 @@
 //! The scheduler (kube-scheduler's default profile).
 
+pub mod algorithm;
 pub mod cache;
 pub mod framework;
 pub mod labels;
 pub mod node_info;
 pub mod plugins;
 pub mod pod_info;
+pub mod preemption;
 pub mod quantity;
 pub mod resources;
