@@ -24,6 +24,7 @@ pub async fn run(client: kube::Client, options: Options) {
     let informers = Informers::new(client.clone());
     let loops: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         Box::pin(system::run(client, options.root_ca_pem)),
+        Box::pin(workloads::start(&informers)),
     ];
     tokio::join!(informers.run(), futures::future::join_all(loops));
 }

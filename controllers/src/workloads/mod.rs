@@ -2,4 +2,21 @@
 //! Deployment, StatefulSet, DaemonSet, Job (with TTL after finished) and CronJob, all over the
 //! shared informers of [`crate::core`].
 
+pub mod claim;
+pub mod events;
 pub mod pods;
+pub mod replicaset;
+
+use crate::core::informers::Informers;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+/// Start every workload loop: each subscribes to its shared informers now; the returned future
+/// runs them all.
+pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let loops: Vec<BoxFuture<'static, ()>> = vec![
+        Box::pin(replicaset::start_replica_sets(informers)),
+        Box::pin(replicaset::start_replication_controllers(informers)),
+    ];
+    futures::future::join_all(loops).map(drop)
+}

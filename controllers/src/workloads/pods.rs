@@ -66,7 +66,12 @@ pub fn ready_since(pod: &Pod) -> Option<Timestamp> {
         .as_deref()?
         .iter()
         .find(|c| c.type_ == "Ready" && c.status == "True")
-        .map(|c| c.last_transition_time.as_ref().map(|Time(t)| *t).unwrap_or_else(Timestamp::now))
+        .map(|c| {
+            c.last_transition_time
+                .as_ref()
+                .map(|Time(t)| *t)
+                .unwrap_or_else(Timestamp::now)
+        })
 }
 
 /// Ready (upstream's IsPodReady).
@@ -81,6 +86,22 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
         Some(_) if min_ready_seconds <= 0 => true,
         Some(since) => since.as_second() + i64::from(min_ready_seconds) <= now.as_second(),
     }
+}
+
+/// Being deleted but not yet terminated (upstream's FilterTerminatingPods): counted as
+/// `terminatingReplicas`.
+pub fn is_terminating(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some() && !matches!(phase(pod), "Succeeded" | "Failed")
+}
+
+/// When a ready pod that is not yet available becomes so (`None` when it is not ready, or
+/// already available at `now`): the moment to look again.
+pub fn available_at(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> Option<Timestamp> {
+    let since = ready_since(pod)?;
+    if is_available(pod, min_ready_seconds, now) {
+        return None;
+    }
+    Timestamp::from_second(since.as_second() + i64::from(min_ready_seconds)).ok()
 }
 
 #[cfg(test)]
@@ -122,7 +143,10 @@ mod tests {
         rs.metadata.name = Some("web-abc".into());
         rs.metadata.uid = Some("u1".into());
         let owner = controller_ref(&rs);
-        assert_eq!((owner.kind.as_str(), owner.api_version.as_str()), ("ReplicaSet", "apps/v1"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.api_version.as_str()),
+            ("ReplicaSet", "apps/v1")
+        );
         let pod = from_template(&PodTemplateSpec::default(), owner, "web-abc", None);
         assert_eq!(pod.metadata.generate_name.as_deref(), Some("web-abc-"));
         assert_eq!(controller_of(&pod.metadata).map(|r| r.uid.as_str()), Some("u1"));
