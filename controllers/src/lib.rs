@@ -25,6 +25,7 @@ pub async fn run(client: kube::Client, options: Options) {
     let loops: Vec<futures::future::BoxFuture<'static, ()>> = vec![
         Box::pin(system::run(client, options.root_ca_pem)),
         Box::pin(workloads::start(&informers)),
+        Box::pin(scheduler::start(&informers)),
     ];
     tokio::join!(informers.run(), futures::future::join_all(loops));
 }

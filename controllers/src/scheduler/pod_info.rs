@@ -187,6 +187,38 @@ impl PodInfo {
         }
     }
 
+    /// The info for a newer version of the same pod: reused when only its status or metadata
+    /// other than labels changed, rebuilt otherwise.
+    pub fn refreshed(&self, pod: Arc<Pod>) -> PodInfo {
+        let same = pod.spec == self.pod.spec
+            && pod.metadata.labels == self.pod.metadata.labels
+            && pod.metadata.deletion_timestamp.is_some() == self.terminating;
+        if !same {
+            return PodInfo::new(pod);
+        }
+        let start_time = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .or(pod.metadata.creation_timestamp.as_ref())
+            .map(|t| t.0);
+        PodInfo {
+            uid: self.uid.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            priority: self.priority,
+            requests: self.requests.clone(),
+            host_ports: self.host_ports.clone(),
+            required_affinity: self.required_affinity.clone(),
+            required_anti_affinity: self.required_anti_affinity.clone(),
+            preferred_affinity: self.preferred_affinity.clone(),
+            preferred_anti_affinity: self.preferred_anti_affinity.clone(),
+            terminating: self.terminating,
+            start_time,
+            pod,
+        }
+    }
+
     pub fn labels(&self) -> &Labels {
         labels_of(&self.pod.metadata.labels)
     }
