@@ -1,5 +1,8 @@
 //! Label selectors (apimachinery's `LabelSelectorAsSelector`) and node selectors
 //! (component-helpers' `nodeaffinity`), compiled once per pod and matched against label maps.
+//! `skiff_machinery::labels` matches a metav1.LabelSelector as it stands; the scheduler needs
+//! selectors it can compose (matchLabelKeys, the merged default spreading selector) and hash
+//! (memoized counts), hence this compiled form.
 
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, PreferredSchedulingTerm};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;

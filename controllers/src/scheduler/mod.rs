@@ -21,7 +21,6 @@ pub mod node_info;
 pub mod plugins;
 pub mod pod_info;
 pub mod preemption;
-pub mod quantity;
 pub mod queue;
 pub mod resources;
 pub mod run;

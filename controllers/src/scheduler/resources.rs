@@ -3,9 +3,9 @@
 //! pod-level requests for cpu and memory when set, plus the pod overhead; and the "non-zero"
 //! variant used for scoring (100m cpu / 200Mi memory for containers that request none).
 
-use super::quantity;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use skiff_machinery::quantity::Quantity as Exact;
 use std::collections::BTreeMap;
 
 /// The cpu request the scorers assume for a container without one (schedutil.DefaultMilliCPURequest).
@@ -37,11 +37,11 @@ impl Resources {
 
     fn add_one(&mut self, name: &str, q: &str) {
         match name {
-            "cpu" => self.milli_cpu += quantity::milli_value(q),
-            "memory" => self.memory += quantity::value(q),
-            "ephemeral-storage" => self.ephemeral_storage += quantity::value(q),
-            "pods" => self.pods += quantity::value(q),
-            other if is_scalar(other) => *self.scalar.entry(other.to_string()).or_insert(0) += quantity::value(q),
+            "cpu" => self.milli_cpu += milli_value(q),
+            "memory" => self.memory += value(q),
+            "ephemeral-storage" => self.ephemeral_storage += value(q),
+            "pods" => self.pods += value(q),
+            other if is_scalar(other) => *self.scalar.entry(other.to_string()).or_insert(0) += value(q),
             _ => {}
         }
     }
@@ -91,6 +91,16 @@ impl Resources {
     pub fn is_zero(&self) -> bool {
         self.milli_cpu == 0 && self.memory == 0 && self.ephemeral_storage == 0 && self.scalar.values().all(|v| *v == 0)
     }
+}
+
+/// A quantity's whole units, rounded up (0 when malformed).
+fn value(q: &str) -> i64 {
+    Exact::parse(q).map(|q| q.value()).unwrap_or(0)
+}
+
+/// A quantity's thousandths, rounded up (0 when malformed).
+fn milli_value(q: &str) -> i64 {
+    Exact::parse(q).map(|q| q.milli_value()).unwrap_or(0)
 }
 
 /// Whether a resource name is a scalar resource (schedutil.IsScalarResourceName): extended
@@ -162,10 +172,10 @@ fn pod_requests(pod: &Pod, non_zero: bool) -> Resources {
     // Pod-level requests (cpu and memory only) replace the aggregate when set.
     if let Some(level) = spec.resources.as_ref().and_then(|r| r.requests.as_ref()) {
         if let Some(q) = level.get("cpu") {
-            reqs.milli_cpu = quantity::milli_value(&q.0);
+            reqs.milli_cpu = milli_value(&q.0);
         }
         if let Some(q) = level.get("memory") {
-            reqs.memory = quantity::value(&q.0);
+            reqs.memory = value(&q.0);
         }
     }
     if let Some(overhead) = spec.overhead.as_ref() {
