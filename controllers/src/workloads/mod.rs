@@ -3,6 +3,7 @@
 //! shared informers of [`crate::core`].
 
 pub mod claim;
+pub mod deployment;
 pub mod events;
 pub mod pods;
 pub mod replicaset;
@@ -17,6 +18,7 @@ pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + S
     let loops: Vec<BoxFuture<'static, ()>> = vec![
         Box::pin(replicaset::start_replica_sets(informers)),
         Box::pin(replicaset::start_replication_controllers(informers)),
+        Box::pin(deployment::start(informers)),
     ];
     futures::future::join_all(loops).map(drop)
 }
