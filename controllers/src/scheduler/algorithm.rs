@@ -351,8 +351,9 @@ impl Algorithm {
             .collect();
         add(&mut totals, &s, 1);
         // PodTopologySpread (2).
-        let all = cache.order().iter().map(|s| cache.node(*s));
-        if let Some(spread) = pts::pre_score(pod, state.node_affinity.required.as_ref(), &nodes, all, listers) {
+        let all = cache.order().iter().map(|s| (*s, cache.node(*s)));
+        let required = state.node_affinity.required.as_ref();
+        if let Some(spread) = pts::pre_score(pod, required, &nodes, all, listers, &mut self.memo) {
             let mut s: Vec<i64> = nodes
                 .iter()
                 .map(|(slot, n)| pts::score(&spread, &mut self.memo, pod, *slot, n))

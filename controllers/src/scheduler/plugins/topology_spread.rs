@@ -305,8 +305,9 @@ pub fn pre_score<'a>(
     pod: &PodInfo,
     required: Option<&RequiredNodeAffinity>,
     filtered: &[(usize, &'a NodeInfo)],
-    all: impl Iterator<Item = &'a NodeInfo>,
+    all: impl Iterator<Item = (usize, &'a NodeInfo)>,
     listers: &dyn Listers,
+    memo: &mut CountMemo,
 ) -> Option<SpreadScoreState> {
     let constraints = constraints(&pod.pod, "ScheduleAnyway", listers);
     if constraints.is_empty() {
@@ -320,6 +321,9 @@ pub fn pre_score<'a>(
         .is_some_and(|c| !c.is_empty());
     let mut ignored = HashSet::new();
     let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
+    // Candidates without the key form an (unscored) "" domain upstream: it counts towards the
+    // topology's size, but nothing reads its pods, so they are not counted.
+    let mut unlabeled = vec![false; constraints.len()];
     for (slot, node) in filtered {
         let labels = node.labels();
         if explicit && !has_all_keys(labels, &constraints) {
@@ -330,8 +334,12 @@ pub fn pre_score<'a>(
             if c.topology_key == HOSTNAME {
                 continue;
             }
-            let value = labels.get(&c.topology_key).cloned().unwrap_or_default();
-            counts[i].entry(value).or_insert(0);
+            match labels.get(&c.topology_key) {
+                Some(value) => {
+                    counts[i].entry(value.clone()).or_insert(0);
+                }
+                None => unlabeled[i] = true,
+            }
         }
     }
     let weights = constraints
@@ -341,28 +349,11 @@ pub fn pre_score<'a>(
             let size = if c.topology_key == HOSTNAME {
                 filtered.len() - ignored.len()
             } else {
-                counts[i].len()
+                counts[i].len() + usize::from(unlabeled[i] && !counts[i].contains_key(""))
             };
             ((size + 2) as f64).ln()
         })
         .collect();
-    if counts.iter().any(|m| !m.is_empty()) {
-        for node in all {
-            let labels = node.labels();
-            if explicit && !has_all_keys(labels, &constraints) {
-                continue;
-            }
-            for (i, c) in constraints.iter().enumerate() {
-                if counts[i].is_empty() || !c.includes(pod, required, node) {
-                    continue;
-                }
-                let value = labels.get(&c.topology_key).map(String::as_str).unwrap_or("");
-                if let Some(total) = counts[i].get_mut(value) {
-                    *total += count_matching(node, &c.selector, &pod.namespace);
-                }
-            }
-        }
-    }
     let selector_keys = constraints
         .iter()
         .map(|c| {
@@ -371,7 +362,26 @@ pub fn pre_score<'a>(
             pod.namespace.hash(&mut h);
             h.finish()
         })
-        .collect();
+        .collect::<Vec<u64>>();
+    if counts.iter().any(|m| !m.is_empty()) {
+        for (slot, node) in all {
+            let labels = node.labels();
+            if explicit && !has_all_keys(labels, &constraints) {
+                continue;
+            }
+            for (i, c) in constraints.iter().enumerate() {
+                if counts[i].is_empty() || !c.includes(pod, required, node) {
+                    continue;
+                }
+                let Some(value) = labels.get(&c.topology_key) else {
+                    continue;
+                };
+                if let Some(total) = counts[i].get_mut(value) {
+                    *total += memo.count(slot, node, &c.selector, selector_keys[i], &pod.namespace);
+                }
+            }
+        }
+    }
     Some(SpreadScoreState {
         constraints,
         selector_keys,
@@ -515,8 +525,8 @@ mod tests {
         ns[1].add_pod(web("w3", vec![]));
         let p = web("new", vec![spread(1, HOSTNAME, "ScheduleAnyway", None)]);
         let filtered: Vec<(usize, &NodeInfo)> = ns.iter().enumerate().collect();
-        let state = pre_score(&p, None, &filtered, ns.iter(), &NoListers).unwrap();
         let mut memo = CountMemo::default();
+        let state = pre_score(&p, None, &filtered, ns.iter().enumerate(), &NoListers, &mut memo).unwrap();
         let mut scores: Vec<i64> = filtered
             .iter()
             .map(|(s, n)| score(&state, &mut memo, &p, *s, n))
