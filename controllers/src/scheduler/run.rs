@@ -25,8 +25,11 @@ use tokio::sync::{mpsc, Semaphore};
 const FLUSH_UNSCHEDULABLE_EVERY: Duration = Duration::from_secs(30);
 /// Bindings in flight at most (each is one API call; upstream runs one goroutine per pod).
 const MAX_BINDINGS_IN_FLIGHT: usize = 512;
-/// Changes taken from each stream before the next scheduling cycle.
-const CHANGES_PER_TURN: usize = 2048;
+/// Changes taken from each stream before the next scheduling cycles.
+const CHANGES_PER_TURN: usize = 4096;
+/// Scheduling cycles per turn, and the time they may take, before the changes are looked at again.
+const CYCLES_PER_TURN: usize = 64;
+const SLICE: Duration = Duration::from_millis(5);
 
 enum Done {
     BindFailed { uid: String, error: String },
@@ -146,7 +149,13 @@ impl Scheduler {
                 self.queue.flush_unschedulable(now);
                 self.last_flush = now;
             }
-            if self.schedule_next() {
+            // Schedule for a time slice, then look at the changes again.
+            let slice = Instant::now();
+            let mut scheduled = 0;
+            while scheduled < CYCLES_PER_TURN && slice.elapsed() < SLICE && self.schedule_next() {
+                scheduled += 1;
+            }
+            if scheduled > 0 {
                 tokio::task::yield_now().await;
                 continue;
             }
