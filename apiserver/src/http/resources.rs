@@ -140,8 +140,7 @@ async fn serve(
                 return Ok(response::value(StatusCode::OK, output, &partial));
             }
             let body = response::list_json(
-                &resource.list_kind,
-                &resource.api_version(),
+                &resource,
                 listed.revision,
                 listed.continue_token.as_deref(),
                 listed.remaining,
@@ -232,8 +231,7 @@ async fn serve(
             let opts = params.delete(optional_body(&body, headers)?)?;
             let deleted = store.delete_collection(scope, &params.list()?, &opts).await?;
             let body = response::list_json(
-                &resource.list_kind,
-                &resource.api_version(),
+                &resource,
                 store.cache().revision(),
                 None,
                 None,

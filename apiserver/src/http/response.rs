@@ -2,6 +2,7 @@
 //! errors as metav1.Status.
 
 use super::negotiate::Output;
+use crate::registry::Resource;
 use crate::status::ApiError;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -65,10 +66,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A list body assembled from stored objects without re-serializing them.
+/// A list body assembled from stored objects without re-serializing them. Items of built-in kinds
+/// go without `kind` and `apiVersion`, as upstream's typed lists carry them (their items' TypeMeta
+/// is empty); custom resources keep theirs, as upstream's unstructured lists do.
 pub fn list_json(
-    kind: &str,
-    api_version: &str,
+    resource: &Resource,
     revision: i64,
     continue_token: Option<&str>,
     remaining: Option<i64>,
@@ -81,7 +83,16 @@ pub fn list_json(
     if let Some(n) = remaining {
         meta["remainingItemCount"] = n.into();
     }
-    let head = format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":[");
+    let api_version = resource.api_version();
+    let head = format!(
+        "{{\"kind\":\"{}\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":[",
+        resource.list_kind
+    );
+    // Built-in objects are stored `kind` first (store/object.rs), so their type is this prefix.
+    let type_prefix = resource
+        .custom_schema
+        .is_none()
+        .then(|| format!("{{\"kind\":\"{}\",\"apiVersion\":\"{api_version}\",", resource.kind));
     let size = head.len() + items.iter().map(|i| i.len() + 1).sum::<usize>() + 2;
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(head.as_bytes());
@@ -89,7 +100,13 @@ pub fn list_json(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(item);
+        match type_prefix.as_deref().and_then(|p| item.strip_prefix(p.as_bytes())) {
+            Some(rest) => {
+                out.push(b'{');
+                out.extend_from_slice(rest);
+            }
+            None => out.extend_from_slice(item),
+        }
     }
     out.extend_from_slice(b"]}");
     Bytes::from(out)

@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 const METADATA: &[u8] = b"\"metadata\":{";
 
 /// `json` with `"resourceVersion":"<revision>"` as the first field of its top-level metadata.
-/// The registry writes `apiVersion`, `kind` and `metadata` first, so the first `"metadata":{` is the
+/// The registry writes the type fields and `metadata` first, so the first `"metadata":{` is the
 /// top-level one. Returns `json` unchanged if it has no metadata object.
 pub fn with_resource_version(json: &[u8], revision: i64) -> Bytes {
     let Some(at) = json

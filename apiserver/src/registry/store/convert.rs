@@ -30,7 +30,7 @@ pub async fn served(resource: &Resource, objects: Vec<Arc<CachedObject>>) -> Api
     let converted = converter.to_served(values).await?;
     let mut objects = objects;
     for (i, value) in pending.into_iter().zip(converted) {
-        let json = Bytes::from(serde_json::to_vec(&object::type_first(value)).map_err(ApiError::internal)?);
+        let json = Bytes::from(serde_json::to_vec(&object::in_wire_order(resource, value)).map_err(ApiError::internal)?);
         // Unchanged objects keep their shared bytes.
         if json != objects[i].json {
             objects[i] = Arc::new(CachedObject {
@@ -83,5 +83,6 @@ pub async fn to_storage(resource: &Resource, obj: Value) -> ApiResult<Bytes> {
         Some(converter) => normalize(converter.to_storage(obj).await?),
         None => obj,
     };
+    let obj = object::in_wire_order(resource, obj);
     Ok(Bytes::from(serde_json::to_vec(&obj).map_err(ApiError::internal)?))
 }

@@ -84,9 +84,23 @@ pub fn normalize(obj: Value) -> Value {
 
 /// `apiVersion`, `kind` and `metadata` first, as stored objects are; nothing else changes.
 pub fn type_first(obj: Value) -> Value {
+    leading(obj, ["apiVersion", "kind", "metadata"])
+}
+
+/// How `resource`'s objects are written out: built-in kinds as upstream's typed encoder writes
+/// them (`kind` first: TypeMeta's field order), custom resources type-first as they were stored.
+pub fn in_wire_order(resource: &Resource, obj: Value) -> Value {
+    if resource.custom_schema.is_some() {
+        type_first(obj)
+    } else {
+        leading(obj, ["kind", "apiVersion", "metadata"])
+    }
+}
+
+fn leading(obj: Value, keys: [&str; 3]) -> Value {
     let Value::Object(mut map) = obj else { return obj };
     let mut out = Map::with_capacity(map.len());
-    for key in ["apiVersion", "kind", "metadata"] {
+    for key in keys {
         if let Some(v) = map.shift_remove(key) {
             out.insert(key.into(), v);
         }
