@@ -14,6 +14,8 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub token_file: Option<PathBuf>,
+    /// How long a node may miss Lease renewals before it is Unknown (None: upstream's 40s).
+    pub node_monitor_grace_period: Option<std::time::Duration>,
 }
 
 /// A started control plane.
@@ -62,6 +64,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         api.client(),
         skiff_controllers::Options {
             root_ca_pem: pki.ca_pem().to_string(),
+            apiserver_address: Some(address.to_string()),
+            node_monitor_grace_period: options.node_monitor_grace_period,
         },
     ));
     Ok(Running {

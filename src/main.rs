@@ -29,6 +29,10 @@ struct ServerArgs {
     /// Static bearer tokens (upstream's CSV format: token,user,uid,"group1,group2").
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// How long a node may miss Lease renewals before the node controller marks it Unknown
+    /// (kube-controller-manager's --node-monitor-grace-period).
+    #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
+    node_monitor_grace_period: Option<std::time::Duration>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -55,6 +59,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         listen: args.listen,
         token_file: args.token_file,
+        node_monitor_grace_period: args.node_monitor_grace_period,
     };
     let running = skiff::start(options).await?;
     tracing::info!(

@@ -19,7 +19,10 @@ async fn cluster() -> anyhow::Result<(ApiServer, Client)> {
     let client = server.client();
     tokio::spawn(skiff_controllers::run(
         client.clone(),
-        skiff_controllers::Options { root_ca_pem: PEM.into() },
+        skiff_controllers::Options {
+            root_ca_pem: PEM.into(),
+            ..Default::default()
+        },
     ));
     Ok((server, client))
 }

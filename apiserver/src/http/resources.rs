@@ -1,6 +1,7 @@
 //! The resource handler: one thin path for every verb on every resource, delegating to the generic
 //! store and rendering the result in the negotiated format.
 
+use super::binding;
 use super::metadata;
 use super::negotiate::{self, BodyType, Output};
 use super::params::Params;
@@ -62,7 +63,8 @@ async fn serve(
         if !known {
             return Err(ApiError::unknown_resource());
         }
-        if !matches!(sub, "status" | "finalize" | "scale") || !matches!(info.verb, "get" | "update" | "patch") {
+        let binding = sub == "binding" && info.verb == "create";
+        if !binding && (!matches!(sub, "status" | "finalize" | "scale") || !matches!(info.verb, "get" | "update" | "patch")) {
             return Err(ApiError::method_not_allowed());
         }
     } else if !resource.verbs.iter().any(|v| v == info.verb) {
@@ -149,6 +151,16 @@ async fn serve(
             Ok(response::encoded(StatusCode::OK, output, body))
         }
         "watch" => watch(state, resource.clone(), namespace, &params, output, include).await,
+        "create" if subresource == Some("binding") || resource.plural == "bindings" => {
+            let binding = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let pods = binding::pods_of(&state.index.snapshot())?;
+            let scope = Scope {
+                resource: &pods,
+                namespace,
+            };
+            let url_name = subresource.map(|_| name);
+            binding::bind(store, scope, url_name, &binding, &params.write()?, output).await
+        }
         "create" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             check_fields(state, &resource, &params, &obj)?;

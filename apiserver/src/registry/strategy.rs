@@ -209,6 +209,12 @@ pub trait Strategy: Send + Sync {
     /// Change an object as its deletion starts (e.g. a Namespace's phase becomes Terminating).
     fn prepare_for_delete(&self, _obj: &mut Value) {}
 
+    /// Seconds a deletion waits before the object goes (upstream's CheckGracefulDelete), given
+    /// the request's gracePeriodSeconds. 0: at once (once finalizers allow). Only pods wait.
+    fn grace_period(&self, _obj: &Value, _requested: Option<i64>) -> i64 {
+        0
+    }
+
     /// Whether `metadata.generation` follows spec changes (everything but a few kinds).
     fn tracks_generation(&self) -> bool {
         true

@@ -144,6 +144,10 @@ impl Strategy for Builtin {
         self.rules.strategy.prepare_for_delete(obj)
     }
 
+    fn grace_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        self.rules.strategy.grace_period(obj, requested)
+    }
+
     fn columns(&self) -> Option<&[Column]> {
         tables::columns_for(&self.group, &self.kind)
     }

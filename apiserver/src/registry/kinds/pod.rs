@@ -48,6 +48,24 @@ impl Strategy for Pod {
         keep_status(new, old);
     }
 
+    /// Upstream's pod CheckGracefulDelete: the request's grace, else the spec's
+    /// terminationGracePeriodSeconds (30); pods never scheduled or already terminated go at once.
+    fn grace_period(&self, pod: &Value, requested: Option<i64>) -> i64 {
+        let unscheduled = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty);
+        let terminated = matches!(
+            pod.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
+        if unscheduled || terminated {
+            return 0;
+        }
+        let default = pod
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
+        requested.unwrap_or(default).max(0)
+    }
+
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
         validate_pod_spec(obj.get("spec").unwrap_or(&Value::Null), "spec")
     }

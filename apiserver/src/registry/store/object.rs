@@ -111,7 +111,14 @@ fn leading(obj: Value, keys: [&str; 3]) -> Value {
 
 /// Now, as upstream's metav1.Time renders it (RFC 3339, whole seconds, UTC).
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    rfc3339_after(0)
+}
+
+/// `seconds` from now, rendered like [`now_rfc3339`].
+pub fn rfc3339_after(seconds: i64) -> String {
+    let now = jiff::Timestamp::now();
+    let at = now.checked_add(jiff::SignedDuration::from_secs(seconds)).unwrap_or(now);
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `generateName` plus five random characters from upstream's alphabet.

@@ -1,7 +1,7 @@
 //! Writes: create, update (PUT, patches and subresources through one read-modify-write loop),
 //! delete with finalizers and preconditions, and deletecollection.
 
-use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339};
+use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339, rfc3339_after};
 use super::{convert, storage_error, Scope, Store};
 use crate::registry::FieldError;
 use crate::status::{ApiError, ApiResult};
@@ -239,7 +239,12 @@ impl Store {
                 };
                 meta_mut(&mut new).insert("generation".into(), json!(bumped));
             }
-            let errors = res.strategy.validate_update(&new, &old);
+            // A binding is checked by its own request (http/binding.rs): it may set nodeName.
+            let errors = if subresource == Some("binding") {
+                Vec::new()
+            } else {
+                res.strategy.validate_update(&new, &old)
+            };
             if !errors.is_empty() {
                 return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
             }
@@ -247,8 +252,11 @@ impl Store {
             if normalize(old) == new {
                 return Ok(current.json.clone());
             }
-            let finished =
-                meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp")) && !res.strategy.deletion_pending(&new);
+            // The last finalizer gone: the object goes, unless a graceful deletion still waits.
+            let finished = meta(&new).is_some_and(|m| {
+                m.contains_key("deletionTimestamp")
+                    && m.get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
+            }) && !res.strategy.deletion_pending(&new);
             let bytes = convert::to_storage(res, new).await?;
             let key: Arc<str> = current.key.clone();
             if opts.dry_run {
@@ -308,15 +316,25 @@ impl Store {
                 }
             }
             let dry_run = !opts.dry_run.is_empty();
+            let grace = res.strategy.grace_period(&obj, opts.grace_period_seconds);
+            let pending = res.strategy.deletion_pending(&obj);
             let already_deleting = meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
-            if already_deleting {
+            let current_grace = meta(&obj)
+                .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            // A later delete may shorten a graceful deletion (to 0: delete now), never lengthen it.
+            let shortens = already_deleting && grace < current_grace;
+            if already_deleting && !shortens {
                 return Ok(Deleted::Pending(current.json.clone()));
             }
-            if res.strategy.deletion_pending(&obj) {
-                res.strategy.prepare_for_delete(&mut obj);
+            if grace > 0 || pending {
+                if !already_deleting {
+                    res.strategy.prepare_for_delete(&mut obj);
+                }
                 let meta = meta_mut(&mut obj);
-                meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                meta.insert("deletionTimestamp".into(), json!(rfc3339_after(grace)));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
                 let bytes = convert::to_storage(res, normalize(obj)).await?;
                 if dry_run {
                     let served = convert::served_bytes(res, &current.key, &bytes, Some(current.revision)).await?;
