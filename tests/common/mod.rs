@@ -41,15 +41,25 @@ fn free_port() -> u16 {
 impl Skiff {
     /// Start on a fresh temp data dir.
     pub fn start() -> Skiff {
+        Skiff::start_with(&[])
+    }
+
+    /// Start on a fresh temp data dir with extra `skiff server` flags.
+    pub fn start_with(flags: &[&str]) -> Skiff {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().to_path_buf();
-        let mut skiff = Skiff::start_in(&dir);
+        let mut skiff = Skiff::start_in_with(&dir, flags);
         skiff._tmp = Some(tmp);
         skiff
     }
 
     /// Start on `data_dir` (which may hold an earlier run's data).
     pub fn start_in(data_dir: &Path) -> Skiff {
+        Skiff::start_in_with(data_dir, &[])
+    }
+
+    /// Start on `data_dir` with extra `skiff server` flags.
+    pub fn start_in_with(data_dir: &Path, flags: &[&str]) -> Skiff {
         let port = free_port();
         let kubeconfig = data_dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
@@ -57,6 +67,7 @@ impl Skiff {
             .args(["server", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
