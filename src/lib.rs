@@ -1,4 +1,10 @@
-//! Wiring of the all-in-one `skiff server`: storage, apiserver, HTTPS listener, controllers.
+//! Wiring of the all-in-one `skiff server`: storage, apiserver, HTTPS listener, controllers and
+//! nodes ([`nodes`]); and the in-process [`ControlPlane`] for tests.
+
+pub mod control_plane;
+pub mod nodes;
+
+pub use control_plane::{ControlPlane, ControlPlaneBuilder};
 
 use anyhow::Context;
 use skiff_apiserver::auth::Authenticator;
@@ -16,6 +22,8 @@ pub struct ServerOptions {
     pub token_file: Option<PathBuf>,
     /// How long a node may miss Lease renewals before it is Unknown (None: upstream's 40s).
     pub node_monitor_grace_period: Option<std::time::Duration>,
+    /// Node IPAM and the simulated nodes to run ([`nodes::node_options`]).
+    pub nodes: skiff_controllers::node::Options,
 }
 
 /// A started control plane.
@@ -66,6 +74,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
             root_ca_pem: pki.ca_pem().to_string(),
             apiserver_address: Some(address.to_string()),
             node_monitor_grace_period: options.node_monitor_grace_period,
+            nodes: options.nodes,
         },
     ));
     Ok(Running {

@@ -1,4 +1,5 @@
-//! The `skiff` command line: `skiff server` runs the whole control plane in one process.
+//! The `skiff` command line: `skiff server` runs the whole control plane in one process;
+//! `skiff node` runs a (simulated) node agent alone against any apiserver.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -16,6 +17,8 @@ struct Cli {
 enum Command {
     /// Run the all-in-one control plane (apiserver and controllers) on the embedded store.
     Server(ServerArgs),
+    /// Run a simulated node agent against the cluster of a kubeconfig (any apiserver).
+    Node(NodeArgs),
 }
 
 #[derive(clap::Args)]
@@ -33,6 +36,44 @@ struct ServerArgs {
     /// (kube-controller-manager's --node-monitor-grace-period).
     #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
     node_monitor_grace_period: Option<std::time::Duration>,
+    /// Run N simulated nodes named skiff-node-0 … skiff-node-<N-1> instead of the one named after
+    /// the host.
+    #[arg(long, value_name = "N")]
+    simulated_nodes: Option<usize>,
+    /// Run the nodes a YAML list describes (name, labels, taints, capacity, allocatable, ...).
+    #[arg(long, value_name = "FILE")]
+    node_config: Option<PathBuf>,
+    /// Run the static pods whose manifests are in DIR on the first node.
+    #[arg(long, value_name = "DIR")]
+    pod_manifest_path: Option<PathBuf>,
+    /// The range node IPAM takes pod CIDRs from (default 10.244.0.0/16; 10.128.0.0/9 past 256 nodes).
+    #[arg(long, value_name = "CIDR")]
+    cluster_cidr: Option<String>,
+    /// The prefix length of each node's pod CIDR (default 24).
+    #[arg(long, value_name = "BITS")]
+    node_cidr_mask_size: Option<u8>,
+    /// Record the nodes' kubelet events (Pulled, Created, Started, Killing, ...).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    node_events: bool,
+}
+
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// The kubeconfig of the cluster to join.
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    kubeconfig: PathBuf,
+    /// The node's name (default: the host name, lowercased).
+    #[arg(long)]
+    name: Option<String>,
+    /// Run the static pods whose manifests are in DIR.
+    #[arg(long, value_name = "DIR")]
+    pod_manifest_path: Option<PathBuf>,
+    /// The pod CIDR to use while the Node has none from the controller-manager (kubelet's --pod-cidr).
+    #[arg(long, value_name = "CIDR")]
+    pod_cidr: Option<String>,
+    /// Labels to register the node with (key=value,...), as kubelet's --node-labels.
+    #[arg(long, value_name = "LABELS", value_delimiter = ',')]
+    node_labels: Vec<String>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -50,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Server(args) => server(args).await,
+        Command::Node(args) => node(args).await,
     }
 }
 
@@ -60,6 +102,14 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen,
         token_file: args.token_file,
         node_monitor_grace_period: args.node_monitor_grace_period,
+        nodes: skiff::nodes::node_options(&skiff::nodes::NodeFlags {
+            simulated_nodes: args.simulated_nodes,
+            node_config: args.node_config,
+            pod_manifest_path: args.pod_manifest_path,
+            cluster_cidr: args.cluster_cidr,
+            node_cidr_mask_size: args.node_cidr_mask_size,
+            events: args.node_events,
+        })?,
     };
     let running = skiff::start(options).await?;
     tracing::info!(
@@ -70,5 +120,30 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.ok();
     tracing::info!("shutting down");
     running.shutdown().await;
+    Ok(())
+}
+
+async fn node(args: NodeArgs) -> anyhow::Result<()> {
+    let mut config = skiff_controllers::node::config::host();
+    if let Some(name) = args.name {
+        config.name = name;
+    }
+    config.pod_manifest_path = args.pod_manifest_path;
+    config.pod_cidr = args.pod_cidr;
+    for label in args.node_labels.iter().filter(|l| !l.is_empty()) {
+        let (key, value) = label
+            .split_once('=')
+            .with_context(|| format!("--node-labels {label}: want key=value"))?;
+        config.labels.insert(key.to_string(), value.to_string());
+    }
+    let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
+        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
+    let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let client = kube::Client::try_from(client_config)?;
+    tracing::info!(node = %config.name, "running a simulated node");
+    tokio::select! {
+        _ = skiff_controllers::node::run_standalone(client, config, true) => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
     Ok(())
 }

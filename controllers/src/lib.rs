@@ -5,9 +5,11 @@
 //! - [`workloads`]: garbage collector, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob;
 //! - [`scheduler`]: kube-scheduler's default profile (filters, scores, preemption, binding);
 //! - [`cluster`]: EndpointSlices and Endpoints, node lifecycle and taint eviction, pod GC, PDB status;
+//! - [`node`]: the node agent (kubelet): simulated nodes, pod lifecycle, static pods; and node IPAM;
 
 pub mod cluster;
 pub mod core;
+pub mod node;
 pub mod scheduler;
 pub mod system;
 pub mod workloads;
@@ -24,17 +26,48 @@ pub struct Options {
     /// How long a node may go without renewing its Lease before it is Unknown (upstream's
     /// --node-monitor-grace-period, 40s when unset).
     pub node_monitor_grace_period: Option<std::time::Duration>,
+    /// Node IPAM and the simulated nodes this process runs (none by default).
+    pub nodes: node::Options,
 }
 
-/// Run every built-in control loop until the client's server goes away. Each loop family's
-/// `start` subscribes to the shared informers it needs before they begin watching.
+type Loop = futures::future::BoxFuture<'static, ()>;
+
+/// Run every built-in control loop (controller-manager, scheduler and this process's nodes) until
+/// the client's server goes away. Each loop family's `start` subscribes to the shared informers it
+/// needs before they begin watching.
 pub async fn run(client: kube::Client, options: Options) {
     let informers = Informers::new(client.clone());
-    let loops: Vec<futures::future::BoxFuture<'static, ()>> = vec![
-        Box::pin(cluster::start(&informers, &options)),
-        Box::pin(system::run(client, options.root_ca_pem)),
-        Box::pin(workloads::start(&informers)),
-        Box::pin(scheduler::start(&informers)),
-    ];
+    let mut loops = controller_manager_loops(&informers, client, &options);
+    loops.push(Box::pin(scheduler::start(&informers)));
+    loops.push(node::start(&informers, options.nodes));
     tokio::join!(informers.run(), futures::future::join_all(loops));
+}
+
+/// The controller-manager alone (no scheduler, no nodes), as `skiff controller-manager` runs it
+/// against any cluster: its loops run only while this process holds the `kube-controller-manager`
+/// Lease in kube-system; returns an error once that leadership is lost.
+pub async fn run_controller_manager(client: kube::Client, options: Options, identity: String) -> Result<(), core::leader::Error> {
+    let candidate = core::leader::Candidate::new(
+        client.clone(),
+        "kube-system",
+        "kube-controller-manager",
+        identity,
+        core::leader::Timing::default(),
+    );
+    candidate
+        .run(async move {
+            let informers = Informers::new(client.clone());
+            let loops = controller_manager_loops(&informers, client, &options);
+            tokio::join!(informers.run(), futures::future::join_all(loops));
+        })
+        .await
+}
+
+/// The kube-controller-manager's loops: cluster services, the apiserver's companions, workloads.
+fn controller_manager_loops(informers: &Informers, client: kube::Client, options: &Options) -> Vec<Loop> {
+    vec![
+        Box::pin(cluster::start(informers, options)),
+        Box::pin(system::run(client, options.root_ca_pem.clone())),
+        Box::pin(workloads::start(informers)),
+    ]
 }

@@ -429,7 +429,8 @@ async fn write_status(
 ) -> Result<(), kube::Error> {
     let new = reported(status);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    new.to_string().hash(&mut hasher);
+    // A mirror pod made anew is a new object to write to, though its runtime pod is the same.
+    (&pod.metadata.uid, new.to_string()).hash(&mut hasher);
     let digest = hasher.finish();
     let conditions = status.conditions.clone().unwrap_or_default();
     let unchanged = pod.status.as_ref().map(reported).is_some_and(|old| {

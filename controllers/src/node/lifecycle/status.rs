@@ -123,7 +123,7 @@ fn container_status(i: &StatusInputs, c: &Container, kind: ContainerKind, defaul
                 ..Default::default()
             }),
             last_state: Some(ContainerState::default()),
-            resources: c.resources.clone().filter(|_| kind != ContainerKind::Init),
+            resources: reported_resources(c, kind),
             ..Default::default()
         };
     };
@@ -167,9 +167,21 @@ fn container_status(i: &StatusInputs, c: &Container, kind: ContainerKind, defaul
         started: Some(running),
         state: Some(state),
         last_state: Some(last_state),
-        resources: c.resources.clone().filter(|_| kind != ContainerKind::Init),
+        resources: reported_resources(c, kind),
         ..Default::default()
     }
+}
+
+/// The resources a container status reports (in-place resize): the spec's requests and limits,
+/// when it has any, for containers that keep running.
+fn reported_resources(c: &Container, kind: ContainerKind) -> Option<k8s_openapi::api::core::v1::ResourceRequirements> {
+    let r = c.resources.as_ref()?;
+    let any = r.requests.as_ref().is_some_and(|m| !m.is_empty()) || r.limits.as_ref().is_some_and(|m| !m.is_empty());
+    (any && kind != ContainerKind::Init).then(|| k8s_openapi::api::core::v1::ResourceRequirements {
+        requests: r.requests.clone(),
+        limits: r.limits.clone(),
+        claims: None,
+    })
 }
 
 /// The terminated state of an exited instance (empty for a running one).
