@@ -69,5 +69,6 @@ fn controller_manager_loops(informers: &Informers, client: kube::Client, options
         Box::pin(cluster::start(informers, options)),
         Box::pin(system::run(client, options.root_ca_pem.clone())),
         Box::pin(workloads::start(informers)),
+        cluster::node_ipam::start_if(informers, options.nodes.ipam.clone()),
     ]
 }

@@ -279,6 +279,15 @@ enum Error {
     Ipam(#[from] IpamError),
 }
 
+/// The node IPAM loop when `config` asks for one (`--allocate-node-cidrs`), else nothing.
+pub fn start_if(informers: &Informers, config: Option<Config>) -> futures::future::BoxFuture<'static, ()> {
+    use futures::FutureExt;
+    match config {
+        Some(config) => start(informers, config).boxed(),
+        None => futures::future::ready(()).boxed(),
+    }
+}
+
 /// Start the node IPAM loop over the shared Node informer.
 pub fn start(informers: &Informers, config: Config) -> impl std::future::Future<Output = ()> + Send + 'static {
     let nodes = informers.get::<Node>();

@@ -60,15 +60,12 @@ impl Default for Options {
     }
 }
 
-/// Start node IPAM and the simulated nodes of `options` over the control plane's shared
-/// informers (one pod watch and one node watch for every node); the returned future runs them.
+/// Start the simulated nodes of `options` over the control plane's shared informers (one pod
+/// watch and one node watch for every node); the returned future runs them. (Node IPAM is the
+/// controller-manager's: [`node_ipam::start_if`].)
 pub fn start(informers: &Informers, options: Options) -> BoxFuture<'static, ()> {
-    let ipam = options
-        .ipam
-        .map(|config| node_ipam::start(informers, config).boxed())
-        .unwrap_or_else(|| futures::future::ready(()).boxed());
     if options.nodes.is_empty() {
-        return ipam;
+        return futures::future::ready(()).boxed();
     }
     let pods = informers.get::<Pod>();
     let nodes = informers.get::<Node>();
@@ -79,7 +76,7 @@ pub fn start(informers: &Informers, options: Options) -> BoxFuture<'static, ()> 
     async move {
         let runtime = Arc::new(simulated::Simulated::new());
         let pool = pool::Pool::new(client, runtime, options.nodes, store, options.events);
-        tokio::join!(ipam, pool.run(pod_changes, node_changes));
+        pool.run(pod_changes, node_changes).await;
     }
     .boxed()
 }
