@@ -5,6 +5,7 @@
 pub mod claim;
 pub mod deployment;
 pub mod events;
+pub mod gc;
 pub mod pods;
 pub mod replicaset;
 
@@ -19,6 +20,7 @@ pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + S
         Box::pin(replicaset::start_replica_sets(informers)),
         Box::pin(replicaset::start_replication_controllers(informers)),
         Box::pin(deployment::start(informers)),
+        Box::pin(gc::start(informers)),
     ];
     futures::future::join_all(loops).map(drop)
 }
