@@ -114,8 +114,8 @@ struct Eviction {
     /// NoExecute taints per node that has some.
     tainted: HashMap<String, Vec<Taint>>,
     by_node: HashMap<String, HashSet<PodKey>>,
-    /// Each known pod's node and tolerations.
-    placed: HashMap<PodKey, (String, Vec<Toleration>)>,
+    /// Each known pod's UID, node and tolerations.
+    placed: HashMap<PodKey, (String, String, Vec<Toleration>)>,
     scheduled: HashMap<PodKey, Work>,
     timers: BinaryHeap<Reverse<(Instant, PodKey)>>,
 }
@@ -207,7 +207,7 @@ impl Eviction {
 
     fn process(&mut self, key: &PodKey, node: &str, now: Instant) {
         let taints = self.tainted.get(node).cloned().unwrap_or_default();
-        let tolerations = self.placed.get(key).map(|(_, t)| t.clone()).unwrap_or_default();
+        let tolerations = self.placed.get(key).map(|(_, _, t)| t.clone()).unwrap_or_default();
         match decide(&taints, &tolerations, self.scheduled.get(key).copied(), now) {
             Decision::Cancel => self.cancel(key),
             Decision::Keep => {}
@@ -262,7 +262,7 @@ impl Eviction {
         let key: PodKey = (pod.namespace().unwrap_or_default(), pod.name_any());
         let live = self.pods.get(Some(&key.0), &key.1).filter(|p| p.uid() == pod.uid());
         let Some(live) = live else {
-            if let Some((node, _)) = self.placed.remove(&key) {
+            if let Some((_, node, _)) = self.placed.remove(&key) {
                 if let Some(set) = self.by_node.get_mut(&node) {
                     set.remove(&key);
                 }
@@ -273,8 +273,9 @@ impl Eviction {
         let spec = live.spec.as_ref();
         let node = spec.and_then(|s| s.node_name.clone()).unwrap_or_default();
         let tolerations = spec.and_then(|s| s.tolerations.clone()).unwrap_or_default();
-        if let Some((before_node, before_tols)) = self.placed.get(&key) {
-            if *before_node == node && *before_tols == tolerations {
+        let uid = live.uid().unwrap_or_default();
+        if let Some((before_uid, before_node, before_tols)) = self.placed.get(&key) {
+            if *before_uid == uid && *before_node == node && *before_tols == tolerations {
                 return;
             }
             if *before_node != node {
@@ -288,7 +289,7 @@ impl Eviction {
             return;
         }
         self.by_node.entry(node.clone()).or_default().insert(key.clone());
-        self.placed.insert(key.clone(), (node.clone(), tolerations));
+        self.placed.insert(key.clone(), (uid, node.clone(), tolerations));
         if self.tainted.contains_key(&node) {
             self.process(&key, &node, Instant::now());
         }

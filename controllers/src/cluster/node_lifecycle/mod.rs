@@ -88,6 +88,7 @@ pub fn start(informers: &Informers, grace: Option<Duration>) -> impl Future<Outp
             tainters: HashMap::new(),
             retry: HashSet::new(),
             deadlines: BinaryHeap::new(),
+            due: HashMap::new(),
             pod_nodes: HashMap::new(),
             zones_dirty: true,
         };
@@ -112,8 +113,11 @@ struct Lifecycle {
     tainters: HashMap<String, TaintQueue>,
     /// Nodes whose pods still need marking not Ready.
     retry: HashSet<String>,
-    /// When nodes become overdue (entries may be outdated: a node is looked at again, no more).
-    deadlines: BinaryHeap<Reverse<(Instant, String)>>,
+    /// When nodes are to be looked at again: at the moment they become overdue (an entry whose
+    /// time is no longer the node's [`Self::due`] is outdated and skipped), or to retry (None).
+    deadlines: BinaryHeap<Reverse<(Instant, String, Option<Timestamp>)>>,
+    /// The moment each node becomes overdue, as last scheduled.
+    due: HashMap<String, Timestamp>,
     /// The node of every bound pod (by UID), to notice pods bound to a node that is down.
     pod_nodes: HashMap<String, String>,
     zones_dirty: bool,
@@ -194,12 +198,14 @@ impl Lifecycle {
                 }
             }
             let now = Instant::now();
-            while let Some(Reverse((at, _))) = self.deadlines.peek() {
+            while let Some(Reverse((at, _, _))) = self.deadlines.peek() {
                 if *at > now {
                     break;
                 }
-                if let Some(Reverse((_, name))) = self.deadlines.pop() {
-                    visits.insert(name);
+                if let Some(Reverse((_, name, overdue))) = self.deadlines.pop() {
+                    if overdue.is_none() || self.due.get(&name) == overdue.as_ref() {
+                        visits.insert(name);
+                    }
                 }
             }
             for name in visits {
@@ -216,7 +222,7 @@ impl Lifecycle {
     /// The earliest of the next overdue node and the next node the tainters may take.
     fn next_wake(&mut self) -> Option<Instant> {
         let now = Instant::now();
-        let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        let deadline = self.deadlines.peek().map(|Reverse((at, _, _))| *at);
         let tainter = self.tainters.values_mut().filter_map(|q| q.next_at(now)).min();
         match (deadline, tainter) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -287,16 +293,18 @@ impl Lifecycle {
         }
         let Some(a) = assessment else {
             // Skipping: no pods will be evicted until the update goes through.
-            self.deadlines.push(Reverse((Instant::now() + RETRY, name.to_string())));
+            self.deadlines
+                .push(Reverse((Instant::now() + RETRY, name.to_string(), None)));
             return;
         };
         self.health.insert(name.to_string(), a.health.clone());
-        // Look again when the node would be overdue.
-        if let Ok(wait) = Duration::try_from(a.overdue_at.duration_since(Timestamp::now())) {
-            self.deadlines.push(Reverse((
-                Instant::now() + wait + Duration::from_millis(10),
-                name.to_string(),
-            )));
+        // Look again when the node would be overdue (once per moment: renewals move it).
+        if self.due.get(name) != Some(&a.overdue_at) {
+            if let Ok(wait) = Duration::try_from(a.overdue_at.duration_since(Timestamp::now())) {
+                self.due.insert(name.to_string(), a.overdue_at);
+                let at = Instant::now() + wait + Duration::from_millis(10);
+                self.deadlines.push(Reverse((at, name.to_string(), Some(a.overdue_at))));
+            }
         }
         self.track_zone(&node, &zone, ready_status(&a.current) == "True");
         let Some(current) = &a.current else { return };
@@ -318,7 +326,8 @@ impl Lifecycle {
                 Err(e) => {
                     tracing::warn!(node = name, error = %e, "unable to mark all pods NotReady on node; queuing for retry");
                     self.retry.insert(name.to_string());
-                    self.deadlines.push(Reverse((Instant::now() + RETRY, name.to_string())));
+                    self.deadlines
+                        .push(Reverse((Instant::now() + RETRY, name.to_string(), None)));
                 }
             }
         } else {
@@ -337,6 +346,7 @@ impl Lifecycle {
             );
         }
         self.health.remove(name);
+        self.due.remove(name);
         self.retry.remove(name);
         if let Some(zone) = self.zone_of.remove(name) {
             if let Some(members) = self.zone_ready.get_mut(&zone) {
