@@ -168,6 +168,13 @@ metadata:
 spec:
   nodeName: skiff-node-0
   containers: [{name: app, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: too-big}
+spec:
+  nodeName: skiff-node-0
+  containers: [{name: app, image: busybox, resources: {requests: {cpu: \"64\"}}}]
 ",
     );
     // A running pod: phase, IPs from the node's range, conditions, container statuses.
@@ -229,6 +236,17 @@ spec:
     assert_eq!(
         condition(&unready, "Ready")["message"],
         "containers with unready status: [app]"
+    );
+
+    // A pod bound by hand that does not fit is rejected by the node's admission.
+    let rejected = eventually("too-big rejected", || {
+        let p = pod(&skiff, "too-big");
+        (p["status"]["phase"] == "Failed").then_some(p)
+    });
+    assert_eq!(rejected["status"]["reason"], "OutOfcpu");
+    assert_eq!(
+        rejected["status"]["message"],
+        "Pod was rejected: Node didn't have enough resource: cpu, requested: 64000, used: 0, capacity: 4000"
     );
 
     // CrashLoopBackOff: the first restart is immediate, then 10s, then 20s.

@@ -6,13 +6,15 @@
 //!
 //! - [`config`]: what a node is configured with; [`registration`]: the Node and Lease objects;
 //!   [`heartbeat`]: registration, lease renewals and node status from one shared timer;
-//! - [`lifecycle`]: pod sync (plan, execute, status), [`backoff`]: CrashLoopBackOff windows,
+//! - [`lifecycle`]: pod sync (plan, execute, status), [`admission`]: resource admission,
+//!   [`backoff`]: CrashLoopBackOff windows,
 //!   [`ipalloc`]: pod IPs from the node's podCIDR;
 //! - [`runtime`]: the runtime trait, [`simulated`]: the simulated runtime, [`timer`]: the shared
 //!   timer wheel;
 //! - [`static_pods`]: the file source and mirror pods; [`events`]: the event queue;
 //!   [`source`]: the watches of an agent that runs alone; [`format`]: upstream's spellings.
 
+pub mod admission;
 pub mod backoff;
 pub mod config;
 pub mod events;

@@ -5,6 +5,7 @@
 //! runtime's change notices and by the node getting its pod CIDR. Per node the agent keeps only
 //! small records: pod IPs, start times, the last status written.
 
+use super::admission::{self, Rejection};
 use super::backoff::RestartBackoff;
 use super::config::NodeConfig;
 use super::events::EventSink;
@@ -15,6 +16,7 @@ use super::static_pods::StaticPods;
 use crate::cluster::node_ipam::Cidr;
 use crate::core::backoff::ErrorBackoff;
 use crate::core::outcomes;
+use crate::scheduler::resources::Resources;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
@@ -34,6 +36,8 @@ const CONCURRENCY: u16 = 256;
 pub struct NodeAgent {
     pub index: usize,
     pub config: NodeConfig,
+    /// What pods may request of the node (admission).
+    allocatable: Resources,
     pub host_ip: String,
     pub recorder: Recorder,
     pub(crate) statics: Option<Arc<StaticPods>>,
@@ -59,6 +63,8 @@ struct PodRecord {
     conditions: Option<Vec<(String, String, Timestamp)>>,
     /// The back-off end each container's BackOff event was recorded for.
     backoffs: HashMap<String, Timestamp>,
+    /// What the pod counts against the node, once admitted.
+    admitted: Option<Resources>,
 }
 
 impl NodeAgent {
@@ -178,6 +184,42 @@ impl NodeAgent {
         record.backoffs.insert(container.to_string(), until) != Some(until)
     }
 
+    /// Admit `pod` (once): it must fit what the other admitted, unfinished pods leave. Pods that
+    /// already ran here (an agent restarted) are admitted as they are.
+    pub(crate) fn admit(&self, pool: &Pool, uid: &str, pod: &Pod) -> Result<(), Rejection> {
+        let mut state = self.state();
+        if state.pods.get(uid).is_some_and(|r| r.admitted.is_some()) {
+            return Ok(());
+        }
+        let requests = admission::requests(pod);
+        let ran = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.container_id.is_some()));
+        if !ran {
+            let mut used = Resources::default();
+            let mut count = 0;
+            for other in state.refs.values().filter_map(|r| pool.pods.get(r)) {
+                let finished = matches!(
+                    other.status.as_ref().and_then(|s| s.phase.as_deref()),
+                    Some("Succeeded" | "Failed")
+                );
+                let other_uid = pod_key(&other).uid;
+                let Some(taken) = state.pods.get(&other_uid).and_then(|r| r.admitted.as_ref()) else {
+                    continue;
+                };
+                if !finished && other_uid != uid {
+                    used.add(taken);
+                    count += 1;
+                }
+            }
+            admission::admit(pod, &self.allocatable, &used, count)?;
+        }
+        state.pods.entry(uid.to_string()).or_default().admitted = Some(requests);
+        Ok(())
+    }
+
     /// Whether `pod` is the mirror of a static pod this node still runs.
     pub fn static_is_live(&self, pod: &Pod) -> bool {
         let hash = pod.metadata.annotations.as_ref().and_then(|a| a.get(MIRROR_ANNOTATION));
@@ -237,6 +279,7 @@ impl Pool {
                     .map(|dir| Arc::new(StaticPods::new(dir, &config.name)));
                 Arc::new(NodeAgent {
                     index,
+                    allocatable: admission::allocatable(&config.allocatable()),
                     host_ip: config.internal_ip(index).to_string(),
                     recorder: EventSink::recorder(client.clone(), &config.name),
                     statics,

@@ -74,15 +74,25 @@ pub async fn sync(pool: &Pool, agent: &NodeAgent, pod: &Pod) -> Result<Action, k
         delete_now(&api, pod).await?;
         return Ok(Action::await_change());
     }
+    let terminal_phase = matches!(phase(pod), Some("Succeeded" | "Failed"));
+    if !deleting && !terminal_phase && !agent.static_is_live(pod) {
+        if let Err(rejection) = agent.admit(pool, &key.uid, pod) {
+            return reject(pool, agent, &api, pod, rejection).await;
+        }
+    }
     let now = Timestamp::now();
     let start_time = agent.start_time(&key.uid, pod, now);
     let deadline = deadline(pod, start_time, now);
     let exceeded = matches!(deadline, Some(Ok(())));
-    let stop_all = deleting || exceeded || matches!(phase(pod), Some("Succeeded" | "Failed"));
+    let stop_all = deleting || exceeded || terminal_phase;
     let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
     let ips = agent.pod_ips(&key.uid, pod, host_network);
     let sandbox_ready = !ips.is_empty();
     let mut observed = pool.runtime.status(&key, pod).await;
+    if terminal_phase && !deleting && observed.containers.is_empty() {
+        // Done before this agent ran anything of it (rejected, or finished before a restart).
+        return Ok(Action::await_change());
+    }
     let mut plan = Plan::default();
     if sandbox_ready && !observed.sandbox && !stop_all {
         if let Err(error) = pool.runtime.run_sandbox(&key, &agent.config.name, pod).await {
@@ -161,6 +171,38 @@ pub async fn sync(pool: &Pool, agent: &NodeAgent, pod: &Pod) -> Result<Action, k
         Some(at) => Action::requeue(at.duration_since(Timestamp::now()).unsigned_abs() + Duration::from_millis(5)),
         None => Action::await_change(),
     })
+}
+
+/// Reject a pod the node cannot admit: a warning event and a Failed status with the reason.
+async fn reject(
+    pool: &Pool,
+    agent: &NodeAgent,
+    api: &Api<Pod>,
+    pod: &Pod,
+    rejection: super::admission::Rejection,
+) -> Result<Action, kube::Error> {
+    pool.events.emit(
+        agent.index,
+        &agent.recorder,
+        pod_ref(pod),
+        EventType::Warning,
+        &rejection.reason,
+        "Admit".into(),
+        rejection.message.clone(),
+    );
+    let patch = json!({"metadata": {"uid": pod.metadata.uid}, "status": {
+        "phase": "Failed",
+        "reason": rejection.reason,
+        "message": format!("Pod was rejected: {}", rejection.message),
+    }});
+    match api
+        .patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+    {
+        Ok(_) => Ok(Action::await_change()),
+        Err(e) if is_not_found(&e) => Ok(Action::await_change()),
+        Err(e) => Err(e),
+    }
 }
 
 fn all_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
