@@ -58,8 +58,14 @@ impl Skiff {
         Skiff::start_in_with(data_dir, &[])
     }
 
-    /// Start on `data_dir` with extra `skiff server` flags.
+    /// Start on `data_dir` with extra `skiff server` flags. Unless the flags ask for nodes
+    /// (`--simulated-nodes`, `--node-config`), the server runs none (tests make their own), not
+    /// the one named after the host that `skiff server` runs by default.
     pub fn start_in_with(data_dir: &Path, flags: &[&str]) -> Skiff {
+        let asks_for_nodes = flags
+            .iter()
+            .any(|f| f.starts_with("--simulated-nodes") || f.starts_with("--node-config"));
+        let no_nodes: &[&str] = if asks_for_nodes { &[] } else { &["--simulated-nodes", "0"] };
         let port = free_port();
         let kubeconfig = data_dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
@@ -68,6 +74,7 @@ impl Skiff {
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(flags)
+            .args(no_nodes)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
