@@ -208,7 +208,7 @@ fn events(skiff: &Skiff, ns: &str, reason: &str) -> Vec<String> {
 
 #[test]
 fn a_silent_node_goes_unknown_is_tainted_and_its_pods_are_evicted() {
-    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "5s"]);
+    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "5s", "--simulated-nodes", "0"]);
     let dir = tempfile::tempdir().unwrap();
     nodes(&skiff, &["steady", "doomed"]);
     let _alive = Heartbeats::start(&skiff.kubeconfig, &["steady"]);
@@ -345,7 +345,7 @@ fn a_silent_node_goes_unknown_is_tainted_and_its_pods_are_evicted() {
 
 #[test]
 fn conditions_and_cordoning_become_no_schedule_taints() {
-    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "1h"]);
+    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "1h", "--simulated-nodes", "0"]);
     nodes(&skiff, &["busy"]);
     let pressure = r#"{"status":{"conditions":[{"type":"MemoryPressure","status":"True","reason":"KubeletHasInsufficientMemory","message":"kubelet has insufficient memory available","lastHeartbeatTime":"2030-01-01T00:00:00Z","lastTransitionTime":"2030-01-01T00:00:00Z"}]}}"#;
     skiff.kubectl(&[
@@ -390,7 +390,7 @@ fn conditions_and_cordoning_become_no_schedule_taints() {
 
 #[test]
 fn pods_of_a_node_that_is_gone_are_collected() {
-    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "1h"]);
+    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "1h", "--simulated-nodes", "0"]);
     let dir = tempfile::tempdir().unwrap();
     skiff.kubectl(&["create", "namespace", "gc"]);
     skiff.kubectl(&[
@@ -408,7 +408,7 @@ fn pods_of_a_node_that_is_gone_are_collected() {
 
 #[test]
 fn pod_disruption_budgets_report_what_may_be_disrupted() {
-    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "1h"]);
+    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "1h", "--simulated-nodes", "0"]);
     let dir = tempfile::tempdir().unwrap();
     nodes(&skiff, &["db-node"]);
     skiff.kubectl(&["create", "namespace", "db"]);
@@ -527,4 +527,116 @@ spec:
         .map(String::from)
         .collect();
     assert_eq!(&row[1..4], ["N/A", "50%", "1"]);
+}
+
+/// A `skiff node` process, killed when dropped.
+struct Agent(std::process::Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn pods_of_a_node_that_stops_heartbeating_are_recreated_elsewhere_by_their_replicaset() {
+    // Two simulated nodes in the server; a third runs as its own `skiff node` process.
+    let skiff = Skiff::start_with(&["--node-monitor-grace-period", "15s", "--simulated-nodes", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent(
+        std::process::Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["node", "--name", "runaway", "--kubeconfig"])
+            .arg(&skiff.kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start skiff node"),
+    );
+    within(60, "three Ready nodes", || {
+        let nodes = get_json(&skiff, &["get", "nodes"]);
+        let ready = nodes["items"]
+            .as_array()?
+            .iter()
+            .filter(|n| condition(n, "Ready").is_some_and(|c| c["status"] == "True"))
+            .count();
+        (ready == 3).then_some(())
+    });
+    // Only runaway takes the pods at first.
+    skiff.kubectl(&["cordon", "skiff-node-0", "skiff-node-1"]);
+    let rs = "apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      containers:
+      - name: web
+        image: registry.k8s.io/pause:3.10
+";
+    skiff.kubectl(&["create", "-f", &write(dir.path(), "rs.yaml", rs)]);
+    let on = |node: &str| -> Vec<Value> {
+        get_json(&skiff, &["get", "pods", "-l", "app=web"])["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["spec"]["nodeName"] == node)
+            .cloned()
+            .collect()
+    };
+    let running = |p: &Value| p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null();
+    within(60, "both pods running on runaway", || {
+        (on("runaway").iter().filter(|p| running(p)).count() == 2).then_some(())
+    });
+    skiff.kubectl(&["uncordon", "skiff-node-0", "skiff-node-1"]);
+
+    // The agent dies: no more Lease renewals.
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
+    within(60, "runaway to be NotReady", || {
+        let table = skiff.kubectl(&["get", "node", "runaway", "--no-headers"]);
+        (table.split_whitespace().nth(1) == Some("NotReady")).then_some(())
+    });
+    within(30, "runaway to be tainted unreachable", || {
+        let keys = taint_keys(&get_json(&skiff, &["get", "node", "runaway"]));
+        (keys
+            == [
+                "node.kubernetes.io/unreachable:NoExecute",
+                "node.kubernetes.io/unreachable:NoSchedule",
+            ])
+        .then_some(())
+    });
+    // Evicted after their 2 s toleration; the ReplicaSet makes new pods on the live nodes.
+    let replaced = within(60, "two replacements running elsewhere", || {
+        let pods = get_json(&skiff, &["get", "pods", "-l", "app=web"]);
+        let elsewhere: Vec<Value> = pods["items"]
+            .as_array()?
+            .iter()
+            .filter(|p| running(p) && p["spec"]["nodeName"] != "runaway")
+            .cloned()
+            .collect();
+        (elsewhere.len() == 2).then_some(elsewhere)
+    });
+    for p in &replaced {
+        let node = p["spec"]["nodeName"].as_str().unwrap();
+        assert!(node.starts_with("skiff-node-"), "{node}");
+    }
+    for old in on("runaway") {
+        assert!(old["metadata"]["deletionTimestamp"].is_string(), "{old}");
+        assert_eq!(
+            condition(&old, "DisruptionTarget").unwrap()["reason"],
+            "DeletionByTaintManager"
+        );
+    }
+    let rs = get_json(&skiff, &["get", "rs", "web"]);
+    assert_eq!(rs["status"]["readyReplicas"], 2);
 }
