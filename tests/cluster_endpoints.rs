@@ -445,3 +445,70 @@ subsets:
         rv
     );
 }
+
+#[test]
+fn an_exposed_deployment_on_simulated_nodes_follows_scaling_and_readiness() {
+    let skiff = Skiff::start_with(&["--simulated-nodes", "2"]);
+    skiff.kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/pause:3.10",
+        "--replicas=3",
+        "--port=8080",
+    ]);
+    let out = skiff.kubectl(&["expose", "deployment", "web", "--port", "80", "--target-port", "8080"]);
+    assert_eq!(out.trim(), "service/web exposed");
+    let ready = |s: &Value| -> Vec<Value> {
+        s["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["conditions"]["ready"] == true)
+            .cloned()
+            .collect()
+    };
+    let slice = common::eventually("three ready endpoints", || {
+        let s = slices(&skiff, "default", "web");
+        (s.len() == 1 && ready(&s[0]).len() == 3).then(|| s[0].clone())
+    });
+    for ep in ready(&slice) {
+        let ip = ep["addresses"][0].as_str().unwrap();
+        assert!(ip.starts_with("10.244."), "{ip} is not from a node's pod CIDR");
+        assert!(ep["nodeName"].as_str().unwrap().starts_with("skiff-node-"), "{ep}");
+        assert_eq!(ep["targetRef"]["kind"], "Pod");
+    }
+    for kubectl in kubectls() {
+        let d = described_endpoints(&skiff, &kubectl, "default", "web");
+        assert_eq!(d.split(',').filter(|e| e.ends_with(":8080")).count(), 3, "{d}");
+    }
+
+    skiff.kubectl(&["scale", "deployment", "web", "--replicas=1"]);
+    common::eventually("one endpoint left", || {
+        let s = slices(&skiff, "default", "web");
+        (s.len() == 1 && s[0]["endpoints"].as_array().is_some_and(|e| e.len() == 1)).then_some(())
+    });
+
+    // A new revision whose pods never become Ready: the rollout waits, the new pod is listed
+    // not ready (not serving), and describe keeps showing only the old one.
+    let patch = r#"{"spec":{"template":{"metadata":{"annotations":{"sim.skiff.dev/ready":"false"}}}}}"#;
+    skiff.kubectl(&["patch", "deployment", "web", "--type=merge", "-p", patch]);
+    let slice = common::eventually("a not-ready endpoint beside the ready one", || {
+        let s = slices(&skiff, "default", "web");
+        let eps = s.first()?["endpoints"].as_array()?.clone();
+        let unready = eps.iter().filter(|e| e["conditions"]["ready"] == false).count();
+        (eps.len() == 2 && unready == 1).then(|| s[0].clone())
+    });
+    let unready = slice["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["conditions"]["ready"] == false)
+        .unwrap();
+    assert_eq!(unready["conditions"]["serving"], false);
+    let ok = ready(&slice)[0]["addresses"][0].as_str().unwrap().to_string();
+    assert_eq!(
+        described_endpoints(&skiff, Path::new("/usr/bin/kubectl"), "default", "web"),
+        format!("{ok}:8080")
+    );
+}
