@@ -386,6 +386,18 @@ fn conditions_and_cordoning_become_no_schedule_taints() {
             .is_empty()
             .then_some(())
     });
+    // The beta OS and arch labels follow the stable ones.
+    skiff.kubectl(&[
+        "label",
+        "node",
+        "busy",
+        "kubernetes.io/os=linux",
+        "kubernetes.io/arch=amd64",
+    ]);
+    within(20, "the beta labels", || {
+        let labels = get_json(&skiff, &["get", "node", "busy"])["metadata"]["labels"].clone();
+        (labels["beta.kubernetes.io/os"] == "linux" && labels["beta.kubernetes.io/arch"] == "amd64").then_some(())
+    });
 }
 
 #[test]

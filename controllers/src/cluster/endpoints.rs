@@ -84,7 +84,13 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
             if gone {
                 let namespace = svc.namespace().unwrap_or_default();
                 let name = svc.name_any();
-                gone_ctx.trigger_times.forget(&format!("{namespace}/{name}"));
+                let key = format!("{namespace}/{name}");
+                gone_ctx.trigger_times.forget(&key);
+                gone_ctx
+                    .replaced
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(&key);
                 let client = gone_ctx.client.clone();
                 tokio::spawn(async move { delete_endpoints(client, &namespace, &name).await });
             }

@@ -257,6 +257,7 @@ impl Lifecycle {
             .or_insert_with(|| TaintQueue::new(Instant::now()));
         if node_event {
             self.no_schedule_pass(&node).await;
+            self.reconcile_labels(&node).await;
         }
         let saved = self.health.get(name).cloned();
         let mut assessment: Option<Assessment> = None;
@@ -429,6 +430,34 @@ impl Lifecycle {
         }
         if let Err(e) = taints::swap(&self.client, node, &add, &remove).await {
             tracing::warn!(node = %node.name_any(), error = %e, "failed to taint NoSchedule on node");
+        }
+    }
+
+    /// The beta OS and architecture labels follow the stable ones (upstream's
+    /// reconcileNodeLabels).
+    async fn reconcile_labels(&self, node: &Node) {
+        let labels = node.labels();
+        let mut update = serde_json::Map::new();
+        for (primary, secondary) in [
+            ("kubernetes.io/os", "beta.kubernetes.io/os"),
+            ("kubernetes.io/arch", "beta.kubernetes.io/arch"),
+        ] {
+            if let Some(value) = labels.get(primary) {
+                if labels.get(secondary) != Some(value) {
+                    update.insert(secondary.into(), value.clone().into());
+                }
+            }
+        }
+        if update.is_empty() {
+            return;
+        }
+        let patch = serde_json::json!({"metadata": {"labels": update}});
+        let api: Api<Node> = Api::all(self.client.clone());
+        if let Err(e) = api
+            .patch(&node.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            tracing::warn!(node = %node.name_any(), error = %e, "failed to reconcile labels for node");
         }
     }
 
