@@ -155,9 +155,7 @@ pub fn scaled(value: &IntOrString, total: i32) -> Result<i32, String> {
         IntOrString::Int(n) => Ok(*n),
         IntOrString::String(s) => {
             let Some(p) = s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) else {
-                return Err(format!(
-                    "invalid value for IntOrString: invalid type: string is not a percentage"
-                ));
+                return Err("invalid value for IntOrString: invalid type: string is not a percentage".into());
             };
             Ok(((p * i64::from(total)) as f64 / 100.0).ceil() as i32)
         }

@@ -214,6 +214,8 @@ pub fn subsets_for(service: &Service, pods: &[Arc<Pod>]) -> Vec<EndpointSubset> 
 
 type PortId = (String, i32, String, Option<String>);
 type AddressId = (String, String);
+/// Per port (None: no ports), the port and each address with whether it is ready there.
+type ByPort = BTreeMap<Option<PortId>, (Option<EndpointPort>, BTreeMap<AddressId, bool>)>;
 
 fn port_id(p: &EndpointPort) -> PortId {
     (
@@ -237,7 +239,7 @@ fn address_id(a: &EndpointAddress) -> AddressId {
 pub fn repack(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
     let mut all: BTreeMap<AddressId, EndpointAddress> = BTreeMap::new();
     // None is the sentinel port of subsets without ports.
-    let mut by_port: BTreeMap<Option<PortId>, (Option<EndpointPort>, BTreeMap<AddressId, bool>)> = BTreeMap::new();
+    let mut by_port: ByPort = BTreeMap::new();
     for subset in &subsets {
         let ports: Vec<Option<&EndpointPort>> = match subset.ports.as_deref() {
             Some(ports) if !ports.is_empty() => ports.iter().map(Some).collect(),

@@ -211,9 +211,12 @@ fn address_endpoint(address: &EndpointAddress, ready: bool) -> Option<(Endpoint,
     Some((endpoint, kind))
 }
 
+/// The ports and endpoints of one (address type, port set).
+type Group = (Vec<EndpointPort>, BTreeMap<EndpointKey, Endpoint>);
+
 /// Desired endpoints by (address type, port set), with their ports.
 struct Desired {
-    groups: BTreeMap<(String, PortKey), (Vec<EndpointPort>, BTreeMap<EndpointKey, Endpoint>)>,
+    groups: BTreeMap<(String, PortKey), Group>,
     invalid: usize,
     skipped: usize,
 }

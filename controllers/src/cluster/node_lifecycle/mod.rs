@@ -571,10 +571,7 @@ impl Lifecycle {
         let now = Instant::now();
         let zones: Vec<String> = self.tainters.keys().cloned().collect();
         for zone in zones {
-            loop {
-                let Some(name) = self.tainters.get_mut(&zone).and_then(|q| q.pop(now)) else {
-                    break;
-                };
+            while let Some(name) = self.tainters.get_mut(&zone).and_then(|q| q.pop(now)) {
                 let Some(node) = self.nodes.get(None, &name) else {
                     continue;
                 };
