@@ -24,37 +24,33 @@ const NODES: [(&str, &str, &str, &str); 3] = [
 const TOLERATE_GPU: &str = "  tolerations:\n  - {key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}\n";
 
 impl Cluster {
-    /// A server with the three nodes, each with 4 cpus, 8Gi and 110 pods allocatable.
+    /// A server with the three simulated nodes, each with 4 cpus, 8Gi and 110 pods allocatable.
     fn start() -> Cluster {
-        let skiff = Skiff::start();
         let dir = tempfile::tempdir().unwrap();
-        let kubectl = common::kubectls().pop().expect("a kubectl");
-        let cluster = Cluster { skiff, dir, kubectl };
+        let mut config = String::new();
         for (name, zone, disk, taint) in NODES {
             let taints = match taint.split_once('=') {
-                Some((k, v)) => format!("  taints:\n  - {{key: {k}, value: {v}, effect: NoSchedule}}\n"),
-                None => String::new(),
+                Some((k, v)) => format!("[{{key: {k}, value: {v}, effect: NoSchedule}}]"),
+                None => "[]".into(),
             };
-            let yaml = format!(
-                "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  labels:\n    kubernetes.io/hostname: {name}\n    \
-                 topology.kubernetes.io/zone: {zone}\n    disk: {disk}\nspec:\n{taints}"
-            );
-            cluster.k(&[
-                "create",
-                "-f",
-                &write(cluster.dir.path(), &format!("{name}.yaml"), &yaml),
-            ]);
-            let status = r#"{"status":{"capacity":{"cpu":"4","memory":"8Gi","pods":"110"},"allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"kubelet is posting ready status"}]}}"#;
-            cluster.k(&[
-                "patch",
-                "node",
-                name,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                status,
-            ]);
+            config.push_str(&format!(
+                "- name: {name}\n  labels: {{topology.kubernetes.io/zone: {zone}, disk: {disk}}}\n  taints: {taints}\n  \
+                 capacity: {{cpu: \"4\", memory: 8Gi, pods: \"110\"}}\n"
+            ));
         }
+        let file = write(dir.path(), "nodes.yaml", &config);
+        let skiff = Skiff::start_with(&["--node-config", &file]);
+        let kubectl = common::kubectls().pop().expect("a kubectl");
+        let cluster = Cluster { skiff, dir, kubectl };
+        eventually("three Ready nodes", || {
+            let ready = cluster.k(&[
+                "get",
+                "nodes",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}",
+            ]);
+            (ready.matches("=True").count() == 3).then_some(())
+        });
         cluster
     }
 
@@ -128,6 +124,13 @@ fn pods_land_where_their_constraints_allow() {
     let node = c.node_of("p1");
     assert!(node == "node-a" || node == "node-b", "p1 on {node}");
     assert_eq!(c.wide("p1").0, node);
+    // The node runs it: Running, with a pod IP in the wide listing.
+    let ip = eventually("p1 to run with an IP", || {
+        let out = c.k(&["get", "pod", "p1", "-o", "wide", "--no-headers"]);
+        let cols: Vec<&str> = out.split_whitespace().collect();
+        (cols.get(2) == Some(&"Running") && cols.get(5).is_some_and(|ip| ip.contains('.'))).then(|| cols[5].to_string())
+    });
+    assert_eq!(c.field("p1", ".status.podIP"), ip);
     let describe = c.k(&["describe", "pod", "p1"]);
     let node_line = describe.lines().find(|l| l.starts_with("Node:")).unwrap_or("");
     assert!(node_line.contains(&node), "{node_line}");
@@ -222,15 +225,18 @@ fn pods_land_where_their_constraints_allow() {
     c.pod("manual", "app: x", &format!("  nodeName: node-c\n{}", container("")));
     assert_eq!(c.field("manual", ".spec.nodeName"), "node-c");
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let events = c.k(&[
+    let reasons = c.k(&[
         "get",
         "events",
         "--field-selector",
         "involvedObject.name=manual",
         "-o",
-        "name",
+        "jsonpath={.items[*].reason}",
     ]);
-    assert_eq!(events, "", "the scheduler leaves manually scheduled pods alone");
+    assert!(
+        !reasons.contains("Scheduled") && !reasons.contains("FailedScheduling"),
+        "the scheduler leaves manually scheduled pods alone: {reasons}"
+    );
 
     // Another scheduler's pods are left alone too.
     c.pod(
@@ -330,7 +336,9 @@ fn resources_and_preemption() {
 
     // Requests add up: two 3-cpu pods take node-a and node-b.
     let classes = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: low\nvalue: 100\n---\n\
-                   apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\nvalue: 1000\n";
+                   apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\nvalue: 1000\n---\n\
+                   apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high-polite\nvalue: 1000\n\
+                   preemptionPolicy: Never\n";
     c.k(&["create", "-f", &write(c.dir.path(), "classes.yaml", classes)]);
     c.pod(
         "low-a",
@@ -355,10 +363,7 @@ fn resources_and_preemption() {
     c.pod(
         "polite",
         "app: x",
-        &format!(
-            "  priorityClassName: high\n  preemptionPolicy: Never\n{}",
-            container("2")
-        ),
+        &format!("  priorityClassName: high-polite\n{}", container("2")),
     );
     assert_eq!(
         c.failed_scheduling("polite"),
@@ -370,7 +375,7 @@ fn resources_and_preemption() {
     // A high-priority pod preempts one low-priority pod and is nominated to its node.
     c.pod(
         "important",
-        "app: y",
+        "app: vip",
         &format!("  priorityClassName: high\n{}", container("2")),
     );
     let nominated = eventually("a nominated node", || {
