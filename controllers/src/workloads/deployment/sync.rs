@@ -72,7 +72,14 @@ pub async fn sync(d: Arc<Deployment>, ctx: &Context) -> Result<Action, Error> {
         // Keep what this sync found out (conditions, collisionCount) even when a step failed.
         let _ = s.write_status().await;
     }
-    result?;
+    match result {
+        // A ReplicaSet changed under a write: the shared watch brings the newer version (and a
+        // sync with it); look again soon in any case, without counting it as a failure.
+        Err(Error::Api(kube::Error::Api(status))) if status.code == 409 => {
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
+        other => other?,
+    }
     Ok(match s.requeue {
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
