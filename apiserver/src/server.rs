@@ -66,7 +66,8 @@ impl ApiServer {
         Ok(server)
     }
 
-    /// Create what every cluster has before serving: the system namespaces and the `kubernetes` Service.
+    /// Create what every cluster has before serving: the system namespaces, the system
+    /// PriorityClasses and the `kubernetes` Service.
     async fn bootstrap(&self) -> anyhow::Result<()> {
         let resources = self.state.index.snapshot();
         let Some(namespaces) = resources.lookup("", "v1", "namespaces") else {
@@ -82,6 +83,26 @@ impl ApiServer {
                 Ok(_) => {}
                 Err(e) if e.code == 409 => {}
                 Err(e) => anyhow::bail!("creating namespace {name}: {e}"),
+            }
+        }
+        if let Some(classes) = resources.lookup("scheduling.k8s.io", "v1", "priorityclasses") {
+            let scope = Scope {
+                resource: classes,
+                namespace: None,
+            };
+            for (name, value, description) in crate::registry::kinds::SYSTEM_PRIORITY_CLASSES {
+                let class = serde_json::json!({
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": name},
+                    "value": value,
+                    "description": description,
+                });
+                match self.state.store.create(scope, class, &WriteOptions::default()).await {
+                    Ok(_) => {}
+                    Err(e) if e.code == 409 => {}
+                    Err(e) => anyhow::bail!("creating PriorityClass {name}: {e}"),
+                }
             }
         }
         if let Some(services) = resources.lookup("", "v1", "services") {

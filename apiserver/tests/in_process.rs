@@ -148,7 +148,9 @@ async fn built_in_bodies_put_kind_first_and_end_with_a_newline() {
     let server = ApiServer::in_memory().await.unwrap();
     let client = server.client();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    api.create(&PostParams::default(), &configmap("order", "a")).await.unwrap();
+    api.create(&PostParams::default(), &configmap("order", "a"))
+        .await
+        .unwrap();
     let get = |path: &str| {
         let request = http::Request::get(path).body(Vec::new()).unwrap();
         let client = client.clone();
@@ -159,14 +161,26 @@ async fn built_in_bodies_put_kind_first_and_end_with_a_newline() {
         String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
     };
     let object = body(get("/api/v1/namespaces/default/configmaps/order").await).await;
-    assert!(object.starts_with(r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"#), "{object}");
+    assert!(
+        object.starts_with(r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"#),
+        "{object}"
+    );
     assert!(object.ends_with("}\n"), "{object:?}");
     let list = body(get("/api/v1/namespaces/default/configmaps").await).await;
     // Items of a typed list carry no type, as upstream's.
-    assert!(list.starts_with(r#"{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"#), "{list}");
-    assert!(list.contains(r#""items":[{"metadata":{"#) && !list.contains(r#""kind":"ConfigMap","#), "{list}");
+    assert!(
+        list.starts_with(r#"{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"#),
+        "{list}"
+    );
+    assert!(
+        list.contains(r#""items":[{"metadata":{"#) && !list.contains(r#""kind":"ConfigMap","#),
+        "{list}"
+    );
     let missing = get("/api/v1/namespaces/default/configmaps/none").await;
     assert_eq!(missing.status(), 404);
     let status = body(missing).await;
-    assert!(status.starts_with(r#"{"kind":"Status","apiVersion":"v1""#) && status.ends_with("}\n"), "{status:?}");
+    assert!(
+        status.starts_with(r#"{"kind":"Status","apiVersion":"v1""#) && status.ends_with("}\n"),
+        "{status:?}"
+    );
 }

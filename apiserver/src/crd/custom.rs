@@ -21,6 +21,11 @@ pub struct CustomResource {
 }
 
 impl Strategy for CustomResource {
+    /// Upstream's custom resource registry sets ReturnDeletedObject.
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         if let Some(schema) = &self.schema {
             schema::prune(schema, obj);

@@ -1,7 +1,6 @@
 //! The HTTP layer: routes discovery, OpenAPI, health and resource requests; negotiates content;
 //! answers every error as a metav1.Status. Handlers are thin: the registry does the work.
 
-mod binding;
 mod discovery;
 mod metadata;
 mod metrics;

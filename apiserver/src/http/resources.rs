@@ -1,7 +1,6 @@
 //! The resource handler: one thin path for every verb on every resource, delegating to the generic
 //! store and rendering the result in the negotiated format.
 
-use super::binding;
 use super::metadata;
 use super::negotiate::{self, BodyType, Output};
 use super::params::Params;
@@ -63,8 +62,14 @@ async fn serve(
         if !known {
             return Err(ApiError::unknown_resource());
         }
-        let binding = sub == "binding" && info.verb == "create";
-        if !binding && (!matches!(sub, "status" | "finalize" | "scale") || !matches!(info.verb, "get" | "update" | "patch")) {
+        let allowed = match sub {
+            "status" | "finalize" | "scale" => matches!(info.verb, "get" | "update" | "patch"),
+            "binding" | "eviction" => info.verb == "create",
+            "log" => info.verb == "get",
+            "exec" | "attach" | "portforward" => matches!(info.verb, "get" | "create"),
+            _ => false,
+        };
+        if !allowed {
             return Err(ApiError::method_not_allowed());
         }
     } else if !resource.verbs.iter().any(|v| v == info.verb) {
@@ -82,11 +87,15 @@ async fn serve(
         resource: &resource,
         namespace,
     };
-    let output = negotiate::output(headers, false)?;
-    let include = IncludeObject::parse(params.get("includeObject"));
     let name = info.name.as_deref().unwrap_or("");
     let subresource = info.subresource.as_deref();
     let store = &state.store;
+    if let Some(sub @ ("log" | "exec" | "attach" | "portforward")) = subresource {
+        // Connections to the kubelet (websocket or SPDY upgrades): answered before negotiating.
+        return Err(crate::registry::pods::connect(store, scope, name, sub, params.get("container")).await?);
+    }
+    let output = negotiate::output(headers, false)?;
+    let include = IncludeObject::parse(params.get("includeObject"));
     match info.verb {
         "get" if subresource == Some("scale") => {
             let object = store.get(scope, name).await?;
@@ -151,15 +160,27 @@ async fn serve(
             Ok(response::encoded(StatusCode::OK, output, body))
         }
         "watch" => watch(state, resource.clone(), namespace, &params, output, include).await,
-        "create" if subresource == Some("binding") || resource.plural == "bindings" => {
+        "create" if subresource == Some("binding") || (resource.group.is_empty() && resource.plural == "bindings") => {
             let binding = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
-            let pods = binding::pods_of(&state.index.snapshot())?;
+            let resources = state.index.snapshot();
+            let pods = resources
+                .lookup("", "v1", "pods")
+                .ok_or_else(ApiError::unknown_resource)?;
             let scope = Scope {
-                resource: &pods,
+                resource: pods,
                 namespace,
             };
             let url_name = subresource.map(|_| name);
-            binding::bind(store, scope, url_name, &binding, &params.write()?, output).await
+            let status = crate::registry::pods::bind(store, scope, url_name, &binding, &params.write()?).await?;
+            Ok(response::value(StatusCode::CREATED, output, &status))
+        }
+        "create" if subresource == Some("eviction") => {
+            let eviction = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let resources = state.index.snapshot();
+            let (code, status) =
+                crate::registry::pods::evict(store, &resources, scope, name, &eviction, params.dry_run()?).await?;
+            let code = StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED);
+            Ok(response::value(code, output, &status))
         }
         "create" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
@@ -220,7 +241,7 @@ async fn serve(
             let opts = params.delete(optional_body(&body, headers)?)?;
             match store.delete(scope, name, &opts).await? {
                 Deleted::Pending(json) => Ok(render_one(&resource, output, include, StatusCode::OK, json)),
-                Deleted::Gone(json) if resource.builtin_schema.is_none() => {
+                Deleted::Gone(json) if resource.strategy.returns_deleted_object() => {
                     Ok(render_one(&resource, output, include, StatusCode::OK, json))
                 }
                 Deleted::Gone(json) => {
@@ -242,13 +263,7 @@ async fn serve(
         "deletecollection" => {
             let opts = params.delete(optional_body(&body, headers)?)?;
             let deleted = store.delete_collection(scope, &params.list()?, &opts).await?;
-            let body = response::list_json(
-                &resource,
-                store.cache().revision(),
-                None,
-                None,
-                &deleted,
-            );
+            let body = response::list_json(&resource, store.cache().revision(), None, None, &deleted);
             Ok(response::encoded(StatusCode::OK, output, body))
         }
         _ => Err(ApiError::method_not_allowed()),

@@ -57,7 +57,19 @@ pub fn error(err: ApiError) -> Response {
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
     body.push(b'\n');
-    raw(status, JSON, body)
+    let mut response = raw(status, JSON, body);
+    // As upstream, a Status asking clients to wait says so in Retry-After too.
+    let retry_after = err
+        .details
+        .as_ref()
+        .and_then(|d| d.get("retryAfterSeconds"))
+        .and_then(serde_json::Value::as_i64);
+    if let Some(seconds) = retry_after.filter(|s| *s > 0) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 impl IntoResponse for ApiError {
@@ -123,7 +135,12 @@ mod tests {
 
     #[tokio::test]
     async fn json_bodies_and_errors_end_with_a_newline() {
-        let object = body(encoded(StatusCode::OK, Output::Json, Bytes::from_static(b"{\"kind\":\"Pod\"}"))).await;
+        let object = body(encoded(
+            StatusCode::OK,
+            Output::Json,
+            Bytes::from_static(b"{\"kind\":\"Pod\"}"),
+        ))
+        .await;
         assert_eq!(&object[..], b"{\"kind\":\"Pod\"}\n");
         let status = body(error(ApiError::bad_request("no"))).await;
         assert!(status.ends_with(b"}\n") && !status.ends_with(b"\n\n"), "{status:?}");

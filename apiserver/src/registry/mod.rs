@@ -5,12 +5,14 @@ pub mod strategy;
 
 pub use resource::{Resource, Subresource};
 pub use strategy::{Column, DefaultStrategy, FieldError, FieldErrorKind, PrinterColumn, ScalePaths, Strategy};
+pub mod admission;
 pub mod catalogue;
 mod conversions;
 pub mod definitions;
 pub mod fields;
 pub mod index;
 pub mod kinds;
+pub mod pods;
 pub mod selector;
 pub mod store;
 pub mod tables;

@@ -39,6 +39,50 @@ impl LabelSelector {
         self.0.iter().all(|r| r.matches(labels))
     }
 
+    /// A metav1.LabelSelector (`matchLabels`, `matchExpressions`), as upstream's
+    /// LabelSelectorAsSelector reads it; `Err` for an unknown operator or missing values.
+    pub fn from_structured(selector: &serde_json::Value) -> Result<Self, String> {
+        let mut requirements = Vec::new();
+        if let Some(labels) = selector.get("matchLabels").and_then(serde_json::Value::as_object) {
+            for (key, value) in labels {
+                requirements.push(Requirement::Equals(
+                    key.clone(),
+                    value.as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+        let expressions = selector.get("matchExpressions").and_then(serde_json::Value::as_array);
+        for expression in expressions.into_iter().flatten() {
+            let key = expression
+                .get("key")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let values: Vec<String> = expression
+                .get("values")
+                .and_then(serde_json::Value::as_array)
+                .map(|vs| vs.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            let operator = expression
+                .get("operator")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            requirements.push(match operator {
+                "In" if !values.is_empty() => Requirement::In(key, values),
+                "NotIn" if !values.is_empty() => Requirement::NotIn(key, values),
+                "Exists" => Requirement::Exists(key),
+                "DoesNotExist" => Requirement::NotExists(key),
+                "In" | "NotIn" => {
+                    return Err(format!(
+                        "values: Invalid value: []: for '{operator}' operator, values set can't be empty"
+                    ))
+                }
+                other => return Err(format!("\"{other}\" is not a valid label selector operator")),
+            });
+        }
+        Ok(LabelSelector(requirements))
+    }
+
     /// Parse `a=b,c!=d,e in (f,g),!h,i`.
     pub fn parse(input: &str) -> Result<Self, String> {
         let mut requirements = Vec::new();
@@ -192,6 +236,25 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn structured_selectors_match_like_string_ones() {
+        let s = LabelSelector::from_structured(&serde_json::json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}, {"key": "old", "operator": "DoesNotExist"}]
+        }))
+        .unwrap();
+        assert!(s.matches(&labels(&[("app", "web"), ("tier", "a")])));
+        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "a"), ("old", "1")])));
+        assert!(!s.matches(&labels(&[("app", "web")])));
+        assert!(LabelSelector::from_structured(&serde_json::json!({}))
+            .unwrap()
+            .is_empty());
+        assert!(LabelSelector::from_structured(
+            &serde_json::json!({"matchExpressions": [{"key": "k", "operator": "Near"}]})
+        )
+        .is_err());
     }
 
     #[test]

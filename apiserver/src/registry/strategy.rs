@@ -210,9 +210,22 @@ pub trait Strategy: Send + Sync {
     fn prepare_for_delete(&self, _obj: &mut Value) {}
 
     /// Seconds a deletion waits before the object goes (upstream's CheckGracefulDelete), given
-    /// the request's gracePeriodSeconds. 0: at once (once finalizers allow). Only pods wait.
+    /// the request's gracePeriodSeconds (negative ones already made 1). 0: at once (once
+    /// finalizers allow). Only pods wait.
     fn grace_period(&self, _obj: &Value, _requested: Option<i64>) -> i64 {
         0
+    }
+
+    /// Why this object may not be deleted at all (e.g. a built-in PriorityClass), as the reason
+    /// of a 403 Forbidden; `None` when it may.
+    fn delete_forbidden(&self, _obj: &Value) -> Option<String> {
+        None
+    }
+
+    /// Whether a DELETE that removed the object answers with the object rather than a Status
+    /// (upstream's `ReturnDeletedObject` of the kind's registry).
+    fn returns_deleted_object(&self) -> bool {
+        false
     }
 
     /// Whether `metadata.generation` follows spec changes (everything but a few kinds).

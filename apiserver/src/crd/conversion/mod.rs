@@ -8,7 +8,6 @@
 mod review;
 mod webhook;
 
-
 use crate::registry::resource::Converter;
 use crate::status::{ApiError, ApiResult};
 use crate::watch::WatchCache;

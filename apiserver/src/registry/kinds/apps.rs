@@ -3,7 +3,7 @@
 
 use super::meta::{keep_status, NameRule, Plain};
 use super::podspec::default_template;
-use super::podvalidation::validate_template;
+use super::podvalidation::validate_template_with;
 use super::validation::non_negative;
 use super::value::{child, set_default, set_default_str, str_of};
 use super::workload::{restart_always, selector_and_template, selector_immutable};
@@ -115,7 +115,15 @@ impl Workload {
         errs.extend(non_negative(spec, "minReadySeconds", "spec.minReadySeconds"));
         errs.extend(non_negative(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit"));
         errs.extend(selector_and_template(spec, self.noun()));
-        errs.extend(validate_template(spec.get("template"), "spec.template"));
+        // A StatefulSet's pods also get a volume per claim template, which its containers mount.
+        let claims: Vec<&str> = match self {
+            Workload::StatefulSet => super::value::items(spec, "volumeClaimTemplates")
+                .iter()
+                .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
+                .collect(),
+            _ => Vec::new(),
+        };
+        errs.extend(validate_template_with(spec.get("template"), "spec.template", &claims));
         errs.extend(restart_always(spec));
         match self {
             Workload::Deployment => errs.extend(deployment_strategy(spec)),
@@ -355,6 +363,29 @@ mod tests {
         let mut new = deployment();
         Workload::Deployment.prepare_for_update(&mut new, &json!({"status": {"replicas": 2}}));
         assert_eq!(new["status"]["replicas"], 2);
+    }
+
+    #[test]
+    fn statefulset_containers_may_mount_their_claim_templates() {
+        let mut s = deployment();
+        s["kind"] = json!("StatefulSet");
+        s["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "redis-data", "mountPath": "/data"}]);
+        s["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "redis-data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]);
+        Workload::StatefulSet.default(&mut s);
+        assert!(
+            Workload::StatefulSet.validate_create(&s).is_empty(),
+            "{:?}",
+            Workload::StatefulSet.validate_create(&s)
+        );
+        // Other workloads have no claim templates: the same mount names no volume.
+        let mut d = s.clone();
+        d["spec"]["volumeClaimTemplates"] = json!([]);
+        assert_eq!(
+            Workload::StatefulSet.validate_create(&d)[0].to_string(),
+            "spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"redis-data\""
+        );
     }
 
     #[test]

@@ -287,7 +287,6 @@ fn validate_schedule(schedule: &str) -> Vec<FieldError> {
     errs
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

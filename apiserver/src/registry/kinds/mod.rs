@@ -28,6 +28,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 pub use meta::NameRule;
+pub(crate) use policy::SYSTEM_PRIORITY_CLASSES;
 
 /// upstream's ObjectMeta validation (name, labels, annotations, finalizers), for kinds defined at
 /// run time.
@@ -99,6 +100,21 @@ fn plain(group: &str, kind: &str) -> Kind {
     Kind::new(names, meta::Plain { generation, status })
 }
 
+/// The built-in kinds whose upstream registry sets `ReturnDeletedObject: true`: a DELETE that
+/// removes one answers with the object, not a Status.
+fn returns_deleted_object(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        (
+            "",
+            "Pod" | "Service" | "ServiceAccount" | "Namespace" | "PersistentVolume" | "PersistentVolumeClaim"
+        ) | (
+            "storage.k8s.io",
+            "StorageClass" | "CSIDriver" | "CSINode" | "VolumeAttachment" | "VolumeAttributesClass"
+        )
+    )
+}
+
 /// Wraps a kind's rules with what every built-in kind shares: metadata validation, and upstream's
 /// table columns and selectable fields.
 struct Builtin {
@@ -146,6 +162,14 @@ impl Strategy for Builtin {
 
     fn grace_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
         self.rules.strategy.grace_period(obj, requested)
+    }
+
+    fn delete_forbidden(&self, obj: &Value) -> Option<String> {
+        self.rules.strategy.delete_forbidden(obj)
+    }
+
+    fn returns_deleted_object(&self) -> bool {
+        returns_deleted_object(&self.group, &self.kind)
     }
 
     fn columns(&self) -> Option<&[Column]> {

@@ -5,7 +5,7 @@ use super::meta::keep_status;
 use super::podspec::{default_pod, default_template};
 use super::podvalidation::{validate_pod_spec, validate_template};
 use super::validation::quantity;
-use super::value::{child, entries, items, set_default, set_default_str, str_of};
+use super::value::{child, entries, items, set_default_str};
 use crate::registry::{FieldError, Strategy};
 use serde_json::{json, Value};
 
@@ -21,13 +21,10 @@ impl Strategy for Pod {
 
     fn prepare_for_create(&self, obj: &mut Value) {
         if let Some(spec) = child(obj, "spec") {
-            // What the ServiceAccount and Priority admission plugins fill in upstream.
+            // What the ServiceAccount admission plugin fills in upstream (Priority and
+            // DefaultTolerationSeconds are registry/admission).
             set_default_str(spec, "serviceAccountName", "default");
             set_default_str(spec, "serviceAccount", "default");
-            if str_of(spec, "priorityClassName").is_empty() {
-                set_default(spec, "priority", json!(0));
-                set_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
-            }
         }
         let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
         let mut status = json!({"phase": "Pending", "qosClass": qos_class(&spec)});
@@ -51,7 +48,10 @@ impl Strategy for Pod {
     /// Upstream's pod CheckGracefulDelete: the request's grace, else the spec's
     /// terminationGracePeriodSeconds (30); pods never scheduled or already terminated go at once.
     fn grace_period(&self, pod: &Value, requested: Option<i64>) -> i64 {
-        let unscheduled = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty);
+        let unscheduled = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
         let terminated = matches!(
             pod.pointer("/status/phase").and_then(Value::as_str),
             Some("Succeeded" | "Failed")
@@ -63,7 +63,10 @@ impl Strategy for Pod {
             .pointer("/spec/terminationGracePeriodSeconds")
             .and_then(Value::as_i64)
             .unwrap_or(30);
-        requested.unwrap_or(default).max(0)
+        match requested.unwrap_or(default) {
+            g if g < 0 => 1,
+            g => g,
+        }
     }
 
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
@@ -174,8 +177,6 @@ mod tests {
         Pod.prepare_for_create(&mut p);
         assert_eq!(p["status"], json!({"phase": "Pending", "qosClass": "BestEffort"}));
         assert_eq!(p["spec"]["serviceAccountName"], "default");
-        assert_eq!(p["spec"]["priority"], 0);
-        assert_eq!(p["spec"]["preemptionPolicy"], "PreemptLowerPriority");
         assert!(Pod.validate_create(&p).is_empty());
     }
 

@@ -10,6 +10,12 @@ use std::collections::HashSet;
 
 /// ValidatePodTemplateSpec at `path` (e.g. `spec.template`); a missing template is required.
 pub fn validate_template(template: Option<&Value>, path: &str) -> Vec<FieldError> {
+    validate_template_with(template, path, &[])
+}
+
+/// [`validate_template`] where containers may also mount `claims` (a StatefulSet's
+/// volumeClaimTemplates, which become volumes of its pods).
+pub fn validate_template_with(template: Option<&Value>, path: &str, claims: &[&str]) -> Vec<FieldError> {
     let Some(template) = template.filter(|t| !t.is_null()) else {
         return vec![FieldError::required(path, "")];
     };
@@ -17,17 +23,24 @@ pub fn validate_template(template: Option<&Value>, path: &str) -> Vec<FieldError
     let meta = template.get("metadata").unwrap_or(&empty);
     let mut errs = validation::labels(meta, "labels", &format!("{path}.metadata.labels"));
     errs.extend(validation::annotations(meta, &format!("{path}.metadata.annotations")));
-    errs.extend(validate_pod_spec(
+    errs.extend(validate_pod_spec_with(
         template.get("spec").unwrap_or(&empty),
         &format!("{path}.spec"),
+        claims,
     ));
     errs
 }
 
 /// ValidatePodSpec at `path` (e.g. `spec` or `spec.template.spec`).
 pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
+    validate_pod_spec_with(spec, path, &[])
+}
+
+/// ValidatePodSpec where `claims` count as volumes too.
+fn validate_pod_spec_with(spec: &Value, path: &str, claims: &[&str]) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let volumes = validate_volumes(spec, path, &mut errs);
+    let mut volumes = validate_volumes(spec, path, &mut errs);
+    volumes.extend(claims.iter().copied());
     if items(spec, "containers").is_empty() {
         errs.push(FieldError::required(format!("{path}.containers"), ""));
     }

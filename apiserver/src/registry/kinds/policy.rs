@@ -77,10 +77,19 @@ pub struct PriorityClass;
 
 /// upstream's HighestUserDefinablePriority.
 const HIGHEST_USER_PRIORITY: i64 = 1_000_000_000;
-/// The system priority classes the apiserver creates itself.
-const SYSTEM_CLASSES: &[(&str, i64)] = &[
-    ("system-node-critical", 2_000_001_000),
-    ("system-cluster-critical", 2_000_000_000),
+/// The system priority classes the apiserver creates itself: name, value and description
+/// (upstream's SystemPriorityClasses).
+pub(crate) const SYSTEM_PRIORITY_CLASSES: &[(&str, i64, &str)] = &[
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+    ),
 ];
 
 impl Strategy for PriorityClass {
@@ -93,9 +102,9 @@ impl Strategy for PriorityClass {
         let value = obj.get("value").and_then(Value::as_i64).unwrap_or(0);
         let mut errs = Vec::new();
         if name.starts_with("system-") {
-            let problem = match SYSTEM_CLASSES.iter().find(|(n, _)| *n == name) {
+            let problem = match SYSTEM_PRIORITY_CLASSES.iter().find(|(n, _, _)| *n == name) {
                 None => Some(format!("{name} is not a known system priority class")),
-                Some((_, v)) if *v != value => Some(format!("value of {name} PriorityClass must be {v}")),
+                Some((_, v, _)) if *v != value => Some(format!("value of {name} PriorityClass must be {v}")),
                 Some(_) if obj.get("globalDefault").and_then(Value::as_bool) == Some(true) => {
                     Some(format!("globalDefault of {name} PriorityClass must be false"))
                 }
@@ -142,6 +151,14 @@ impl Strategy for PriorityClass {
 
     fn tracks_generation(&self) -> bool {
         false
+    }
+
+    fn delete_forbidden(&self, obj: &Value) -> Option<String> {
+        let name = super::meta::name(obj);
+        SYSTEM_PRIORITY_CLASSES
+            .iter()
+            .any(|(n, _, _)| *n == name)
+            .then(|| "this is a system priority class and cannot be deleted".to_string())
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::value::{entries, str_of};
 use crate::registry::FieldError;
-use skiff_machinery::quantity::{Quantity, FORMAT_MESSAGE};
 use serde_json::{json, Value};
+use skiff_machinery::quantity::{Quantity, FORMAT_MESSAGE};
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";

@@ -30,7 +30,8 @@ pub async fn served(resource: &Resource, objects: Vec<Arc<CachedObject>>) -> Api
     let converted = converter.to_served(values).await?;
     let mut objects = objects;
     for (i, value) in pending.into_iter().zip(converted) {
-        let json = Bytes::from(serde_json::to_vec(&object::in_wire_order(resource, value)).map_err(ApiError::internal)?);
+        let json =
+            Bytes::from(serde_json::to_vec(&object::in_wire_order(resource, value)).map_err(ApiError::internal)?);
         // Unchanged objects keep their shared bytes.
         if json != objects[i].json {
             objects[i] = Arc::new(CachedObject {

@@ -11,7 +11,7 @@ mod write;
 pub use list::{ListOptions, ListResult};
 pub use service_ips::KUBERNETES_SERVICE_IP;
 pub use watch::{WatchOptions, WatchStream};
-pub use write::{DeleteOptions, Deleted, WriteOptions};
+pub use write::{DeleteOptions, Deleted, Preconditions, WriteOptions};
 
 use crate::registry::{Resource, ResourceIndex};
 use crate::status::{ApiError, ApiResult, Gr};
@@ -70,6 +70,41 @@ impl Store {
     fn get_cached(&self, scope: Scope<'_>, name: &str) -> Option<Arc<CachedObject>> {
         let key = object::object_key(scope.resource, scope.namespace, name);
         let prefix = scope.resource.storage_prefix();
+        self.cache.cache(&prefix).get(&key)
+    }
+
+    /// The live objects of a single-version built-in resource (`group`, `plural`), in one
+    /// namespace or all, as the watch cache holds them now (for admission and subresources that
+    /// consult other objects; callers wait for freshness first when they need it).
+    pub(crate) fn cached_objects(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Arc<CachedObject>> {
+        use std::ops::Bound;
+        let mut prefix = crate::watch::resource_prefix(group, plural);
+        if let Some(ns) = namespace {
+            prefix.push_str(ns);
+            prefix.push('/');
+        }
+        let cache_prefix = crate::watch::resource_prefix(group, plural);
+        let (snapshot, _) = self.cache.cache(&cache_prefix).snapshot();
+        let end = crate::storage::prefix_end(&prefix);
+        snapshot
+            .range::<_, str>((Bound::Included(prefix.as_str()), Bound::Excluded(end.as_str())))
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
+    /// One live object of a single-version built-in resource, as the watch cache holds it now.
+    pub(crate) fn cached_object(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Arc<CachedObject>> {
+        let prefix = crate::watch::resource_prefix(group, plural);
+        let key = match namespace {
+            Some(ns) => format!("{prefix}{ns}/{name}"),
+            None => format!("{prefix}{name}"),
+        };
         self.cache.cache(&prefix).get(&key)
     }
 

@@ -121,6 +121,14 @@ pub fn rfc3339_after(seconds: i64) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The RFC 3339 time `at` moved by `seconds`, rendered like [`now_rfc3339`]; `None` if `at` does
+/// not parse.
+pub fn rfc3339_shifted(at: &str, seconds: i64) -> Option<String> {
+    let at: jiff::Timestamp = at.parse().ok()?;
+    let moved = at.checked_add(jiff::SignedDuration::from_secs(seconds)).ok()?;
+    Some(moved.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 /// `generateName` plus five random characters from upstream's alphabet.
 pub fn generate_name(base: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";

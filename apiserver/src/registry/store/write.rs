@@ -1,8 +1,9 @@
 //! Writes: create, update (PUT, patches and subresources through one read-modify-write loop),
 //! delete with finalizers and preconditions, and deletecollection.
 
-use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339, rfc3339_after};
+use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339};
 use super::{convert, storage_error, Scope, Store};
+use crate::registry::admission::{self, Operation};
 use crate::registry::FieldError;
 use crate::status::{ApiError, ApiResult};
 use crate::storage::{StorageError, Write};
@@ -69,6 +70,8 @@ impl Store {
         } else {
             meta.shift_remove("namespace");
         }
+        // Admission names the object by its generateName while it has no name of its own.
+        let mut admitted_as = None;
         let name = match meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
             Some(name) => name.to_string(),
             None => match meta
@@ -77,6 +80,7 @@ impl Store {
                 .filter(|n| !n.is_empty())
             {
                 Some(base) => {
+                    admitted_as = Some(base.to_string());
                     let name = object::generate_name(base);
                     meta.insert("name".into(), json!(name));
                     name
@@ -113,6 +117,16 @@ impl Store {
             self.check_namespace(scope, &name).await?;
         }
         res.strategy.default(&mut obj);
+        // Admission reads the watch cache (as upstream's plugins read informers); the namespace
+        // check above already waited for it to be fresh.
+        admission::admit(
+            self,
+            res,
+            Operation::Create,
+            &mut obj,
+            None,
+            admitted_as.as_deref().unwrap_or(&name),
+        )?;
         res.strategy.prepare_for_create(&mut obj);
         let errors = res.strategy.validate_create(&obj);
         if !errors.is_empty() {
@@ -225,9 +239,13 @@ impl Store {
                 // Other subresources (namespaces/finalize) hand over exactly the object to store.
                 res.strategy.default(&mut new);
                 res.strategy.prepare_for_update(&mut new, &old);
+                admission::admit(self, res, Operation::Update, &mut new, Some(&old), name)?;
             }
+            // pods/binding writes the pod as its registry code built it, like upstream's
+            // BindingREST (straight to storage): no generation bump, no update validation.
+            let direct = subresource == Some("binding");
             carry_system_metadata(&mut new, &old, scope);
-            if res.strategy.tracks_generation() {
+            if res.strategy.tracks_generation() && !direct {
                 let generation = meta(&old)
                     .and_then(|m| m.get("generation"))
                     .and_then(Value::as_i64)
@@ -239,8 +257,7 @@ impl Store {
                 };
                 meta_mut(&mut new).insert("generation".into(), json!(bumped));
             }
-            // A binding is checked by its own request (http/binding.rs): it may set nodeName.
-            let errors = if subresource == Some("binding") {
+            let errors = if direct {
                 Vec::new()
             } else {
                 res.strategy.validate_update(&new, &old)
@@ -283,12 +300,18 @@ impl Store {
         Err(ApiError::modified(scope.gr(), name))
     }
 
-    /// Delete an object, or mark it for deletion while finalizers remain.
+    /// Delete an object, or mark it for deletion while finalizers remain or its grace period
+    /// (pods) runs.
     pub async fn delete(&self, scope: Scope<'_>, name: &str, opts: &DeleteOptions) -> ApiResult<Deleted> {
         let res = scope.resource;
+        // Negative grace periods count as one second (upstream's BeforeDelete).
+        let requested = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
         for _ in 0..RETRIES {
             let current = self.get(scope, name).await?;
             let mut obj = object::parse(&current.json)?;
+            if let Some(why) = res.strategy.delete_forbidden(&obj) {
+                return Err(ApiError::forbidden(scope.gr(), name, &why));
+            }
             if let Some(pre) = &opts.preconditions {
                 if let Some(uid) = pre.uid.as_deref().filter(|u| Some(*u) != meta_str(&obj, "uid")) {
                     return Err(ApiError::conflict(
@@ -316,24 +339,32 @@ impl Store {
                 }
             }
             let dry_run = !opts.dry_run.is_empty();
-            let grace = res.strategy.grace_period(&obj, opts.grace_period_seconds);
             let pending = res.strategy.deletion_pending(&obj);
-            let already_deleting = meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
-            let current_grace = meta(&obj)
-                .and_then(|m| m.get("deletionGracePeriodSeconds"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            // A later delete may shorten a graceful deletion (to 0: delete now), never lengthen it.
-            let shortens = already_deleting && grace < current_grace;
-            if already_deleting && !shortens {
-                return Ok(Deleted::Pending(current.json.clone()));
-            }
-            if grace > 0 || pending {
-                if !already_deleting {
+            let mark = match deletion_mark(&obj, res.strategy.as_ref(), requested) {
+                Mark::Keep => return Ok(Deleted::Pending(current.json.clone())),
+                Mark::At { timestamp, grace } if grace > 0 || pending => Some((timestamp, grace)),
+                Mark::DeleteNow if pending => {
+                    // Finalizers hold it: marked now (once), with no grace left.
+                    if meta_str(&obj, "deletionTimestamp").is_some() {
+                        return Ok(Deleted::Pending(current.json.clone()));
+                    }
+                    Some((now_rfc3339(), 0))
+                }
+                Mark::At { .. } | Mark::DeleteNow => None,
+            };
+            if let Some((timestamp, grace)) = mark {
+                let already = meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
+                if !already {
                     res.strategy.prepare_for_delete(&mut obj);
                 }
                 let meta = meta_mut(&mut obj);
-                meta.insert("deletionTimestamp".into(), json!(rfc3339_after(grace)));
+                if !already {
+                    // Upstream bumps the generation as a deletion starts.
+                    if let Some(generation) = meta.get("generation").and_then(Value::as_i64).filter(|g| *g > 0) {
+                        meta.insert("generation".into(), json!(generation + 1));
+                    }
+                }
+                meta.insert("deletionTimestamp".into(), json!(timestamp));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
                 let bytes = convert::to_storage(res, normalize(obj)).await?;
                 if dry_run {
@@ -412,6 +443,47 @@ impl Store {
     }
 }
 
+/// What a delete request does to an object's deletion state (upstream's rest.BeforeDelete).
+#[derive(Debug, PartialEq)]
+enum Mark {
+    /// A graceful deletion is already under way and the request does not shorten it.
+    Keep,
+    /// Mark (or re-mark) the object to go at `timestamp`, `grace` seconds after the request.
+    At { timestamp: String, grace: i64 },
+    /// Nothing waits: delete now (once finalizers allow).
+    DeleteNow,
+}
+
+fn deletion_mark(obj: &Value, strategy: &dyn crate::registry::Strategy, requested: Option<i64>) -> Mark {
+    let meta = meta(obj);
+    let Some(marked) = meta.and_then(|m| m.get("deletionTimestamp")).and_then(Value::as_str) else {
+        return match strategy.grace_period(obj, requested) {
+            0 => Mark::DeleteNow,
+            grace => Mark::At {
+                timestamp: object::rfc3339_after(grace),
+                grace,
+            },
+        };
+    };
+    let current = meta
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .map(|g| if g < 0 { 1 } else { g })
+        .unwrap_or(0);
+    if current == 0 {
+        // Marked with no grace left (finalizers hold it, or an earlier delete failed half way).
+        return Mark::DeleteNow;
+    }
+    match requested {
+        // Only a shorter grace period counts, measured from the first request.
+        Some(grace) if grace < current => Mark::At {
+            timestamp: object::rfc3339_shifted(marked, grace - current).unwrap_or_else(|| object::rfc3339_after(grace)),
+            grace,
+        },
+        _ => Mark::Keep,
+    }
+}
+
 /// Keep what clients may not change on update: identity, creation and deletion state.
 fn carry_system_metadata(new: &mut Value, old: &Value, scope: Scope<'_>) {
     let old_meta = meta(old).cloned().unwrap_or_default();
@@ -472,5 +544,71 @@ fn set_type(scope: Scope<'_>, obj: &mut Value) {
     if let Some(map) = obj.as_object_mut() {
         map.insert("apiVersion".into(), json!(scope.resource.api_version()));
         map.insert("kind".into(), json!(scope.resource.kind));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(meta: Value) -> Value {
+        json!({"metadata": meta, "spec": {"nodeName": "n1", "terminationGracePeriodSeconds": 30}, "status": {"phase": "Running"}})
+    }
+
+    fn strategy() -> std::sync::Arc<dyn crate::registry::Strategy> {
+        crate::registry::kinds::strategy_for("", "Pod")
+    }
+
+    #[test]
+    fn first_deletes_follow_the_kinds_grace_period() {
+        let s = strategy();
+        match deletion_mark(&pod(json!({"name": "p"})), s.as_ref(), None) {
+            Mark::At { grace, .. } => assert_eq!(grace, 30),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            deletion_mark(&pod(json!({"name": "p"})), s.as_ref(), Some(0)),
+            Mark::DeleteNow
+        );
+        let configmap = crate::registry::kinds::strategy_for("", "ConfigMap");
+        assert_eq!(
+            deletion_mark(&json!({"metadata": {}}), configmap.as_ref(), Some(60)),
+            Mark::DeleteNow
+        );
+    }
+
+    #[test]
+    fn later_deletes_only_shorten_from_the_first_request() {
+        let s = strategy();
+        let marked =
+            pod(json!({"name": "p", "deletionTimestamp": "2030-01-01T00:00:30Z", "deletionGracePeriodSeconds": 30}));
+        assert_eq!(deletion_mark(&marked, s.as_ref(), None), Mark::Keep);
+        assert_eq!(deletion_mark(&marked, s.as_ref(), Some(60)), Mark::Keep);
+        assert_eq!(
+            deletion_mark(&marked, s.as_ref(), Some(5)),
+            Mark::At {
+                timestamp: "2030-01-01T00:00:05Z".into(),
+                grace: 5
+            }
+        );
+        // Marked with no grace left (finalizers held it, or a delete failed half way): now.
+        let exhausted =
+            pod(json!({"name": "p", "deletionTimestamp": "2030-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0}));
+        assert_eq!(deletion_mark(&exhausted, s.as_ref(), None), Mark::DeleteNow);
+    }
+
+    #[test]
+    fn pods_go_at_once_when_unscheduled_or_finished() {
+        let s = strategy();
+        let mut unscheduled = pod(json!({"name": "p"}));
+        unscheduled["spec"]["nodeName"] = json!("");
+        assert_eq!(s.grace_period(&unscheduled, Some(10)), 0);
+        let mut done = pod(json!({"name": "p"}));
+        done["status"]["phase"] = json!("Succeeded");
+        assert_eq!(s.grace_period(&done, None), 0);
+        let mut negative = pod(json!({"name": "p"}));
+        negative["spec"]["terminationGracePeriodSeconds"] = json!(-5);
+        assert_eq!(s.grace_period(&negative, None), 1);
+        assert_eq!(s.grace_period(&pod(json!({})), Some(7)), 7);
     }
 }

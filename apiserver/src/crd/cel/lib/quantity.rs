@@ -81,9 +81,7 @@ fn to_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
 
 fn is_quantity<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {
     let [s] = take(args)?;
-    Ok(CowVal::owned(CelBool::from(
-        Exact::parse(text(s.as_ref())?).is_some(),
-    )))
+    Ok(CowVal::owned(CelBool::from(Exact::parse(text(s.as_ref())?).is_some())))
 }
 
 fn is_integer<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {

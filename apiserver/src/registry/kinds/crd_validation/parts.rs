@@ -1,8 +1,8 @@
 //! Upstream's checks of the parts of a CRD version: printer columns, subresources, selectable
 //! fields, and of the conversion settings.
 
-use super::path::{child, elements, index, text};
 use super::conversion::{validate_client_config, REVIEW_VERSIONS};
+use super::path::{child, elements, index, text};
 use crate::registry::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
 

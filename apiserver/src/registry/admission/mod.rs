@@ -1,0 +1,41 @@
+//! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
+//! subresources): Priority (a pod's priority from its PriorityClass; one globalDefault class) and
+//! DefaultTolerationSeconds. They run inside the generic store's create and update, after
+//! defaulting and before the kind's validation, and read other objects from the watch cache.
+
+mod priority;
+mod tolerations;
+
+use crate::registry::{Resource, Store};
+use crate::status::ApiResult;
+use serde_json::Value;
+
+/// The write being admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+}
+
+/// Mutate and check `obj` (the object about to be written; `old` is the stored one on update).
+/// `name` is the name errors carry (upstream's: the generateName while none is generated).
+pub(crate) fn admit(
+    store: &Store,
+    resource: &Resource,
+    op: Operation,
+    obj: &mut Value,
+    old: Option<&Value>,
+    name: &str,
+) -> ApiResult<()> {
+    match (resource.group.as_str(), resource.plural.as_str()) {
+        ("", "pods") => {
+            priority::admit_pod(store, op, obj, old, name)?;
+            if op == Operation::Create {
+                tolerations::admit_pod(obj);
+            }
+            Ok(())
+        }
+        ("scheduling.k8s.io", "priorityclasses") => priority::validate_class(store, op, obj),
+        _ => Ok(()),
+    }
+}
