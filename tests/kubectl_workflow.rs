@@ -464,6 +464,8 @@ fn get_all_events_expose_and_namespace_deletion() {
             "-n",
             &ns,
             "--sort-by=.lastTimestamp",
+            // The workload loops and the scheduler record events of their own about the app.
+            "--field-selector=involvedObject.kind=ConfigMap",
             "-o",
             "custom-columns=REASON:.reason",
         ]);
