@@ -264,11 +264,16 @@ impl Config {
 
 struct Ipam {
     client: Client,
-    set: Mutex<CidrSet>,
-    /// What each node was given, until its spec shows it.
-    given: Mutex<HashMap<String, Cidr>>,
+    /// One lock for the set and what was given: no lock order to get wrong.
+    state: Mutex<State>,
     recorder: Recorder,
     errors: ErrorBackoff,
+}
+
+struct State {
+    set: CidrSet,
+    /// What each node was given, until its spec shows it.
+    given: HashMap<String, Cidr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -309,18 +314,20 @@ pub fn start(informers: &Informers, config: Config) -> impl std::future::Future<
         let ipam = Arc::new(Ipam {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            set: Mutex::new(set),
-            given: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                set,
+                given: HashMap::new(),
+            }),
             errors: ErrorBackoff::default(),
         });
         if store.wait_until_ready().await.is_err() {
             return;
         }
         {
-            let mut set = ipam.set.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = ipam.lock();
             for node in store.state() {
                 for cidr in node_cidrs(&node) {
-                    set.occupy(&cidr);
+                    state.set.occupy(&cidr);
                 }
             }
         }
@@ -355,29 +362,41 @@ fn node_cidrs(node: &Node) -> Vec<Cidr> {
 }
 
 impl Ipam {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The range given to node `name`: the one it was given already, else a new one.
     fn assign(&self, name: &str) -> Result<Cidr, IpamError> {
-        let mut given = self.given.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(cidr) = given.get(name) {
+        let mut state = self.lock();
+        if let Some(cidr) = state.given.get(name) {
             return Ok(*cidr);
         }
-        let cidr = self.set.lock().unwrap_or_else(|p| p.into_inner()).allocate()?;
-        given.insert(name.to_string(), cidr);
+        let cidr = state.set.allocate()?;
+        state.given.insert(name.to_string(), cidr);
         Ok(cidr)
     }
 
-    fn release(&self, node: &Node) {
-        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
-        for cidr in node_cidrs(node) {
-            set.release(&cidr);
+    /// The node has its ranges: they are taken, and one given earlier that it did not take is freed.
+    fn took(&self, name: &str, existing: &[Cidr]) {
+        let mut state = self.lock();
+        for cidr in existing {
+            state.set.occupy(cidr);
         }
-        if let Some(given) = self
-            .given
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&node.name_any())
-        {
-            set.release(&given);
+        if let Some(earlier) = state.given.remove(name) {
+            if !existing.contains(&earlier) {
+                state.set.release(&earlier);
+            }
+        }
+    }
+
+    fn release(&self, node: &Node) {
+        let mut state = self.lock();
+        for cidr in node_cidrs(node) {
+            state.set.release(&cidr);
+        }
+        if let Some(given) = state.given.remove(&node.name_any()) {
+            state.set.release(&given);
         }
     }
 }
@@ -386,16 +405,7 @@ async fn reconcile(node: Arc<Node>, ipam: Arc<Ipam>) -> Result<Action, Error> {
     let name = node.name_any();
     let existing = node_cidrs(&node);
     if !existing.is_empty() {
-        let mut set = ipam.set.lock().unwrap_or_else(|p| p.into_inner());
-        for cidr in &existing {
-            set.occupy(cidr);
-        }
-        let mut given = ipam.given.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(earlier) = given.remove(&name) {
-            if !existing.contains(&earlier) {
-                set.release(&earlier);
-            }
-        }
+        ipam.took(&name, &existing);
         return Ok(Action::await_change());
     }
     let cidr = match ipam.assign(&name) {
