@@ -65,7 +65,11 @@ impl Skiff {
         let asks_for_nodes = flags
             .iter()
             .any(|f| f.starts_with("--simulated-nodes") || f.starts_with("--node-config"));
-        let no_nodes: &[&str] = if asks_for_nodes { &[] } else { &["--simulated-nodes", "0"] };
+        let no_nodes: &[&str] = if asks_for_nodes {
+            &[]
+        } else {
+            &["--simulated-nodes", "0"]
+        };
         let port = free_port();
         let kubeconfig = data_dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
