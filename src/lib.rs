@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub node_monitor_grace_period: Option<std::time::Duration>,
     /// Node IPAM and the simulated nodes to run ([`nodes::node_options`]).
     pub nodes: skiff_controllers::node::Options,
+    /// Run no controller-manager loops (a `skiff controller-manager` does).
+    pub without_controller_manager: bool,
 }
 
 /// A started control plane.
@@ -75,6 +77,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
             apiserver_address: Some(address.to_string()),
             node_monitor_grace_period: options.node_monitor_grace_period,
             nodes: options.nodes,
+            without_controller_manager: options.without_controller_manager,
         },
     ));
     Ok(Running {

@@ -1,5 +1,6 @@
 //! The `skiff` command line: `skiff server` runs the whole control plane in one process;
-//! `skiff node` runs a (simulated) node agent alone against any apiserver.
+//! `skiff node` runs a (simulated) node agent alone against any apiserver; `skiff controller-manager`
+//! runs the controller-manager's loops alone, leader-elected, against any apiserver.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -19,6 +20,32 @@ enum Command {
     Server(ServerArgs),
     /// Run a simulated node agent against the cluster of a kubeconfig (any apiserver).
     Node(NodeArgs),
+    /// Run the controller-manager's loops against the cluster of a kubeconfig (any apiserver),
+    /// leader-elected through the kube-system/kube-controller-manager Lease.
+    ControllerManager(ControllerManagerArgs),
+}
+
+#[derive(clap::Args)]
+struct ControllerManagerArgs {
+    /// The kubeconfig of the cluster to manage.
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    kubeconfig: PathBuf,
+    /// The CA bundle published as kube-root-ca.crt in every namespace (default: the kubeconfig's
+    /// certificate-authority data).
+    #[arg(long, value_name = "FILE")]
+    root_ca_file: Option<PathBuf>,
+    /// How long a node may miss Lease renewals before it is marked Unknown.
+    #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
+    node_monitor_grace_period: Option<std::time::Duration>,
+    /// Hand out pod CIDRs to nodes (node IPAM) from --cluster-cidr.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    allocate_node_cidrs: bool,
+    /// The range node IPAM takes pod CIDRs from.
+    #[arg(long, value_name = "CIDR", default_value = "10.244.0.0/16")]
+    cluster_cidr: String,
+    /// The prefix length of each node's pod CIDR.
+    #[arg(long, value_name = "BITS", default_value_t = 24)]
+    node_cidr_mask_size: u8,
 }
 
 #[derive(clap::Args)]
@@ -55,6 +82,9 @@ struct ServerArgs {
     /// Record the nodes' kubelet events (Pulled, Created, Started, Killing, ...).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     node_events: bool,
+    /// Run no controller-manager loops here, leaving them to `skiff controller-manager`.
+    #[arg(long)]
+    disable_controller_manager: bool,
 }
 
 #[derive(clap::Args)]
@@ -88,10 +118,12 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Server(args) => server(args).await,
         Command::Node(args) => node(args).await,
+        Command::ControllerManager(args) => controller_manager(args).await,
     }
 }
 
@@ -110,6 +142,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             node_cidr_mask_size: args.node_cidr_mask_size,
             events: args.node_events,
         })?,
+        without_controller_manager: args.disable_controller_manager,
     };
     let running = skiff::start(options).await?;
     tracing::info!(
@@ -136,14 +169,66 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--node-labels {label}: want key=value"))?;
         config.labels.insert(key.to_string(), value.to_string());
     }
-    let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
-    let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    let client = kube::Client::try_from(client_config)?;
+    let client = kube::Client::try_from(client_config(&args.kubeconfig).await?)?;
     tracing::info!(node = %config.name, "running a simulated node");
     tokio::select! {
         _ = skiff_controllers::node::run_standalone(client, config, true) => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())
+}
+
+async fn controller_manager(args: ControllerManagerArgs) -> anyhow::Result<()> {
+    let client_config = client_config(&args.kubeconfig).await?;
+    let root_ca_pem = match &args.root_ca_file {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        None => client_config.root_cert.iter().flatten().map(|der| pem_certificate(der)).collect(),
+    };
+    let ipam = if args.allocate_node_cidrs {
+        let mut ipam = skiff_controllers::cluster::node_ipam::Config::for_nodes(0);
+        ipam.cluster_cidr = args
+            .cluster_cidr
+            .parse()
+            .with_context(|| format!("--cluster-cidr {}", args.cluster_cidr))?;
+        ipam.node_mask = args.node_cidr_mask_size;
+        skiff_controllers::cluster::node_ipam::CidrSet::new(ipam.cluster_cidr, ipam.node_mask)
+            .context("--node-cidr-mask-size")?;
+        Some(ipam)
+    } else {
+        None
+    };
+    let options = skiff_controllers::Options {
+        root_ca_pem,
+        apiserver_address: None,
+        node_monitor_grace_period: args.node_monitor_grace_period,
+        nodes: skiff_controllers::node::Options {
+            ipam,
+            nodes: vec![],
+            events: true,
+        },
+        without_controller_manager: false,
+    };
+    let client = kube::Client::try_from(client_config)?;
+    let identity = format!("{}_{}", skiff_controllers::node::config::host().name, uuid::Uuid::new_v4());
+    tracing::info!(%identity, "running the controller-manager; waiting for the kube-system/kube-controller-manager lease");
+    tokio::select! {
+        result = skiff_controllers::run_controller_manager(client, options, identity) => result?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+/// The client config of a kubeconfig file, with its current context.
+async fn client_config(path: &std::path::Path) -> anyhow::Result<kube::Config> {
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)
+}
+
+/// One DER certificate as a PEM block.
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
 }

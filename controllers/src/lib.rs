@@ -28,6 +28,9 @@ pub struct Options {
     pub node_monitor_grace_period: Option<std::time::Duration>,
     /// Node IPAM and the simulated nodes this process runs (none by default).
     pub nodes: node::Options,
+    /// Leave the controller-manager's loops to a `skiff controller-manager` elsewhere (k3s's
+    /// --disable-controller-manager): [`run`] then runs only the scheduler and the nodes.
+    pub without_controller_manager: bool,
 }
 
 type Loop = futures::future::BoxFuture<'static, ()>;
@@ -37,7 +40,11 @@ type Loop = futures::future::BoxFuture<'static, ()>;
 /// needs before they begin watching.
 pub async fn run(client: kube::Client, options: Options) {
     let informers = Informers::new(client.clone());
-    let mut loops = controller_manager_loops(&informers, client, &options);
+    let mut loops = if options.without_controller_manager {
+        vec![]
+    } else {
+        controller_manager_loops(&informers, client, &options)
+    };
     loops.push(Box::pin(scheduler::start(&informers)));
     loops.push(node::start(&informers, options.nodes));
     tokio::join!(informers.run(), futures::future::join_all(loops));
