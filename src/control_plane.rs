@@ -86,6 +86,8 @@ impl ControlPlaneBuilder {
             },
             ..Default::default()
         };
+        api.component_running("scheduler");
+        api.component_running("controller-manager");
         let controllers = tokio::spawn(skiff_controllers::run(api.client(), options));
         let plane = ControlPlane { api, controllers };
         wait_for_nodes(&plane.client(), count).await?;

@@ -70,6 +70,10 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
             let _ = stopped.await;
         },
     ));
+    api.component_running("scheduler");
+    if !options.without_controller_manager {
+        api.component_running("controller-manager");
+    }
     let controllers = tokio::spawn(skiff_controllers::run(
         api.client(),
         skiff_controllers::Options {

@@ -1,7 +1,8 @@
 //! `skiff controller-manager --kubeconfig FILE`: the controller-manager's loops run alone against
 //! an apiserver that runs none of its own (`skiff server --disable-controller-manager`), two
 //! instances elect one leader through the kube-system/kube-controller-manager Lease, and when the
-//! leader dies the other takes over and the loops go on.
+//! leader dies the other takes over and the loops go on. `kubectl get componentstatuses` follows:
+//! the controller-manager is unhealthy until one holds the Lease.
 
 mod common;
 
@@ -88,6 +89,22 @@ fn two_controller_managers_elect_one_leader_and_fail_over() {
         "no controller-manager runs yet, so nothing makes the Deployment's ReplicaSet"
     );
 
+    let statuses = skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &["get", "componentstatuses"]);
+    let table = String::from_utf8_lossy(&statuses.stdout).into_owned();
+    assert!(
+        String::from_utf8_lossy(&statuses.stderr).contains("Warning: v1 ComponentStatus is deprecated in v1.19+"),
+        "{statuses:?}"
+    );
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "STATUS", "MESSAGE", "ERROR"], "{table}");
+    assert_eq!(rows[1][..2], ["scheduler", "Healthy"], "{table}");
+    assert_eq!(rows[2][..2], ["controller-manager", "Unhealthy"], "{table}");
+    assert!(
+        table.contains(r#"Get "https://127.0.0.1:10257/healthz": dial tcp 127.0.0.1:10257: connect: connection refused"#),
+        "{table}"
+    );
+    assert_eq!(rows[3], ["etcd-0", "Healthy", "ok"], "{table}");
+
     let dir = tempfile::tempdir().unwrap();
     let first = ControllerManager::start(&skiff.kubeconfig, dir.path().join("first.log"));
     let second = ControllerManager::start(&skiff.kubeconfig, dir.path().join("second.log"));
@@ -105,6 +122,12 @@ fn two_controller_managers_elect_one_leader_and_fail_over() {
         "jsonpath={.spec.leaseDurationSeconds}",
     ]);
     assert_eq!(lease_seconds, "15");
+
+    assert_eq!(
+        skiff.kubectl(&["get", "cs", "controller-manager", "-o", "jsonpath={.conditions[0].status} {.conditions[0].message}"]),
+        "True ok",
+        "healthy while a controller-manager holds the lease"
+    );
 
     let (dead, survivor) = if leader == identities[0] { (first, second) } else { (second, first) };
     let survivor_identity = survivor.identity();

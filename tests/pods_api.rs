@@ -319,3 +319,56 @@ fn logs_and_exec_fail_promptly_without_a_kubelet() {
         assert!(err.contains("pod queued does not have a host assigned"), "{kubectl:?}: {err}");
     }
 }
+
+#[test]
+fn kubectl_debug_adds_an_ephemeral_container_that_then_stays() {
+    let c = Cluster::start();
+    c.bound_pod("target", "app: t");
+    c.k(&["debug", "target", "--image=busybox", "-c", "debugger", "--target=app"]);
+    assert_eq!(c.field("pod/target", ".spec.ephemeralContainers[*].name"), "debugger");
+    assert_eq!(
+        c.field("pod/target", ".spec.ephemeralContainers[0].targetContainerName"),
+        "app"
+    );
+    assert_eq!(
+        c.field("pod/target", ".spec.ephemeralContainers[0].terminationMessagePolicy"),
+        "File",
+        "defaulted like any container"
+    );
+
+    let path = "/api/v1/namespaces/default/pods/target/ephemeralcontainers";
+    let served = c.k(&["get", "--raw", path]);
+    let pod: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(pod["kind"], "Pod", "the subresource speaks Pod: {served}");
+
+    let mut removed = pod.clone();
+    removed["spec"].as_object_mut().unwrap().remove("ephemeralContainers");
+    let file = c.file("removed.json", &removed.to_string());
+    let err = c.k_fails(&["replace", "--raw", path, "-f", &file]);
+    assert!(
+        err.contains(r#"spec.ephemeralContainers: Forbidden: existing ephemeral containers "debugger" may not be removed"#),
+        "{err}"
+    );
+
+    let mut with_ports = pod.clone();
+    with_ports["spec"]["ephemeralContainers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "listener", "image": "busybox", "ports": [{"containerPort": 80}]}));
+    let file = c.file("ports.json", &with_ports.to_string());
+    let err = c.k_fails(&["replace", "--raw", path, "-f", &file]);
+    assert!(
+        err.contains("spec.ephemeralContainers[1].ports: Forbidden: cannot be set for an Ephemeral Container"),
+        "{err}"
+    );
+
+    let err = c.k_fails(&[
+        "patch",
+        "pod",
+        "target",
+        "-p",
+        r#"{"spec":{"ephemeralContainers":[{"name":"sneaky","image":"busybox"}]}}"#,
+    ]);
+    assert!(err.contains("pod updates may not change fields other than"), "{err}");
+    assert_eq!(c.field("pod/target", ".spec.ephemeralContainers[*].name"), "debugger");
+}

@@ -48,6 +48,7 @@ impl ApiServer {
             authorizer: Arc::new(AllowAuthenticated),
             openapi: Default::default(),
             metrics: Default::default(),
+            components: Default::default(),
         });
         let server = ApiServer { state };
         server.bootstrap().await?;
@@ -137,6 +138,12 @@ impl ApiServer {
     /// The HTTP API.
     pub fn router(&self) -> axum::Router {
         router(self.state.clone())
+    }
+
+    /// Report a component (`scheduler`, `controller-manager`) as running in this process, for
+    /// componentstatuses.
+    pub fn component_running(&self, name: &str) {
+        self.state.components.running(name);
     }
 
     /// A kube::Client wired straight into the router: no socket, same request path.

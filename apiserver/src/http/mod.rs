@@ -1,6 +1,7 @@
 //! The HTTP layer: routes discovery, OpenAPI, health and resource requests; negotiates content;
 //! answers every error as a metav1.Status. Handlers are thin: the registry does the work.
 
+pub mod component_status;
 mod discovery;
 mod metadata;
 mod metrics;
@@ -42,6 +43,8 @@ pub struct ApiState {
     /// The OpenAPI documents and the resource-set generation they were built for.
     pub openapi: std::sync::Mutex<Option<(u64, Arc<crate::openapi::OpenApi>)>>,
     pub metrics: metrics::Metrics,
+    /// The components running in this process, for componentstatuses.
+    pub components: component_status::Components,
 }
 
 impl crate::apply::request::Server for ApiState {

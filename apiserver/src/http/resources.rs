@@ -63,7 +63,7 @@ async fn serve(
             return Err(ApiError::unknown_resource());
         }
         let allowed = match sub {
-            "status" | "finalize" | "scale" => matches!(info.verb, "get" | "update" | "patch"),
+            "status" | "finalize" | "scale" | "ephemeralcontainers" => matches!(info.verb, "get" | "update" | "patch"),
             "binding" | "eviction" => info.verb == "create",
             "log" => info.verb == "get",
             "exec" | "attach" | "portforward" => matches!(info.verb, "get" | "create"),
@@ -119,7 +119,11 @@ async fn serve(
             Ok(response::value(StatusCode::OK, output, &scale))
         }
         "get" => {
-            let object = store.get(scope, name).await?;
+            let object = if virtual_components(&resource) {
+                super::component_status::get(state, scope, name).await?
+            } else {
+                store.get(scope, name).await?
+            };
             Ok(render_one(
                 &resource,
                 output,
@@ -129,7 +133,16 @@ async fn serve(
             ))
         }
         "list" => {
-            let listed = store.list(scope, &params.list()?).await?;
+            let listed = if virtual_components(&resource) {
+                ListResult {
+                    items: super::component_status::list(state).await?,
+                    revision: 0,
+                    continue_token: None,
+                    remaining: None,
+                }
+            } else {
+                store.list(scope, &params.list()?).await?
+            };
             if output == Output::Table {
                 let objects = listed
                     .items
@@ -272,6 +285,11 @@ async fn serve(
 
 /// fieldValidation: unknown fields fail the request (Strict), become warnings (Warn, the default),
 /// or pass silently (Ignore).
+/// componentstatuses: read from the components, never stored.
+fn virtual_components(resource: &Resource) -> bool {
+    resource.group.is_empty() && resource.plural == "componentstatuses"
+}
+
 fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Value) -> ApiResult<()> {
     let mode = params.get("fieldValidation").unwrap_or("Warn");
     if !matches!(mode, "Strict" | "Warn" | "Ignore") {

@@ -198,6 +198,13 @@ pub trait Strategy: Send + Sync {
         self.validate_create(new)
     }
 
+    /// An update through a subresource that writes part of the object besides its status (pods'
+    /// ephemeralcontainers): the object to store — `old` with what the subresource may change
+    /// taken from `new` — and its validation errors. `None` when the kind has no such subresource.
+    fn subresource_update(&self, _subresource: &str, _new: &Value, _old: &Value) -> Option<(Value, Vec<FieldError>)> {
+        None
+    }
+
     /// Whether deleting this object must wait (it stays, marked with a deletionTimestamp, until this
     /// is false). Upstream's rule: while `metadata.finalizers` is not empty.
     fn deletion_pending(&self, obj: &Value) -> bool {

@@ -148,6 +148,13 @@ impl Strategy for Builtin {
         errs
     }
 
+    fn subresource_update(&self, subresource: &str, new: &Value, old: &Value) -> Option<(Value, Vec<FieldError>)> {
+        let (merged, errs) = self.rules.strategy.subresource_update(subresource, new, old)?;
+        let mut all = meta::validate(&merged, self.rules.names);
+        all.extend(errs);
+        Some((merged, all))
+    }
+
     fn tracks_generation(&self) -> bool {
         self.rules.strategy.tracks_generation()
     }

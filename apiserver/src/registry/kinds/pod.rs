@@ -69,6 +69,45 @@ impl Strategy for Pod {
         }
     }
 
+    /// pods/ephemeralcontainers (upstream's podEphemeralContainersStrategy): only
+    /// spec.ephemeralContainers changes; existing ones may be neither removed nor changed, and
+    /// static pods take none.
+    fn subresource_update(&self, subresource: &str, new: &Value, old: &Value) -> Option<(Value, Vec<FieldError>)> {
+        if subresource != "ephemeralcontainers" {
+            return None;
+        }
+        let mut merged = old.clone();
+        match new.pointer("/spec/ephemeralContainers") {
+            Some(list) => merged["spec"]["ephemeralContainers"] = list.clone(),
+            None => {
+                if let Some(spec) = merged.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.shift_remove("ephemeralContainers");
+                }
+            }
+        }
+        default_pod(&mut merged);
+        if old.pointer("/metadata/annotations/kubernetes.io~1config.mirror").is_some() {
+            return Some((merged, vec![FieldError::forbidden("", "static pods do not support ephemeral containers")]));
+        }
+        let mut errs = self.validate_create(&merged);
+        let now = items(&merged["spec"], "ephemeralContainers");
+        for before in items(&old["spec"], "ephemeralContainers") {
+            let name = before.get("name").and_then(Value::as_str).unwrap_or("");
+            match now.iter().find(|c| c.get("name").and_then(Value::as_str) == Some(name)) {
+                None => errs.push(FieldError::forbidden(
+                    "spec.ephemeralContainers",
+                    format!("existing ephemeral containers {name:?} may not be removed\n"),
+                )),
+                Some(after) if after != before => errs.push(FieldError::forbidden(
+                    "spec.ephemeralContainers",
+                    format!("existing ephemeral containers {name:?} may not be changed\n"),
+                )),
+                Some(_) => {}
+            }
+        }
+        Some((merged, errs))
+    }
+
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
         validate_pod_spec(obj.get("spec").unwrap_or(&Value::Null), "spec")
     }

@@ -52,6 +52,11 @@ fn validate_pod_spec_with(spec: &Value, path: &str, claims: &[&str]) -> Vec<Fiel
             errs.extend(validate_container(c, &p, &volumes));
         }
     }
+    for (i, c) in items(spec, "ephemeralContainers").iter().enumerate() {
+        let p = format!("{path}.ephemeralContainers[{i}]");
+        unique_label_name(c, &p, &mut names, &mut errs);
+        errs.extend(validate_ephemeral_container(spec, c, &p, &volumes));
+    }
     errs.extend(one_of(
         spec,
         "restartPolicy",
@@ -93,6 +98,66 @@ fn validate_pod_spec_with(spec: &Value, path: &str, claims: &[&str]) -> Vec<Fiel
         }
     }
     errs
+}
+
+/// The fields an ephemeral container may set (upstream's allowedEphemeralContainerFields): no
+/// ports, probes, lifecycle or resources, since nothing may depend on it.
+const EPHEMERAL_CONTAINER_FIELDS: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "args",
+    "workingDir",
+    "envFrom",
+    "env",
+    "volumeMounts",
+    "volumeDevices",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "targetContainerName",
+];
+
+/// upstream's validateEphemeralContainers for one entry: the allow-list of fields, a
+/// targetContainerName naming a container or init container, then the common container checks.
+fn validate_ephemeral_container(spec: &Value, c: &Value, path: &str, volumes: &HashSet<&str>) -> Vec<FieldError> {
+    let fields = c.as_object().into_iter().flatten();
+    let mut errs: Vec<FieldError> = fields
+        .filter(|(field, value)| !is_zero(value) && !EPHEMERAL_CONTAINER_FIELDS.contains(&field.as_str()))
+        .map(|(field, _)| FieldError::forbidden(format!("{path}.{field}"), "cannot be set for an Ephemeral Container"))
+        .collect();
+    let target = str_of(c, "targetContainerName");
+    if !target.is_empty()
+        && !["containers", "initContainers"]
+            .iter()
+            .flat_map(|list| items(spec, list))
+            .any(|other| str_of(other, "name") == target)
+    {
+        errs.push(FieldError::new(
+            FieldErrorKind::NotFound,
+            format!("{path}.targetContainerName"),
+            Some(json!(target)),
+            "",
+        ));
+    }
+    errs.extend(validate_container(c, path, volumes));
+    errs
+}
+
+/// Whether a value is its Go type's zero value (what upstream's field allow-lists ignore).
+fn is_zero(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_zero),
+    }
 }
 
 /// `Required` when empty, `Unsupported value` when not one of `allowed`.

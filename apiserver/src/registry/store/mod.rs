@@ -59,6 +59,11 @@ impl Store {
     }
 
     /// The current object as the scope's version, read after every acknowledged write is visible.
+    /// Whether the storage backend answers a read (componentstatuses' etcd-0).
+    pub async fn backend_health(&self) -> Result<(), crate::storage::StorageError> {
+        self.backend.get("/registry/health").await.map(drop)
+    }
+
     pub async fn get(&self, scope: Scope<'_>, name: &str) -> ApiResult<Arc<CachedObject>> {
         self.cache.wait_fresh().await;
         let stored = self

@@ -218,6 +218,8 @@ impl Store {
                 }
                 _ => {}
             }
+            // Whether the subresource's own validation already ran (ephemeralcontainers).
+            let mut validated = false;
             if subresource == Some("status") {
                 // The body is defaulted (and for custom resources pruned) as upstream's decoding does.
                 res.strategy.default(&mut new);
@@ -235,6 +237,18 @@ impl Store {
                         }
                     }
                 }
+            } else if let Some((merged, errors)) =
+                subresource.and_then(|sub| res.strategy.subresource_update(sub, &new, &old))
+            {
+                if !errors.is_empty() {
+                    return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
+                }
+                let managed = new.pointer("/metadata/managedFields").cloned();
+                new = merged;
+                if let Some(managed) = managed {
+                    meta_mut(&mut new).insert("managedFields".into(), managed);
+                }
+                validated = true;
             } else if subresource.is_none() {
                 // Other subresources (namespaces/finalize) hand over exactly the object to store.
                 res.strategy.default(&mut new);
@@ -257,7 +271,7 @@ impl Store {
                 };
                 meta_mut(&mut new).insert("generation".into(), json!(bumped));
             }
-            let errors = if direct {
+            let errors = if direct || validated {
                 Vec::new()
             } else {
                 res.strategy.validate_update(&new, &old)
