@@ -42,6 +42,12 @@ impl ControllerManager {
 
 impl Drop for ControllerManager {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- {} (last lines) ---", self.log.display());
+            tail.iter().rev().for_each(|line| eprintln!("{line}"));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
