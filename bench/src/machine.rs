@@ -19,6 +19,7 @@ pub fn context(bench: &Bench, args: &str) -> Context {
     if let Some(etcd) = &bench.etcd {
         machine.push(("etcd".to_string(), crate::peers::etcd_version(etcd)));
     }
+    machine.push(("skiff binary".to_string(), binary_size(&bench.skiff)));
     if let Some(commit) = output("git", &["rev-parse", "--short", "HEAD"]) {
         machine.push(("skiff commit".to_string(), commit));
     }
@@ -58,6 +59,21 @@ pub fn context(bench: &Bench, args: &str) -> Context {
              it includes the durable write."
                 .into(),
         ],
+    }
+}
+
+/// The skiff binary's size against its budget (release profile: symbols kept, debug info
+/// stripped; k3s ships containerd, kubelet and all in about 70 MB).
+const BINARY_BUDGET_MB: f64 = 80.0;
+
+fn binary_size(path: &std::path::Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            let mb = meta.len() as f64 / 1e6;
+            let verdict = if mb <= BINARY_BUDGET_MB { "within" } else { "over" };
+            format!("{mb:.1} MB ({verdict} the {BINARY_BUDGET_MB:.0} MB budget)")
+        }
+        Err(e) => format!("unknown ({e})"),
     }
 }
 
