@@ -6,6 +6,7 @@ pub mod claim;
 pub mod deployment;
 pub mod events;
 pub mod gc;
+pub mod history;
 pub mod pods;
 pub mod replicaset;
 
