@@ -3,11 +3,22 @@
 
 use std::cmp::Ordering;
 
-/// `mantissa × 10^exp`, normalized (no trailing zeros in the mantissa).
+/// `mantissa × 10^exp`, normalized (no trailing zeros in the mantissa), and the suffix family it
+/// was written in, which its canonical string keeps (upstream's Format).
 #[derive(Clone, Copy, Debug)]
 pub struct Quantity {
     mantissa: i128,
     exp: i32,
+    format: Format,
+}
+
+/// How a quantity prints: `1Ki` (BinarySI), `1k` (DecimalSI) or `1e3` (DecimalExponent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    BinarySI,
+    #[default]
+    DecimalSI,
+    DecimalExponent,
 }
 
 /// The message upstream's quantity parser gives for a malformed quantity.
@@ -16,7 +27,11 @@ pub const FORMAT_MESSAGE: &str =
 
 impl Quantity {
     /// Zero.
-    pub const ZERO: Quantity = Quantity { mantissa: 0, exp: 0 };
+    pub const ZERO: Quantity = Quantity {
+        mantissa: 0,
+        exp: 0,
+        format: Format::DecimalSI,
+    };
 
     /// Parses a resource.Quantity string (`1.5Gi`, `100m`, `2e3`, `-1`); `None` when malformed.
     pub fn parse(s: &str) -> Option<Quantity> {
@@ -35,6 +50,11 @@ impl Quantity {
         }
         let mut mantissa: i128 = format!("{int}{frac}").parse().ok()?;
         let mut exp = -(frac.len() as i32);
+        let format = match suffix.as_bytes().first() {
+            _ if suffix.ends_with('i') => Format::BinarySI,
+            Some(b'e' | b'E') => Format::DecimalExponent,
+            _ => Format::DecimalSI,
+        };
         let (binary, decimal): (u32, i32) = match suffix {
             "" => (0, 0),
             "Ki" => (1, 0),
@@ -60,7 +80,12 @@ impl Quantity {
         if negative {
             mantissa = -mantissa;
         }
-        Some(Quantity { mantissa, exp }.normalized())
+        Some(Quantity { mantissa, exp, format }.normalized())
+    }
+
+    /// The same value printed in `format`.
+    pub fn with_format(self, format: Format) -> Quantity {
+        Quantity { format, ..self }
     }
 
     /// A whole number.
@@ -68,6 +93,7 @@ impl Quantity {
         Quantity {
             mantissa: i128::from(n),
             exp: 0,
+            format: Format::DecimalSI,
         }
         .normalized()
     }
@@ -77,6 +103,7 @@ impl Quantity {
         Quantity {
             mantissa: i128::from(n),
             exp: -3,
+            format: Format::DecimalSI,
         }
         .normalized()
     }
@@ -143,22 +170,88 @@ impl Quantity {
         Some((scale(self)?, scale(other)?, exp))
     }
 
-    /// The exact sum; `None` on overflow.
+    /// The exact sum, in this quantity's format (the other's when this is zero, as upstream's
+    /// Add); `None` on overflow.
     pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
         let (a, b, exp) = self.aligned(other)?;
+        let format = if self.mantissa == 0 { other.format } else { self.format };
         Some(Quantity {
             mantissa: a.checked_add(b)?,
             exp,
+            format,
         }
         .normalized())
+    }
+
+    /// The exact difference `self - other`; `None` on overflow.
+    pub fn checked_sub(&self, other: &Quantity) -> Option<Quantity> {
+        self.checked_add(&other.negated()).map(|q| q.with_format(self.format))
     }
 
     /// The negated value.
     pub fn negated(&self) -> Quantity {
         Quantity {
             mantissa: -self.mantissa,
-            exp: self.exp,
+            ..*self
         }
+    }
+
+    /// Zero.
+    pub fn is_zero(&self) -> bool {
+        self.mantissa == 0
+    }
+
+    /// The mantissa at exponent `exp` (≤ self.exp), when it fits.
+    fn mantissa_at(&self, exp: i32) -> Option<i128> {
+        self.mantissa.checked_mul(10i128.checked_pow((self.exp - exp) as u32)?)
+    }
+
+    /// DecimalSI / DecimalExponent: the exponent lowered to a multiple of 3 within [-9, 18]
+    /// (finer values round up to nanos, as upstream's).
+    fn decimal_string(&self, exponent_form: bool) -> String {
+        if self.exp < -9 {
+            let nanos = Quantity {
+                mantissa: i128::from(self.scaled(-9)),
+                exp: -9,
+                format: self.format,
+            };
+            return nanos.normalized().decimal_string(exponent_form);
+        }
+        let exp = (self.exp - self.exp.rem_euclid(3)).min(18);
+        let mantissa = self.mantissa_at(exp).unwrap_or(self.mantissa);
+        if exponent_form {
+            return if exp == 0 { mantissa.to_string() } else { format!("{mantissa}e{exp}") };
+        }
+        let suffix = match exp {
+            -9 => "n",
+            -6 => "u",
+            -3 => "m",
+            0 => "",
+            3 => "k",
+            6 => "M",
+            9 => "G",
+            12 => "T",
+            15 => "P",
+            _ => "E",
+        };
+        format!("{mantissa}{suffix}")
+    }
+
+    /// BinarySI: whole numbers of at least 1024 in the largest power of 1024 dividing them;
+    /// anything else prints as DecimalSI.
+    fn binary_string(&self) -> Option<String> {
+        let value = self.mantissa_at(0).filter(|_| self.exp >= 0)?;
+        if value.abs() < 1024 {
+            return None;
+        }
+        let mut scaled = value;
+        let mut power = 0;
+        while power < 6 && scaled % 1024 == 0 {
+            scaled /= 1024;
+            power += 1;
+        }
+        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
+        Some(format!("{scaled}{suffix}"))
     }
 
     /// Below zero.
@@ -190,6 +283,21 @@ impl Ord for Quantity {
     }
 }
 
+/// Upstream's canonical String(): `500m`, `2k`, `1536Mi`, `1e3`.
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.mantissa == 0 {
+            return f.write_str("0");
+        }
+        let text = match self.format {
+            Format::BinarySI => self.binary_string().unwrap_or_else(|| self.decimal_string(false)),
+            Format::DecimalSI => self.decimal_string(false),
+            Format::DecimalExponent => self.decimal_string(true),
+        };
+        f.write_str(&text)
+    }
+}
+
 impl std::str::FromStr for Quantity {
     type Err = &'static str;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -217,6 +325,35 @@ mod tests {
         for bad in ["", "1x", "1.2.3", "Gi", "1 Gi"] {
             assert!(Quantity::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn prints_canonically_as_upstream() {
+        let cases = [
+            ("500m", "500m"),
+            ("0.5", "500m"),
+            ("2000", "2k"),
+            ("1500", "1500"),
+            ("1.5k", "1500"),
+            ("1Gi", "1Gi"),
+            ("1.5Gi", "1536Mi"),
+            ("1000Ki", "1000Ki"),
+            ("1024Ki", "1Mi"),
+            ("512", "512"),
+            ("0.5Ki", "512"),
+            ("1e3", "1e3"),
+            ("0", "0"),
+            ("100n", "100n"),
+            ("1.5n", "2n"),
+            ("-2Gi", "-2Gi"),
+        ];
+        for (input, printed) in cases {
+            assert_eq!(q(input).to_string(), printed, "{input}");
+        }
+        assert_eq!(q("1Gi").checked_add(&q("1Gi")).unwrap().to_string(), "2Gi");
+        assert_eq!(Quantity::ZERO.checked_add(&q("1Gi")).unwrap().to_string(), "1Gi");
+        assert_eq!(q("1").checked_add(&q("500m")).unwrap().to_string(), "1500m");
+        assert_eq!(q("2").checked_sub(&q("500m")).unwrap().to_string(), "1500m");
     }
 
     #[test]
