@@ -1,8 +1,10 @@
 //! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
-//! subresources): Priority (a pod's priority from its PriorityClass; one globalDefault class) and
+//! subresources), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
+//! claims), Priority (a pod's priority from its PriorityClass; one globalDefault class) and
 //! DefaultTolerationSeconds. They run inside the generic store's create and update, after
 //! defaulting and before the kind's validation, and read other objects from the watch cache.
 
+mod limit_range;
 mod priority;
 mod tolerations;
 
@@ -27,14 +29,21 @@ pub(crate) fn admit(
     old: Option<&Value>,
     name: &str,
 ) -> ApiResult<()> {
+    let namespace = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     match (resource.group.as_str(), resource.plural.as_str()) {
         ("", "pods") => {
+            limit_range::admit_pod(store, op, obj, &namespace, name)?;
             priority::admit_pod(store, op, obj, old, name)?;
             if op == Operation::Create {
                 tolerations::admit_pod(obj);
             }
             Ok(())
         }
+        ("", "persistentvolumeclaims") => limit_range::admit_claim(store, obj, &namespace, name),
         ("scheduling.k8s.io", "priorityclasses") => priority::validate_class(store, op, obj),
         _ => Ok(()),
     }
