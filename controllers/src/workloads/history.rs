@@ -38,9 +38,9 @@ pub fn hash(data: &Value, probe: Option<i32>) -> String {
 
 /// 32-bit FNV-1 (Go's fnv.New32; multiply before xor, unlike FNV-1a).
 fn fnv32(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |hash, b| {
-        hash.wrapping_mul(0x0100_0193) ^ u32::from(*b)
-    })
+    bytes
+        .iter()
+        .fold(0x811c_9dc5u32, |hash, b| hash.wrapping_mul(0x0100_0193) ^ u32::from(*b))
 }
 
 /// `<prefix>-<hash>` with the prefix cut to 223 characters (upstream's ControllerRevisionName).
@@ -79,18 +79,17 @@ fn data(revision: &ControllerRevision) -> Option<&Value> {
     revision.data.as_ref().map(|RawExtension(v)| v)
 }
 
-/// Whether two revisions hold the same data (upstream's EqualRevision: hash labels first, then
-/// the data itself).
+/// Whether two revisions hold the same data (upstream's EqualRevision: its hash labels never
+/// parse as the numbers it compares, so in effect the data alone decides).
 pub fn equal(a: &ControllerRevision, b: &ControllerRevision) -> bool {
-    let label = |r: &ControllerRevision| r.labels().get(HASH_LABEL).cloned();
-    match (label(a), label(b)) {
-        (Some(x), Some(y)) if x != y => false,
-        _ => data(a) == data(b),
-    }
+    data(a) == data(b)
 }
 
 /// The revisions among `revisions` equal to `needle`, in the order given.
-pub fn find_equal<'a>(revisions: &'a [Arc<ControllerRevision>], needle: &ControllerRevision) -> Vec<&'a Arc<ControllerRevision>> {
+pub fn find_equal<'a>(
+    revisions: &'a [Arc<ControllerRevision>],
+    needle: &ControllerRevision,
+) -> Vec<&'a Arc<ControllerRevision>> {
     revisions.iter().filter(|r| equal(r, needle)).collect()
 }
 
@@ -169,7 +168,11 @@ pub async fn create<O: Namespaced>(
 
 /// Give `revision` the number `number` (upstream's UpdateControllerRevision, used to roll back to
 /// an earlier revision by making it the newest).
-pub async fn renumber(client: &Client, revision: &ControllerRevision, number: i64) -> Result<ControllerRevision, kube::Error> {
+pub async fn renumber(
+    client: &Client,
+    revision: &ControllerRevision,
+    number: i64,
+) -> Result<ControllerRevision, kube::Error> {
     if revision.revision == number {
         return Ok(revision.clone());
     }
@@ -182,7 +185,11 @@ pub async fn renumber(client: &Client, revision: &ControllerRevision, number: i6
 /// The revisions to delete so that at most `limit` of those not `live` remain: the oldest first
 /// (`revisions` sorted oldest first; `live` names the revisions still in use by the owner's
 /// status or its pods, which are never deleted).
-pub fn beyond_limit(revisions: &[Arc<ControllerRevision>], live: &HashSet<String>, limit: i32) -> Vec<Arc<ControllerRevision>> {
+pub fn beyond_limit(
+    revisions: &[Arc<ControllerRevision>],
+    live: &HashSet<String>,
+    limit: i32,
+) -> Vec<Arc<ControllerRevision>> {
     let history: Vec<&Arc<ControllerRevision>> = revisions.iter().filter(|r| !live.contains(&r.name_any())).collect();
     let excess = history.len().saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
     history.into_iter().take(excess).cloned().collect()

@@ -9,6 +9,7 @@ pub mod gc;
 pub mod history;
 pub mod pods;
 pub mod replicaset;
+pub mod statefulset;
 
 use crate::core::informers::Informers;
 use futures::future::BoxFuture;
@@ -22,6 +23,7 @@ pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + S
         Box::pin(replicaset::start_replication_controllers(informers)),
         Box::pin(deployment::start(informers)),
         Box::pin(gc::start(informers)),
+        Box::pin(statefulset::start(informers)),
     ];
     futures::future::join_all(loops).map(drop)
 }
