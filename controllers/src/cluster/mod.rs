@@ -3,7 +3,7 @@
 
 pub mod node_ipam;
 
-// Service endpoints, node lifecycle, pod GC and PDB status (see [`start`]).
+// Service endpoints, node lifecycle, pod GC, PDB status and quota usage (see [`start`]).
 pub mod apiserver_endpoints;
 pub mod disruption;
 pub mod endpoints;
@@ -11,6 +11,7 @@ pub mod endpointslice;
 pub mod mirroring;
 pub mod node_lifecycle;
 pub mod pod_gc;
+pub mod quota;
 pub mod taint_eviction;
 pub mod taints;
 
@@ -29,6 +30,7 @@ pub fn start(
         Box::pin(taint_eviction::start(informers)),
         Box::pin(pod_gc::start(informers, pod_gc::DEFAULT_TERMINATED_THRESHOLD)),
         Box::pin(disruption::start(informers)),
+        Box::pin(quota::start(informers)),
     ];
     futures::FutureExt::map(futures::future::join_all(loops), drop)
 }

@@ -1,12 +1,16 @@
 //! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
 //! subresources), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
 //! claims), Priority (a pod's priority from its PriorityClass; one globalDefault class) and
-//! DefaultTolerationSeconds. They run inside the generic store's create and update, after
+//! DefaultTolerationSeconds; and ResourceQuota, which the store calls after validation
+//! ([`charge_quota`]). They run inside the generic store's create and update, after
 //! defaulting and before the kind's validation, and read other objects from the watch cache.
 
 mod limit_range;
 mod priority;
+mod quota;
 mod tolerations;
+
+pub(crate) use quota::charge as charge_quota;
 
 use crate::registry::{Resource, Store};
 use crate::status::ApiResult;

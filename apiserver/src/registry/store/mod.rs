@@ -54,6 +54,11 @@ impl Store {
         resource.group.is_empty() && resource.plural == "services"
     }
 
+    /// The served resources.
+    pub(crate) fn resources(&self) -> Arc<crate::registry::index::Resources> {
+        self.index.snapshot()
+    }
+
     pub fn cache(&self) -> &Arc<WatchCache> {
         &self.cache
     }

@@ -132,6 +132,7 @@ impl Store {
         if !errors.is_empty() {
             return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
         }
+        admission::charge_quota(self, res, &obj, admitted_as.as_deref().unwrap_or(&name), opts.dry_run).await?;
         if Self::is_service(res) && (opts.dry_run || self.get_cached(scope, &name).is_none()) {
             Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
         }
