@@ -118,4 +118,23 @@ fn compute_quotas_and_scopes() {
         r#"pods "free-2" is forbidden: exceeded quota: besteffort, requested: pods=1, used: pods=1, limited: pods=1"#,
     );
     c.pod("s", "sized", "{requests: {cpu: 100m}}").expect("a pod with requests is not BestEffort");
+
+    // A ReplicaSet held back by a quota says so, as upstream's: ReplicaFailure / FailedCreate.
+    c.k(&["create", "namespace", "r"]);
+    c.k(&["create", "quota", "one", "-n", "r", "--hard=pods=1"]);
+    c.counted("r", "one", "pods", "0");
+    c.k(&["create", "deployment", "web", "-n", "r", "--image=nginx", "--replicas=3"]);
+    eventually("the ReplicaSet's ReplicaFailure condition", || {
+        let reason = c.k(&[
+            "get",
+            "rs",
+            "-n",
+            "r",
+            "-o",
+            r#"jsonpath={.items[0].status.conditions[?(@.type=="ReplicaFailure")].reason}"#,
+        ]);
+        (reason == "FailedCreate").then_some(())
+    });
+    let events = c.k(&["get", "events", "-n", "r", "--field-selector", "reason=FailedCreate", "-o", "jsonpath={.items[0].message}"]);
+    assert!(events.contains("exceeded quota: one, requested: pods=1, used: pods=1, limited: pods=1"), "{events}");
 }
