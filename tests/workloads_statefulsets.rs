@@ -311,6 +311,28 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
             format!("data-db-{i}").as_str()
         );
     }
+    // whenScaled: Delete hands the claim of a removed ordinal to its pod, so it goes with it.
+    k(
+        &skiff,
+        &[
+            "patch",
+            "sts",
+            "db",
+            "-n",
+            "sts",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenScaled":"Delete"}}}"#,
+        ],
+    );
+    k(&skiff, &["scale", "sts/db", "-n", "sts", "--replicas=1"]);
+    wait_for("data-db-1 collected with db-1", 30, || {
+        let out = skiff.kubectl_with(&kubectl_bin(), &["get", "pvc", "data-db-1", "-n", "sts"]);
+        (!out.status.success()).then_some(())
+    });
+    assert_eq!(names(&pods(&skiff, "sts", "db")), ["db-0"]);
+    let kept = json(&skiff, &["get", "pvc", "data-db-0", "-n", "sts"]);
+    assert_eq!(kept["metadata"]["ownerReferences"][0]["uid"], db_uid.as_str());
     let claim_events = events(&skiff, "sts", "db", "SuccessfulCreate");
     assert!(
         claim_events.contains(&"create Claim data-db-0 Pod db-0 in StatefulSet db success".to_string()),
@@ -414,6 +436,22 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
     assert!(
         err.contains("The StatefulSet \"bad\" is invalid")
             && err.contains("`selector` does not match template `labels`"),
+        "{err}"
+    );
+    let err = k_fails(
+        &skiff,
+        &[
+            "patch",
+            "sts",
+            "stuck",
+            "-n",
+            "sts",
+            "-p",
+            r#"{"spec":{"serviceName":"other"}}"#,
+        ],
+    );
+    assert!(
+        err.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas'"),
         "{err}"
     );
 }
@@ -523,6 +561,27 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(numbers, ["2", "3"], "{history}");
+
+    // `kubectl rollout restart` is a template change like any other.
+    k(&skiff, &["rollout", "restart", "sts/app", "-n", "up"]);
+    k(&skiff, &["rollout", "status", "sts/app", "-n", "up", "--timeout=60s"]);
+    let s = status(&skiff, "up", "app");
+    assert_ne!(s["updateRevision"], first.as_str());
+    assert_eq!(s["currentRevision"], s["updateRevision"]);
+
+    // maxUnavailable: 2 replaces two pods at once; new pods that never become ready hold the
+    // rollout there (the highest two ordinals replaced, the others left alone).
+    let mu = "  podManagementPolicy: Parallel\n  updateStrategy:\n    rollingUpdate:\n      maxUnavailable: 2";
+    apply(&skiff, dir.path(), "mu.yaml", &sts("mu", "up", 4, "nginx:1", mu, ""));
+    wait_ready(&skiff, "up", "mu", 4);
+    let unready = sts("mu", "up", 4, "nginx:2", mu, "sim.skiff.dev/ready: \"false\"");
+    apply(&skiff, dir.path(), "mu.yaml", &unready);
+    wait_for("mu-2 and mu-3 replaced", 30, || {
+        (images("mu") == ["nginx:1", "nginx:1", "nginx:2", "nginx:2"]).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(images("mu"), ["nginx:1", "nginx:1", "nginx:2", "nginx:2"]);
+    assert_eq!(events(&skiff, "up", "mu", "SuccessfulDelete").len(), 2);
 
     // OnDelete: a new template reaches a pod only when the pod is deleted.
     apply(
