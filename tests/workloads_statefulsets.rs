@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::{ok, write, Skiff};
+use common::{eventually, ok, write, Skiff};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// kubectl 1.35 when installed (the newest of [`common::kubectls`]).
 fn kubectl_bin() -> PathBuf {
@@ -31,19 +31,15 @@ fn json(skiff: &Skiff, args: &[&str]) -> Value {
     serde_json::from_str(&k(skiff, &all)).unwrap()
 }
 
-/// Retry `attempt` every 100ms for up to `seconds`.
-fn wait_for<T>(what: &str, seconds: u64, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = attempt() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {seconds}s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// The revision numbers `kubectl rollout history` lists for `sts/<name>`.
+fn history_numbers(skiff: &Skiff, ns: &str, name: &str) -> Vec<String> {
+    let history = k(skiff, &["rollout", "history", &format!("sts/{name}"), "-n", ns]);
+    history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .map(String::from)
+        .collect()
 }
 
 /// A StatefulSet manifest: `name` in `ns` with `replicas` pods labelled app=<name>, one container
@@ -144,7 +140,7 @@ fn events(skiff: &Skiff, ns: &str, name: &str, reason: &str) -> Vec<String> {
 
 /// Wait until `name` has `n` ready replicas and reports them in status.
 fn wait_ready(skiff: &Skiff, ns: &str, name: &str, n: i64) {
-    wait_for(&format!("{ns}/{name} with {n} ready"), 60, || {
+    eventually(&format!("{ns}/{name} with {n} ready"), || {
         let s = status(skiff, ns, name);
         (s["readyReplicas"].as_i64().unwrap_or(0) == n && s["replicas"].as_i64() == Some(n)).then_some(())
     });
@@ -171,10 +167,10 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         "par.yaml",
         &sts("par", "sts", 3, "nginx", "  podManagementPolicy: Parallel", unready),
     );
-    wait_for("3 Parallel pods", 30, || {
+    eventually("3 Parallel pods", || {
         (names(&pods(&skiff, "sts", "par")) == ["par-0", "par-1", "par-2"]).then_some(())
     });
-    wait_for("stuck-0 running", 30, || {
+    eventually("stuck-0 running", || {
         pods(&skiff, "sts", "stuck")
             .first()
             .is_some_and(|p| p["status"]["phase"] == "Running")
@@ -203,7 +199,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
             pair[0]["metadata"]["name"]
         );
     }
-    let s = wait_for("availableReplicas 3", 20, || {
+    let s = eventually("availableReplicas 3", || {
         let s = status(&skiff, "sts", "web");
         (s["availableReplicas"] == 3).then_some(s)
     });
@@ -242,7 +238,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
     // A pod deleted under the loop comes back under the same name.
     let old_uid = web[1]["metadata"]["uid"].as_str().unwrap().to_string();
     k(&skiff, &["delete", "pod", "web-1", "-n", "sts", "--wait=false"]);
-    wait_for("web-1 recreated and ready", 30, || {
+    eventually("web-1 recreated and ready", || {
         pods(&skiff, "sts", "web")
             .iter()
             .find(|p| p["metadata"]["name"] == "web-1")
@@ -252,7 +248,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
 
     // Scale down removes the highest ordinal first, one at a time.
     k(&skiff, &["scale", "sts/web", "-n", "sts", "--replicas=1"]);
-    wait_for("web scaled to 1", 30, || {
+    eventually("web scaled to 1", || {
         let live = names(&pods(&skiff, "sts", "web"));
         assert!(
             !(live.contains(&"web-2".to_string()) && !live.contains(&"web-1".to_string())),
@@ -291,7 +287,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         "db.yaml",
         &sts("db", "sts", 2, "postgres", claims, ""),
     );
-    wait_for("db pods", 30, || {
+    eventually("db pods", || {
         (names(&pods(&skiff, "sts", "db")) == ["db-0", "db-1"]).then_some(())
     });
     let db_uid = json(&skiff, &["get", "sts", "db", "-n", "sts"])["metadata"]["uid"]
@@ -326,7 +322,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         ],
     );
     k(&skiff, &["scale", "sts/db", "-n", "sts", "--replicas=1"]);
-    wait_for("data-db-1 collected with db-1", 30, || {
+    eventually("data-db-1 collected with db-1", || {
         let out = skiff.kubectl_with(&kubectl_bin(), &["get", "pvc", "data-db-1", "-n", "sts"]);
         (!out.status.success()).then_some(())
     });
@@ -352,7 +348,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
             "",
         ),
     );
-    let keep = wait_for("claim data-keep-0", 30, || {
+    let keep = eventually("claim data-keep-0", || {
         let out = skiff.kubectl_with(
             &kubectl_bin(),
             &["get", "pvc", "data-keep-0", "-n", "sts", "-o", "json"],
@@ -363,7 +359,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
     });
     assert!(keep["metadata"]["ownerReferences"].is_null(), "{keep}");
     k(&skiff, &["delete", "sts", "db", "keep", "-n", "sts"]);
-    wait_for("db's claims collected", 30, || {
+    eventually("db's claims collected", || {
         let list = json(&skiff, &["get", "pvc", "-n", "sts"]);
         let left: Vec<&str> = list["items"]
             .as_array()
@@ -392,14 +388,14 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         ],
     );
     k(&skiff, &["delete", "sts", "web", "-n", "sts", "--wait=false"]);
-    wait_for("web deleted", 30, || {
+    eventually("web deleted", || {
         (!skiff
             .kubectl_with(&kubectl_bin(), &["get", "sts", "web", "-n", "sts"])
             .status
             .success())
         .then_some(())
     });
-    let orphan = wait_for("web-0 orphaned", 30, || {
+    let orphan = eventually("web-0 orphaned", || {
         let pod = json(&skiff, &["get", "pod", "web-0", "-n", "sts"]);
         pod["metadata"]["ownerReferences"]
             .as_array()
@@ -416,7 +412,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         .as_str()
         .unwrap()
         .to_string();
-    wait_for("web-0 adopted", 30, || {
+    eventually("web-0 adopted", || {
         let pod = json(&skiff, &["get", "pod", "web-0", "-n", "sts"]);
         (pod["metadata"]["ownerReferences"][0]["uid"] == new_uid.as_str()).then_some(())
     });
@@ -425,7 +421,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         orphan["metadata"]["uid"]
     );
     k(&skiff, &["delete", "sts", "web", "-n", "sts", "--cascade=background"]);
-    wait_for("web's pods deleted", 30, || {
+    eventually("web's pods deleted", || {
         pods(&skiff, "sts", "web").is_empty().then_some(())
     });
 
@@ -540,13 +536,7 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
 
     // History from the ControllerRevisions; undo goes back to the first template, whose revision
     // is renumbered to the newest.
-    let history = k(&skiff, &["rollout", "history", "sts/app", "-n", "up"]);
-    let numbers: Vec<&str> = history
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    assert_eq!(numbers, ["1", "2"], "{history}");
+    assert_eq!(history_numbers(&skiff, "up", "app"), ["1", "2"]);
     let detail = k(&skiff, &["rollout", "history", "sts/app", "-n", "up", "--revision=1"]);
     assert!(detail.contains("nginx:1"), "{detail}");
     k(&skiff, &["rollout", "undo", "sts/app", "-n", "up"]);
@@ -554,13 +544,7 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
     assert_eq!(images("app"), ["nginx:1", "nginx:1", "nginx:1"]);
     let s = status(&skiff, "up", "app");
     assert_eq!(s["updateRevision"], first.as_str());
-    let history = k(&skiff, &["rollout", "history", "sts/app", "-n", "up"]);
-    let numbers: Vec<&str> = history
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    assert_eq!(numbers, ["2", "3"], "{history}");
+    assert_eq!(history_numbers(&skiff, "up", "app"), ["2", "3"]);
 
     // `kubectl rollout restart` is a template change like any other.
     k(&skiff, &["rollout", "restart", "sts/app", "-n", "up"]);
@@ -576,7 +560,7 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
     wait_ready(&skiff, "up", "mu", 4);
     let unready = sts("mu", "up", 4, "nginx:2", mu, "sim.skiff.dev/ready: \"false\"");
     apply(&skiff, dir.path(), "mu.yaml", &unready);
-    wait_for("mu-2 and mu-3 replaced", 30, || {
+    eventually("mu-2 and mu-3 replaced", || {
         (images("mu") == ["nginx:1", "nginx:1", "nginx:2", "nginx:2"]).then_some(())
     });
     std::thread::sleep(Duration::from_secs(2));
@@ -592,7 +576,7 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
     );
     wait_ready(&skiff, "up", "od", 2);
     k(&skiff, &["set", "image", "sts/od", "-n", "up", "c=nginx:2"]);
-    wait_for("new update revision", 20, || {
+    eventually("new update revision", || {
         let s = status(&skiff, "up", "od");
         (s["updateRevision"] != s["currentRevision"]).then_some(())
     });
@@ -604,7 +588,7 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
         "{err}"
     );
     k(&skiff, &["delete", "pod", "od-1", "-n", "up"]);
-    wait_for("od-1 at the new template", 30, || {
+    eventually("od-1 at the new template", || {
         (images("od") == ["nginx:1", "nginx:2"]).then_some(())
     });
     wait_ready(&skiff, "up", "od", 2);

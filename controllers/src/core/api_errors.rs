@@ -14,6 +14,16 @@ pub fn is_not_found(err: &kube::Error) -> bool {
     status(err).is_some_and(|s| s.code == 404)
 }
 
+/// A write's result with NotFound taken as done (the object is gone already), as client-go
+/// callers' `if err != nil && !apierrors.IsNotFound(err)`.
+pub fn ignore_not_found<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_not_found(&error) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// 409 AlreadyExists.
 pub fn is_already_exists(err: &kube::Error) -> bool {
     status(err).is_some_and(|s| s.code == 409 && s.reason == "AlreadyExists")
@@ -47,6 +57,8 @@ mod tests {
         assert!(is_already_exists(&api(409, "AlreadyExists")));
         assert!(!is_already_exists(&api(409, "Conflict")));
         assert!(is_method_not_supported(&api(405, "MethodNotAllowed")));
+        assert!(ignore_not_found::<()>(Err(api(404, "NotFound"))).is_ok());
+        assert!(ignore_not_found::<()>(Err(api(409, "Conflict"))).is_err());
         assert!(!is_namespace_terminating(&api(403, "Forbidden")));
     }
 

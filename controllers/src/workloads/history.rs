@@ -198,11 +198,7 @@ pub fn beyond_limit(
 /// Delete one revision; one already gone is fine.
 pub async fn delete(client: &Client, revision: &ControllerRevision) -> Result<(), kube::Error> {
     let api: Api<ControllerRevision> = Api::namespaced(client.clone(), &revision.namespace().unwrap_or_default());
-    match api.delete(&revision.name_any(), &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(error) if crate::core::api_errors::is_not_found(&error) => Ok(()),
-        Err(error) => Err(error),
-    }
+    crate::core::api_errors::ignore_not_found(api.delete(&revision.name_any(), &DeleteParams::default()).await)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use super::identity::ordinal_of;
 use super::{revisions, update, Context, Error};
+use crate::core::api_errors::ignore_not_found;
 use crate::workloads::claim::Claimer;
 use crate::workloads::{history, pods};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
@@ -98,14 +99,10 @@ async fn write_status(ctx: &Context, set: &StatefulSet, status: &StatefulSetStat
         return Ok(());
     }
     let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    match api
+    let written = api
         .patch_status(&set.name_any(), &PatchParams::default(), &Patch::Merge(&wanted))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if crate::core::api_errors::is_not_found(&error) => Ok(()),
-        Err(error) => Err(error.into()),
-    }
+        .await;
+    Ok(ignore_not_found(written)?)
 }
 
 /// Look again when a ready pod becomes available (minReadySeconds), else on the next change.

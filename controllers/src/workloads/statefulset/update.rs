@@ -243,14 +243,10 @@ impl Pass<'_> {
             Api::namespaced(self.ctx.client.clone(), &claim.namespace().unwrap_or_default());
         let patch =
             serde_json::json!({"metadata": {"ownerReferences": refs, "resourceVersion": claim.resource_version()}});
-        match api
+        let patched = api
             .patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) if crate::core::api_errors::is_not_found(&error) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+            .await;
+        Ok(crate::core::api_errors::ignore_not_found(patched)?)
     }
 
     /// An existing pod in range: recreate it when it ended, wait for it in OrderedReady, keep its
