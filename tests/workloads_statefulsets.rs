@@ -246,6 +246,31 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
             .map(|_| ())
     });
 
+    // A pod that failed (here: past its activeDeadlineSeconds) is deleted and made again.
+    let failing = sts("fail", "sts", 1, "nginx", "", "").replace(
+        "    spec:\n      containers:",
+        "    spec:\n      activeDeadlineSeconds: 2\n      containers:",
+    );
+    apply(&skiff, dir.path(), "fail.yaml", &failing);
+    let first_uid = eventually("fail-0 created", || {
+        pods(&skiff, "sts", "fail")
+            .first()
+            .map(|p| p["metadata"]["uid"].as_str().unwrap().to_string())
+    });
+    eventually("fail-0 recreated", || {
+        pods(&skiff, "sts", "fail")
+            .first()
+            .is_some_and(|p| p["metadata"]["uid"] != first_uid.as_str())
+            .then_some(())
+    });
+    assert_eq!(
+        events(&skiff, "sts", "fail", "RecreatingFailedPod")
+            .first()
+            .map(String::as_str),
+        Some("StatefulSet sts/fail is recreating failed Pod fail-0")
+    );
+    k(&skiff, &["delete", "sts", "fail", "-n", "sts"]);
+
     // Scale down removes the highest ordinal first, one at a time.
     k(&skiff, &["scale", "sts/web", "-n", "sts", "--replicas=1"]);
     eventually("web scaled to 1", || {
