@@ -3,7 +3,7 @@
 
 pub mod node_ipam;
 
-// Service endpoints, node lifecycle, pod GC, PDB status and quota usage (see [`start`]).
+// Service endpoints, node lifecycle, pod GC, PDB status, quota usage and persistent volumes (see [`start`]).
 pub mod apiserver_endpoints;
 pub mod disruption;
 pub mod endpoints;
@@ -14,6 +14,7 @@ pub mod pod_gc;
 pub mod quota;
 pub mod taint_eviction;
 pub mod taints;
+pub mod volume;
 
 /// Start the Service-endpoint, node-lifecycle, pod-GC and disruption loops: each subscribes to
 /// its shared informers now; the returned future runs them all.
@@ -31,6 +32,7 @@ pub fn start(
         Box::pin(pod_gc::start(informers, pod_gc::DEFAULT_TERMINATED_THRESHOLD)),
         Box::pin(disruption::start(informers)),
         Box::pin(quota::start(informers)),
+        Box::pin(volume::start(informers)),
     ];
     futures::FutureExt::map(futures::future::join_all(loops), drop)
 }

@@ -1,6 +1,6 @@
 //! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
 //! subresources), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
-//! claims), Priority (a pod's priority from its PriorityClass; one globalDefault class) and
+//! claims), DefaultStorageClass, Priority (a pod's priority from its PriorityClass; one globalDefault class) and
 //! DefaultTolerationSeconds; and ResourceQuota, which the store calls after validation
 //! ([`charge_quota`]). They run inside the generic store's create and update, after
 //! defaulting and before the kind's validation, and read other objects from the watch cache.
@@ -8,6 +8,7 @@
 mod limit_range;
 mod priority;
 mod quota;
+mod storage_class;
 mod tolerations;
 
 pub(crate) use quota::charge as charge_quota;
@@ -47,7 +48,12 @@ pub(crate) fn admit(
             }
             Ok(())
         }
-        ("", "persistentvolumeclaims") => limit_range::admit_claim(store, obj, &namespace, name),
+        ("", "persistentvolumeclaims") => {
+            if op == Operation::Create {
+                storage_class::admit_claim(store, obj);
+            }
+            limit_range::admit_claim(store, obj, &namespace, name)
+        }
         ("scheduling.k8s.io", "priorityclasses") => priority::validate_class(store, op, obj),
         _ => Ok(()),
     }

@@ -1,0 +1,34 @@
+//! Upstream's DefaultStorageClass admission plugin: a new PersistentVolumeClaim that names no
+//! storageClassName (absent, not `""`) gets the default StorageClass — the one annotated
+//! `storageclass.kubernetes.io/is-default-class: "true"`, the newest when several are.
+
+use crate::registry::Store;
+use serde_json::Value;
+
+const IS_DEFAULT: &str = "storageclass.kubernetes.io/is-default-class";
+
+pub(super) fn admit_claim(store: &Store, claim: &mut Value) {
+    let Some(spec) = claim.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if spec.get("storageClassName").is_some_and(|c| !c.is_null()) {
+        return;
+    }
+    let newest_default = store
+        .cached_objects("storage.k8s.io", "storageclasses", None)
+        .iter()
+        .filter_map(|o| serde_json::from_slice::<Value>(&o.json).ok())
+        .filter(|c| {
+            c.pointer("/metadata/annotations")
+                .and_then(|a| a.get(IS_DEFAULT))
+                .and_then(Value::as_str)
+                == Some("true")
+        })
+        .max_by(|a, b| {
+            let created = |c: &Value| c.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or("").to_string();
+            created(a).cmp(&created(b))
+        });
+    if let Some(name) = newest_default.as_ref().and_then(|c| c.pointer("/metadata/name")).cloned() {
+        spec.insert("storageClassName".into(), name);
+    }
+}
