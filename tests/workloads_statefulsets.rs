@@ -618,4 +618,20 @@ fn rolling_update_partition_on_delete_and_rollout_history_undo() {
     });
     wait_ready(&skiff, "up", "od", 2);
     assert_eq!(status(&skiff, "up", "od")["updatedReplicas"], 1);
+
+    // ControllerRevisions deleted under the loop are written again.
+    k(&skiff, &["delete", "controllerrevisions", "-n", "up", "-l", "app=od"]);
+    let update = status(&skiff, "up", "od")["updateRevision"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually("od's update revision back", || {
+        let list = json(&skiff, &["get", "controllerrevisions", "-n", "up", "-l", "app=od"]);
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["metadata"]["name"] == update.as_str())
+            .then_some(())
+    });
 }

@@ -180,7 +180,8 @@ pub fn wanted_owners(set: &StatefulSet, ordinal: i32) -> (bool, bool) {
 }
 
 /// A claim's owner references with those to `set` and `pod` present or absent as wanted; `None`
-/// when they already are.
+/// when they already are, or when another controller owns the claim (left alone, as upstream's
+/// hasUnexpectedController).
 pub fn claim_owner_refs(
     claim: &PersistentVolumeClaim,
     set: &StatefulSet,
@@ -190,6 +191,12 @@ pub fn claim_owner_refs(
     let mut refs = claim.metadata.owner_references.clone().unwrap_or_default();
     let before = refs.clone();
     let set_uid = set.uid().unwrap_or_default();
+    let pod_uid = pod.and_then(|p| p.uid());
+    let foreign =
+        pods::controller_of(&claim.metadata).is_some_and(|r| r.uid != set_uid && Some(&r.uid) != pod_uid.as_ref());
+    if foreign {
+        return None;
+    }
     toggle(&mut refs, &set_uid, set_owns.then(|| pods::controller_ref(set)));
     if let Some(pod) = pod {
         let pod_ref = OwnerReference {
@@ -299,5 +306,12 @@ mod tests {
         let mut owned = claim.clone();
         owned.metadata.owner_references = Some(refs);
         assert!(claim_owner_refs(&owned, &s, None, (true, false)).is_none());
+        let mut foreign = claim.clone();
+        foreign.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "other".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
+        assert!(claim_owner_refs(&foreign, &s, None, (true, false)).is_none());
     }
 }
