@@ -3,7 +3,7 @@
 //! FailedBinding event, Retain volumes are Released when their claim goes; the default
 //! `local-path` StorageClass fills claims without a class (DefaultStorageClass admission), waits
 //! for the first consumer, then provisions a volume with node affinity to the pod's node, deleted
-//! again with its claim.
+//! again with its claim, which waits for its pod (pvc-protection).
 
 mod common;
 
@@ -89,8 +89,18 @@ fn claims_bind_provision_and_release() {
     assert_eq!(get(&skiff, &format!("pv/{volume}"), ".metadata.annotations.pv\\.kubernetes\\.io/provisioned-by"), "rancher.io/local-path");
     eventually("the pod running", || (get(&skiff, "pod/user", ".status.phase") == "Running").then_some(()));
 
+    assert_eq!(get(&skiff, "pvc/data", ".metadata.finalizers"), r#"["kubernetes.io/pvc-protection"]"#);
+    assert_eq!(get(&skiff, &format!("pv/{volume}"), ".metadata.finalizers"), r#"["kubernetes.io/pv-protection"]"#);
+    // In use: the claim waits for its pod (kubernetes.io/pvc-protection).
+    skiff.kubectl(&["delete", "pvc", "data", "--wait=false"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(get(&skiff, "pvc/data", ".status.phase"), "Bound");
+    assert!(!get(&skiff, "pvc/data", ".metadata.deletionTimestamp").is_empty());
     skiff.kubectl(&["delete", "pod", "user", "--grace-period=0", "--force"]);
-    skiff.kubectl(&["delete", "pvc", "data"]);
+    eventually("the claim gone with its pod", || {
+        let out = skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &["get", "pvc", "data"]);
+        (!out.status.success()).then_some(())
+    });
     eventually("the provisioned volume deleted (reclaim Delete)", || {
         let out = skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &["get", "pv", &volume]);
         (!out.status.success()).then_some(())

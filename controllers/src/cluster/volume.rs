@@ -8,7 +8,9 @@
 //!   on a node (the claim is annotated with that `volume.kubernetes.io/selected-node`, the volume
 //!   gets node affinity to it);
 //! - a volume whose claim is gone is Released, then deleted under reclaimPolicy Delete;
-//! - the default StorageClass `local-path` exists from the start (when no class is default).
+//! - the default StorageClass `local-path` exists from the start (when no class is default);
+//! - the kubernetes.io/pvc-protection finalizer goes once no running pod uses the claim, and
+//!   kubernetes.io/pv-protection once the volume is no longer bound.
 //!   Claims that can never bind get upstream's FailedBinding event.
 
 use crate::core::backoff::ErrorBackoff;
@@ -37,6 +39,8 @@ const STORAGE_ROOT: &str = "/var/lib/skiff/storage";
 const DEFAULT_CLASS: &str = "local-path";
 const IS_DEFAULT: &str = "storageclass.kubernetes.io/is-default-class";
 const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
+const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 const COMPONENT: &str = "persistentvolume-controller";
 /// How often a pending claim is looked at again without any change.
 const RESYNC: Duration = Duration::from_secs(15);
@@ -168,6 +172,15 @@ fn storage(resources: Option<&std::collections::BTreeMap<String, k8s_openapi::ap
 /// Bind, provision for, or report a claim.
 async fn sync_claim(claim: &PersistentVolumeClaim, ctx: &Context) -> Result<Action, kube::Error> {
     if claim.metadata.deletion_timestamp.is_some() {
+        let in_use = ctx.pods.store().state().iter().any(|p| {
+            p.namespace() == claim.namespace()
+                && !matches!(crate::workloads::pods::phase(p), "Succeeded" | "Failed")
+                && claim_names(p).any(|n| n == claim.name_any())
+        });
+        if !in_use {
+            let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+            drop_finalizer(&api, claim, PVC_PROTECTION).await?;
+        }
         return Ok(Action::await_change());
     }
     let spec = claim.spec.clone().unwrap_or_default();
@@ -449,12 +462,15 @@ async fn sync_volume(
     claims: &Informer<PersistentVolumeClaim>,
     ctx: &Context,
 ) -> Result<Action, kube::Error> {
-    if volume.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let spec = volume.spec.clone().unwrap_or_default();
     let phase = volume.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
     let api: Api<PersistentVolume> = Api::all(ctx.client.clone());
+    if volume.metadata.deletion_timestamp.is_some() {
+        if phase != "Bound" {
+            drop_finalizer(&api, volume, PV_PROTECTION).await?;
+        }
+        return Ok(Action::await_change());
+    }
     let set_phase = |phase: &'static str| {
         let api = api.clone();
         let name = volume.name_any();
@@ -491,12 +507,29 @@ async fn sync_volume(
             }
         }
     }
-    match spec.persistent_volume_reclaim_policy.as_deref() {
-        Some("Delete") => {
-            api.delete(&volume.name_any(), &DeleteParams::default()).await?;
-        }
-        _ if phase != "Released" => set_phase("Released").await?,
-        _ => {}
+    if phase != "Released" {
+        set_phase("Released").await?;
+    }
+    if spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete") {
+        api.delete(&volume.name_any(), &DeleteParams::default()).await?;
     }
     Ok(Action::await_change())
+}
+
+/// Remove one finalizer (a compare-and-swap on the object's resourceVersion).
+async fn drop_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let finalizers = object.meta().finalizers.clone().unwrap_or_default();
+    if !finalizers.iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let rest: Vec<&String> = finalizers.iter().filter(|f| *f != finalizer).collect();
+    let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": object.meta().resource_version}});
+    match api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
 }

@@ -51,8 +51,15 @@ pub(crate) fn admit(
         ("", "persistentvolumeclaims") => {
             if op == Operation::Create {
                 storage_class::admit_claim(store, obj);
+                storage_class::protect(obj, "kubernetes.io/pvc-protection");
             }
             limit_range::admit_claim(store, obj, &namespace, name)
+        }
+        ("", "persistentvolumes") => {
+            if op == Operation::Create {
+                storage_class::protect(obj, "kubernetes.io/pv-protection");
+            }
+            Ok(())
         }
         ("scheduling.k8s.io", "priorityclasses") => priority::validate_class(store, op, obj),
         _ => Ok(()),

@@ -1,6 +1,8 @@
 //! Upstream's DefaultStorageClass admission plugin: a new PersistentVolumeClaim that names no
 //! storageClassName (absent, not `""`) gets the default StorageClass — the one annotated
-//! `storageclass.kubernetes.io/is-default-class: "true"`, the newest when several are.
+//! `storageclass.kubernetes.io/is-default-class: "true"`, the newest when several are. And the
+//! StorageObjectInUseProtection plugin: new claims and volumes carry the pvc-protection and
+//! pv-protection finalizers, which the persistent volume controller lifts once they are unused.
 
 use crate::registry::Store;
 use serde_json::Value;
@@ -30,5 +32,18 @@ pub(super) fn admit_claim(store: &Store, claim: &mut Value) {
         });
     if let Some(name) = newest_default.as_ref().and_then(|c| c.pointer("/metadata/name")).cloned() {
         spec.insert("storageClassName".into(), name);
+    }
+}
+
+/// Add `finalizer` to a new object's finalizers (once).
+pub(super) fn protect(obj: &mut Value, finalizer: &str) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let list = meta.entry("finalizers").or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(list) = list.as_array_mut() {
+        if !list.iter().any(|f| f.as_str() == Some(finalizer)) {
+            list.push(finalizer.into());
+        }
     }
 }
