@@ -73,6 +73,11 @@ fn available(skiff: &Skiff, replicas: &str) {
 }
 
 fn holder(skiff: &Skiff) -> String {
+    lease_field(skiff, "holderIdentity")
+}
+
+/// A field of the kube-system/kube-controller-manager Lease's spec.
+fn lease_field(skiff: &Skiff, field: &str) -> String {
     skiff.kubectl(&[
         "get",
         "lease",
@@ -80,7 +85,7 @@ fn holder(skiff: &Skiff) -> String {
         "kube-system",
         "kube-controller-manager",
         "-o",
-        "jsonpath={.spec.holderIdentity}",
+        &format!("jsonpath={{.spec.{field}}}"),
     ])
 }
 
@@ -118,15 +123,7 @@ fn two_controller_managers_elect_one_leader_and_fail_over() {
     let identities = [first.identity(), second.identity()];
     let leader = holder(&skiff);
     assert!(identities.contains(&leader), "lease held by {leader:?}, not one of {identities:?}");
-    let lease_seconds = skiff.kubectl(&[
-        "get",
-        "lease",
-        "-n",
-        "kube-system",
-        "kube-controller-manager",
-        "-o",
-        "jsonpath={.spec.leaseDurationSeconds}",
-    ]);
+    let lease_seconds = lease_field(&skiff, "leaseDurationSeconds");
     assert_eq!(lease_seconds, "15");
 
     assert_eq!(
@@ -141,15 +138,7 @@ fn two_controller_managers_elect_one_leader_and_fail_over() {
     within(40, "the surviving controller-manager to take the lease", || {
         (holder(&skiff) == survivor_identity).then_some(())
     });
-    let transitions = skiff.kubectl(&[
-        "get",
-        "lease",
-        "-n",
-        "kube-system",
-        "kube-controller-manager",
-        "-o",
-        "jsonpath={.spec.leaseTransitions}",
-    ]);
+    let transitions = lease_field(&skiff, "leaseTransitions");
     assert_eq!(transitions, "1", "one handover from the dead leader to the survivor");
 
     skiff.kubectl(&["scale", "deployment", "web", "--replicas=3"]);

@@ -319,19 +319,24 @@ fn best_volume(ctx: &Context, claim: &PersistentVolumeClaim) -> Option<Arc<Persi
     fitting.into_iter().next().map(|(_, pv)| pv)
 }
 
-/// Point the volume at the claim and the claim at the volume.
-async fn bind(ctx: &Context, claim: &PersistentVolumeClaim, volume: &PersistentVolume) -> Result<(), kube::Error> {
-    let namespace = claim.namespace().unwrap_or_default();
-    let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
-    let claim_ref = ObjectReference {
+/// A volume's claimRef to `claim`.
+fn claim_reference(claim: &PersistentVolumeClaim) -> ObjectReference {
+    ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("PersistentVolumeClaim".into()),
-        namespace: Some(namespace.clone()),
+        namespace: claim.namespace(),
         name: Some(claim.name_any()),
         uid: claim.uid(),
         resource_version: claim.resource_version(),
         ..Default::default()
-    };
+    }
+}
+
+/// Point the volume at the claim and the claim at the volume.
+async fn bind(ctx: &Context, claim: &PersistentVolumeClaim, volume: &PersistentVolume) -> Result<(), kube::Error> {
+    let namespace = claim.namespace().unwrap_or_default();
+    let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
+    let claim_ref = claim_reference(claim);
     let already = volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_some_and(|r| r.uid == claim.uid());
     if !already {
         let mut patch = json!({"spec": {"claimRef": claim_ref}});
@@ -417,15 +422,7 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim, class: &Storage
         spec: Some(PersistentVolumeSpec {
             access_modes: spec.access_modes.clone(),
             capacity: spec.resources.as_ref().and_then(|r| r.requests.clone()),
-            claim_ref: Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("PersistentVolumeClaim".into()),
-                namespace: Some(namespace.clone()),
-                name: Some(claim.name_any()),
-                uid: claim.uid(),
-                resource_version: claim.resource_version(),
-                ..Default::default()
-            }),
+            claim_ref: Some(claim_reference(claim)),
             host_path: Some(HostPathVolumeSource {
                 path: format!("{STORAGE_ROOT}/{name}_{namespace}_{}", claim.name_any()),
                 type_: Some("DirectoryOrCreate".into()),

@@ -10,20 +10,14 @@ use crate::registry::Store;
 use crate::status::{ApiError, ApiResult, Gr};
 use serde_json::{Map, Value};
 use skiff_machinery::quantity::Quantity;
-use std::collections::BTreeMap;
 
 const ANNOTATION: &str = "kubernetes.io/limit-ranger";
 
 /// A resource list (`{"cpu": "100m"}`) with parsed quantities.
-type Resources = BTreeMap<String, Quantity>;
+type Resources = skiff_machinery::quota::Usage;
 
 fn resources(value: Option<&Value>) -> Resources {
-    value
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.clone(), Quantity::parse(v.as_str()?)?)))
-        .collect()
+    skiff_machinery::quota::resource_list(value)
 }
 
 /// The namespace's LimitRange items: (type, the item).
