@@ -211,6 +211,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         (Some(3), Some(3))
     );
     assert!(s["observedGeneration"].as_i64().is_some());
+    assert_eq!(s["collisionCount"], 0);
     for (i, pod) in web.iter().enumerate() {
         let name = format!("web-{i}");
         let labels = &pod["metadata"]["labels"];

@@ -73,7 +73,7 @@ fn complete_rolling_update(set: &StatefulSet, status: &mut StatefulSetStatus) {
 }
 
 /// The status as a merge patch, zero counters dropped as Go's `omitempty` drops them
-/// (availableReplicas is always written, as upstream's field has no omitempty).
+/// (availableReplicas and collisionCount are always written, as upstream writes them).
 fn status_patch(status: &StatefulSetStatus) -> Value {
     let count = |n: Option<i32>| match n {
         Some(n) if n != 0 => Value::from(n),
@@ -88,7 +88,7 @@ fn status_patch(status: &StatefulSetStatus) -> Value {
         "availableReplicas": status.available_replicas.unwrap_or(0),
         "currentRevision": status.current_revision,
         "updateRevision": status.update_revision,
-        "collisionCount": count(status.collision_count),
+        "collisionCount": status.collision_count.unwrap_or(0),
     }})
 }
 
