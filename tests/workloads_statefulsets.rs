@@ -247,6 +247,18 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
             .map(|_| ())
     });
 
+    // spec.ordinals.start moves the ordinals.
+    apply(
+        &skiff,
+        dir.path(),
+        "shifted.yaml",
+        &sts("shifted", "sts", 2, "nginx", "  ordinals:\n    start: 5", ""),
+    );
+    eventually("shifted-5 and shifted-6", || {
+        (names(&pods(&skiff, "sts", "shifted")) == ["shifted-5", "shifted-6"]).then_some(())
+    });
+    k(&skiff, &["delete", "sts", "shifted", "-n", "sts"]);
+
     // A pod that failed (here: past its activeDeadlineSeconds) is deleted and made again.
     let failing = sts("fail", "sts", 1, "nginx", "", "").replace(
         "    spec:\n      containers:",
