@@ -65,7 +65,7 @@ pub async fn run(
             condemned.push((ordinal, pod.clone()));
         }
     }
-    condemned.sort_by(|a, b| b.0.cmp(&a.0));
+    condemned.sort_by_key(|(ordinal, _)| std::cmp::Reverse(*ordinal));
     let mut status = pass.observe(pods);
 
     if let Step::Wait = pass.replicas(&mut slots, start, &mut status).await? {
