@@ -304,8 +304,8 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
     wait_ready(&skiff, "sts", "web", 1);
 
     // Claims from volumeClaimTemplates, created before their pods, labelled with the selector;
-    // whenDeleted: Delete makes the set their owner. Parallel, so that pods waiting for their
-    // volumes do not hold the others back.
+    // the container mounts one (the pod gets the volume); whenDeleted: Delete makes the set their
+    // owner. Parallel, so that pods waiting for their volumes do not hold the others back.
     let claims = "  podManagementPolicy: Parallel
   persistentVolumeClaimRetentionPolicy:
     whenDeleted: Delete
@@ -323,7 +323,10 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
         &skiff,
         dir.path(),
         "db.yaml",
-        &sts("db", "sts", 2, "postgres", claims, ""),
+        &sts("db", "sts", 2, "postgres", claims, "").replace(
+            "        image: postgres\n",
+            "        image: postgres\n        volumeMounts:\n        - name: data\n          mountPath: /var/lib/postgresql\n",
+        ),
     );
     eventually("db pods", || {
         (names(&pods(&skiff, "sts", "db")) == ["db-0", "db-1"]).then_some(())
