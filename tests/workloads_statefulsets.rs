@@ -399,6 +399,11 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
             .then(|| serde_json::from_slice::<Value>(&out.stdout).unwrap())
     });
     assert!(keep["metadata"]["ownerReferences"].is_null(), "{keep}");
+    // With the default StorageClass's provisioner the claim binds and the pod runs.
+    wait_ready(&skiff, "sts", "keep", 1);
+    eventually("data-keep-0 bound", || {
+        (json(&skiff, &["get", "pvc", "data-keep-0", "-n", "sts"])["status"]["phase"] == "Bound").then_some(())
+    });
     k(&skiff, &["delete", "sts", "db", "keep", "-n", "sts"]);
     eventually("db's claims collected", || {
         let list = json(&skiff, &["get", "pvc", "-n", "sts"]);
