@@ -130,7 +130,9 @@ fn orphan_finalizer_keeps_dependents_without_their_owner_reference() {
             r#"{"metadata":{"finalizers":["orphan"]}}"#,
         ],
     );
-    k(&skiff, &["delete", "deployment", "web", "--wait=false"]);
+    // A DELETE without propagationPolicy keeps the object's own finalizer (kubectl delete would
+    // send Background, which takes precedence over it, as upstream's).
+    k(&skiff, &["delete", "--raw", "/apis/apps/v1/namespaces/default/deployments/web"]);
     wait_gone(&skiff, &["get", "deployment", "web"]);
     let kept = json(&skiff, &["get", &rs]);
     assert!(kept["metadata"]["ownerReferences"].is_null(), "{}", kept["metadata"]);
@@ -176,7 +178,7 @@ fn foreground_finalizer_waits_for_blocking_dependents() {
         &["create", "-f", &write(dir.path(), "blocking.json", &blocking)],
     );
     k(&skiff, &["create", "-f", &write(dir.path(), "free.json", &free)]);
-    k(&skiff, &["delete", "configmap", "owner", "--wait=false"]);
+    k(&skiff, &["delete", "--raw", "/api/v1/namespaces/default/configmaps/owner"]);
     // The dependents are deleted; the owner waits for the blocking one.
     wait_gone(&skiff, &["get", "configmap", "free"]);
     wait_for("the blocking dependent deleting", 30, || {
@@ -229,10 +231,9 @@ fn foreground_finalizer_waits_for_blocking_dependents() {
     );
 }
 
-/// `kubectl delete --cascade=orphan|foreground` relies on the apiserver adding the orphan or
+/// `kubectl delete --cascade=orphan|foreground`: the apiserver adds the orphan or
 /// foregroundDeletion finalizer from the request's propagationPolicy.
 #[test]
-#[ignore = "the apiserver does not yet add the orphan/foregroundDeletion finalizers from propagationPolicy"]
 fn kubectl_cascade_orphan_and_foreground() {
     let skiff = Skiff::start_with(&["--simulated-nodes", "2"]);
     let (rs, pods) = create_deployment(&skiff, "web");

@@ -354,6 +354,9 @@ impl Store {
                 }
             }
             let dry_run = !opts.dry_run.is_empty();
+            if let Some(finalizers) = garbage_collection_finalizers(&obj, opts) {
+                meta_mut(&mut obj).insert("finalizers".into(), json!(finalizers));
+            }
             let pending = res.strategy.deletion_pending(&obj);
             let mark = match deletion_mark(&obj, res.strategy.as_ref(), requested) {
                 Mark::Keep => return Ok(Deleted::Pending(current.json.clone())),
@@ -467,6 +470,44 @@ enum Mark {
     At { timestamp: String, grace: i64 },
     /// Nothing waits: delete now (once finalizers allow).
     DeleteNow,
+}
+
+const ORPHAN: &str = "orphan";
+const FOREGROUND: &str = "foregroundDeletion";
+
+/// Upstream's deletionFinalizersForGarbageCollection: the request's propagationPolicy (or
+/// orphanDependents), else the object's own orphan/foregroundDeletion finalizer, decides which of
+/// the two it carries while the garbage collector orphans or deletes its dependents; `None` when
+/// its finalizers stay as they are. The default (background) adds neither.
+fn garbage_collection_finalizers(obj: &Value, opts: &DeleteOptions) -> Option<Vec<String>> {
+    let current: Vec<String> = obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect();
+    let has = |f: &str| current.iter().any(|c| c == f);
+    let policy = opts.propagation_policy.as_deref();
+    let orphan = match (opts.orphan_dependents, policy) {
+        (Some(orphan), _) => orphan,
+        (None, Some(policy)) => policy == "Orphan",
+        (None, None) => has(ORPHAN),
+    };
+    let foreground = match (opts.orphan_dependents, policy) {
+        (Some(true), _) => false,
+        (_, Some(policy)) => policy == "Foreground",
+        (_, None) => has(FOREGROUND) && !orphan,
+    };
+    let mut next: Vec<String> = current.iter().filter(|f| *f != ORPHAN && *f != FOREGROUND).cloned().collect();
+    if orphan {
+        next.push(ORPHAN.into());
+    }
+    if foreground {
+        next.push(FOREGROUND.into());
+    }
+    let same = next.len() == current.len() && next.iter().all(|f| has(f));
+    (!same).then_some(next)
 }
 
 fn deletion_mark(obj: &Value, strategy: &dyn crate::registry::Strategy, requested: Option<i64>) -> Mark {
