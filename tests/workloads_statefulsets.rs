@@ -418,22 +418,7 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
 
     // Orphan cascade leaves the pod without an owner; a new set with the same selector adopts it;
     // background cascade deletes it.
-    // What the apiserver is to do for `--cascade=orphan` (it does not add the finalizer from
-    // propagationPolicy yet, see tests/garbage_collector.rs): the orphan finalizer, then delete.
-    k(
-        &skiff,
-        &[
-            "patch",
-            "sts",
-            "web",
-            "-n",
-            "sts",
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"finalizers":["orphan"]}}"#,
-        ],
-    );
-    k(&skiff, &["delete", "sts", "web", "-n", "sts", "--wait=false"]);
+    k(&skiff, &["delete", "sts", "web", "-n", "sts", "--cascade=orphan", "--wait=false"]);
     eventually("web deleted", || {
         (!skiff
             .kubectl_with(&kubectl_bin(), &["get", "sts", "web", "-n", "sts"])
