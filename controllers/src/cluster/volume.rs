@@ -523,7 +523,7 @@ where
         return Ok(());
     }
     let rest: Vec<&String> = finalizers.iter().filter(|f| *f != finalizer).collect();
-    let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": object.meta().resource_version}});
+    let patch = json!({"metadata": {"finalizers": if rest.is_empty() { None } else { Some(rest) }, "resourceVersion": object.meta().resource_version}});
     match api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),

@@ -7,6 +7,7 @@ pub mod deployment;
 pub mod events;
 pub mod gc;
 pub mod history;
+pub mod job;
 pub mod pods;
 pub mod replicaset;
 pub mod statefulset;
@@ -24,6 +25,7 @@ pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + S
         Box::pin(deployment::start(informers)),
         Box::pin(gc::start(informers)),
         Box::pin(statefulset::start(informers)),
+        Box::pin(job::start(informers)),
     ];
     futures::future::join_all(loops).map(drop)
 }
