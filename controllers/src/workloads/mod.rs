@@ -3,6 +3,7 @@
 //! shared informers of [`crate::core`].
 
 pub mod claim;
+pub mod cronjob;
 pub mod deployment;
 pub mod events;
 pub mod gc;
@@ -26,6 +27,7 @@ pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + S
         Box::pin(gc::start(informers)),
         Box::pin(statefulset::start(informers)),
         Box::pin(job::start(informers)),
+        Box::pin(cronjob::start(informers)),
     ];
     futures::future::join_all(loops).map(drop)
 }

@@ -1,5 +1,5 @@
 //! The `batch` group: Jobs (defaults, the generated controller-uid selector, template rules) and
-//! CronJobs (defaults, schedule parsing with croner, name length).
+//! CronJobs (defaults, schedule parsing with machinery's cron, name length).
 
 use super::meta::{keep_status, name, reset_status, NameRule};
 use super::podspec::default_template;
@@ -9,7 +9,6 @@ use super::value::{child, is_empty, set_default, set_default_str, str_of};
 use super::workload::selector_and_template;
 use super::Kind;
 use crate::registry::{FieldError, Strategy};
-use croner::parser::{CronParser, Seconds, Year};
 use serde_json::{json, Value};
 
 /// The rules of a batch kind.
@@ -253,30 +252,15 @@ fn validate_schedule(schedule: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let invalid = |detail: String| FieldError::invalid("spec.schedule", json!(schedule), detail);
     let fields: Vec<&str> = schedule.split_whitespace().collect();
-    if let Some(every) = schedule.strip_prefix("@every ") {
-        if skiff_machinery::duration::parse_nanos(every.trim()).is_none() {
-            errs.push(invalid(format!(
-                "failed to parse duration {schedule}: time: invalid duration \"{}\"",
-                every.trim()
-            )));
-        }
-    } else if !schedule.starts_with('@')
-        && !schedule.starts_with("TZ")
-        && !schedule.starts_with("CRON_TZ")
-        && fields.len() != 5
-    {
+    if !schedule.starts_with('@') && !schedule.starts_with("TZ") && !schedule.starts_with("CRON_TZ") && fields.len() != 5 {
         errs.push(invalid(format!(
             "expected exactly 5 fields, found {}: [{}]",
             fields.len(),
             fields.join(" ")
         )));
     } else if !schedule.contains("TZ") {
-        let parser = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build();
-        if let Err(e) = parser.parse(schedule) {
-            errs.push(invalid(e.to_string()));
+        if let Err(e) = skiff_machinery::cron::parse(schedule) {
+            errs.push(invalid(e));
         }
     }
     if schedule.contains("TZ") {
