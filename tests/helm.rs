@@ -4,37 +4,10 @@
 
 mod common;
 
+use common::helm::{helm, helms};
 use common::{ok, Skiff};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn helms() -> Vec<PathBuf> {
-    let bin = common::repo_root().join(".tools/bin");
-    let found: Vec<PathBuf> = ["helm3", "helm4"]
-        .iter()
-        .map(|h| bin.join(h))
-        .filter(|p| p.exists())
-        .collect();
-    if found.is_empty() {
-        eprintln!("skipping: no Helm in .tools/bin (run scripts/install-tools.sh)");
-    }
-    found
-}
-
-fn helm(skiff: &Skiff, helm: &Path, args: &[&str]) -> String {
-    let out = Command::new(helm)
-        .args(args)
-        .env("KUBECONFIG", &skiff.kubeconfig)
-        .env("HELM_CACHE_HOME", skiff.data_dir.join("helm/cache"))
-        .env("HELM_CONFIG_HOME", skiff.data_dir.join("helm/config"))
-        .env("HELM_DATA_HOME", skiff.data_dir.join("helm/data"))
-        .output()
-        .expect("run helm");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "helm {args:?} failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::path::Path;
 
 /// The objects of a multi-document YAML stream.
 fn documents(yaml: &str) -> Vec<Value> {

@@ -5,11 +5,12 @@
 
 mod common;
 
+use common::helm::helm;
+
 use common::{ok, write, Skiff};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// kubectl 1.35 when installed (the newest of [`common::kubectls`]).
@@ -798,20 +799,6 @@ spec:
     assert!(k(&skiff, &["get", "deployments", "-o", "name"]).trim() == "deployment.apps/ok");
 }
 
-fn helm(skiff: &Skiff, helm: &Path, args: &[&str]) -> String {
-    let out = Command::new(helm)
-        .args(args)
-        .env("KUBECONFIG", &skiff.kubeconfig)
-        .env("HELM_CACHE_HOME", skiff.data_dir.join("helm/cache"))
-        .env("HELM_CONFIG_HOME", skiff.data_dir.join("helm/config"))
-        .env("HELM_DATA_HOME", skiff.data_dir.join("helm/data"))
-        .output()
-        .expect("run helm");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "helm {args:?} failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The images of the running pods of `ns` whose ReplicaSet belongs to a Deployment.
 fn running_images(skiff: &Skiff, ns: &str) -> BTreeSet<String> {
     let list = json(skiff, &["get", "pods", "-n", ns]);
@@ -829,14 +816,8 @@ fn helm_install_wait_and_rollback_of_field_kit_charts() {
     let Some(charts) = common::fieldkit("charts") else {
         return;
     };
-    let bin = common::repo_root().join(".tools/bin");
-    let helms: Vec<PathBuf> = ["helm3", "helm4"]
-        .iter()
-        .map(|h| bin.join(h))
-        .filter(|p| p.exists())
-        .collect();
+    let helms = common::helm::helms();
     if helms.is_empty() {
-        eprintln!("skipping: no Helm in .tools/bin (run scripts/install-tools.sh)");
         return;
     }
     let skiff = Skiff::start_with(&["--simulated-nodes", "3"]);
