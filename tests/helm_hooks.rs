@@ -113,7 +113,11 @@ fn hooks_run_as_jobs_that_complete() {
         install.extend(wait);
         helm(&skiff, bin, &install);
         for job in ["r-migrate", "r-seed", "r-announce"] {
-            assert!(succeeded(&skiff, &ns, job), "{job} ran to completion ({bin:?})");
+            assert!(
+                succeeded(&skiff, &ns, job),
+                "{job} ran to completion ({bin:?}): {}",
+                skiff.kubectl(&["get", "job", job, "-n", &ns, "-o", "jsonpath={.status}"])
+            );
         }
         assert_eq!(
             skiff.kubectl(&["get", "deployment", "r-web", "-n", &ns, "-o", "jsonpath={.status.availableReplicas}"]),

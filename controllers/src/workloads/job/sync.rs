@@ -22,17 +22,29 @@ const INDEX: &str = "batch.kubernetes.io/job-completion-index";
 const BACKOFF_BASE: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(360);
 
-pub async fn sync(job: &Job, ctx: &Context) -> Result<Action, kube::Error> {
-    let uid = job.uid().unwrap_or_default();
-    if job.metadata.deletion_timestamp.is_some() || !ctx.expectations.satisfied(&uid, ctx.pods.store()) {
+pub async fn sync(cached: &Job, ctx: &Context) -> Result<Action, kube::Error> {
+    let uid = cached.uid().unwrap_or_default();
+    if cached.metadata.deletion_timestamp.is_some() || !ctx.expectations.satisfied(&uid, ctx.pods.store()) {
         return Ok(Action::await_change());
     }
-    let namespace = job.namespace().unwrap_or_default();
+    let namespace = cached.namespace().unwrap_or_default();
+    // The status counts pods whose finalizer is already gone: decide on the latest one, never on
+    // a cached copy older than the pods seen (that would count a finished pod as missing).
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    let Some(fresh) = jobs.get_opt(&cached.name_any()).await? else {
+        return Ok(Action::await_change());
+    };
+    if fresh.uid() != cached.uid() {
+        return Ok(Action::await_change());
+    }
+    let job = &fresh;
     let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let spec = job.spec.clone().unwrap_or_default();
     let old = job.status.clone().unwrap_or_default();
     let mut status = old.clone();
-    let owned = ctx.pods.owned_by(&uid);
+    let mut owned = ctx.pods.owned_by(&uid);
+    let mut seen = BTreeSet::new();
+    owned.retain(|p| seen.insert(p.uid()));
     let indexed = spec.completion_mode.as_deref() == Some("Indexed");
 
     // 1. Finished pods: recorded as uncounted, their finalizer lifted, then counted.
@@ -91,9 +103,16 @@ pub async fn sync(job: &Job, ctx: &Context) -> Result<Action, kube::Error> {
         }
         *list = Some(still);
     }
+    let still_uncounted = uncounted.succeeded.iter().chain(uncounted.failed.iter()).flatten().count();
     status.uncounted_terminated_pods = Some(uncounted);
     if indexed {
         status.completed_indexes = Some(indexes::format(&completed));
+    }
+    if still_uncounted > 0 {
+        // Finished pods not counted yet: nothing is decided until they are (their finalizer's
+        // removal syncs the Job again), or a finished pod would look like a missing one.
+        write_status(ctx, job, &old, status).await?;
+        return Ok(Action::await_change());
     }
 
     let active: Vec<&std::sync::Arc<Pod>> = owned
