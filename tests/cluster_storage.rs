@@ -3,7 +3,8 @@
 //! FailedBinding event, Retain volumes are Released when their claim goes; the default
 //! `local-path` StorageClass fills claims without a class (DefaultStorageClass admission), waits
 //! for the first consumer, then provisions a volume with node affinity to the pod's node, deleted
-//! again with its claim, which waits for its pod (pvc-protection).
+//! again with its claim, which waits for its pod (pvc-protection). A claim of a class with
+//! allowVolumeExpansion grows with its request; other claims may not grow (PersistentVolumeClaimResize).
 
 mod common;
 
@@ -105,4 +106,30 @@ fn claims_bind_provision_and_release() {
         let out = skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &["get", "pv", &volume]);
         (!out.status.success()).then_some(())
     });
+    expansion(&skiff, dir.path());
+}
+
+/// Growing a claim: resized at once under an expandable class, forbidden under a class without
+/// allowVolumeExpansion.
+fn expansion(skiff: &Skiff, dir: &std::path::Path) {
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: growing\nprovisioner: rancher.io/local-path\nreclaimPolicy: Delete\nvolumeBindingMode: Immediate\nallowVolumeExpansion: true\n---\n";
+    let objects = format!("{class}{}{}", pvc("grow", Some("growing"), "ReadWriteOnce", "1Gi"), pvc("fixed", Some("manual"), "ReadWriteOnce", "1Gi"));
+    skiff.kubectl(&["create", "-f", &write(dir, "grow.yaml", &objects)]);
+    eventually("grow bound (Immediate)", || (get(skiff, "pvc/grow", ".status.phase") == "Bound").then_some(()));
+    let volume = get(skiff, "pvc/grow", ".spec.volumeName");
+    skiff.kubectl(&["patch", "pvc", "grow", "-p", r#"{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}"#]);
+    eventually("grow resized", || (get(skiff, "pvc/grow", ".status.capacity.storage") == "3Gi").then_some(()));
+    assert_eq!(get(skiff, &format!("pv/{volume}"), ".spec.capacity.storage"), "3Gi");
+    assert_eq!(get(skiff, "pvc/grow", ".status.allocatedResources.storage"), "3Gi");
+    eventually("the Resizing and VolumeResizeSuccessful events", || {
+        let reasons = skiff.kubectl(&["get", "events", "--field-selector", "involvedObject.name=grow", "-o", "jsonpath={.items[*].reason}"]);
+        (reasons.contains("Resizing") && reasons.contains("VolumeResizeSuccessful")).then_some(())
+    });
+
+    eventually("fixed bound to pv-big", || (get(skiff, "pvc/fixed", ".status.phase") == "Bound").then_some(()));
+    let error = skiff.kubectl_fails(&["patch", "pvc", "fixed", "-p", r#"{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}"#]);
+    assert_eq!(
+        error.trim(),
+        "Error from server (Forbidden): persistentvolumeclaims \"fixed\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"
+    );
 }

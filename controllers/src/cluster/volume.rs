@@ -12,6 +12,9 @@
 //! - the kubernetes.io/pvc-protection finalizer goes once no running pod uses the claim, and
 //!   kubernetes.io/pv-protection once the volume is no longer bound.
 //!   Claims that can never bind get upstream's FailedBinding event.
+//! - a bound claim that asks for more storage gets its volume grown ([`expansion`]).
+
+mod expansion;
 
 use crate::core::backoff::ErrorBackoff;
 use crate::core::informers::{Informer, Informers};
@@ -201,6 +204,7 @@ async fn sync_claim(claim: &PersistentVolumeClaim, ctx: &Context) -> Result<Acti
         let free = volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_none();
         if free || claimed_by_us {
             bind(ctx, claim, &volume).await?;
+            let volume = expansion::expand(ctx, claim, (*volume).clone()).await?;
             return mark_claim(ctx, claim, "Bound", Some(&volume)).await;
         }
         return Ok(Action::requeue(RESYNC));

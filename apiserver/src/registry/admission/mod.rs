@@ -53,6 +53,9 @@ pub(crate) fn admit(
                 storage_class::admit_claim(store, obj);
                 storage_class::protect(obj, "kubernetes.io/pvc-protection");
             }
+            if let (Operation::Update, Some(old)) = (op, old) {
+                storage_class::admit_resize(store, obj, old, name)?;
+            }
             limit_range::admit_claim(store, obj, &namespace, name)
         }
         ("", "persistentvolumes") => {

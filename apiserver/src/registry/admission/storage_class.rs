@@ -3,9 +3,13 @@
 //! `storageclass.kubernetes.io/is-default-class: "true"`, the newest when several are. And the
 //! StorageObjectInUseProtection plugin: new claims and volumes carry the pvc-protection and
 //! pv-protection finalizers, which the persistent volume controller lifts once they are unused.
+//! And PersistentVolumeClaimResize: a claim may only grow when its StorageClass has
+//! allowVolumeExpansion.
 
 use crate::registry::Store;
+use crate::status::{ApiError, ApiResult, Gr};
 use serde_json::Value;
+use skiff_machinery::quantity::Quantity;
 
 const IS_DEFAULT: &str = "storageclass.kubernetes.io/is-default-class";
 
@@ -33,6 +37,38 @@ pub(super) fn admit_claim(store: &Store, claim: &mut Value) {
     if let Some(name) = newest_default.as_ref().and_then(|c| c.pointer("/metadata/name")).cloned() {
         spec.insert("storageClassName".into(), name);
     }
+}
+
+/// Upstream's PersistentVolumeClaimResize: growing `claim`'s storage request (over `old`'s) needs
+/// a StorageClass that allows volume expansion.
+pub(super) fn admit_resize(store: &Store, claim: &Value, old: &Value, name: &str) -> ApiResult<()> {
+    let size = |c: &Value| {
+        c.pointer("/spec/resources/requests/storage")
+            .and_then(Value::as_str)
+            .and_then(Quantity::parse)
+            .unwrap_or(Quantity::ZERO)
+    };
+    if size(claim) <= size(old) {
+        return Ok(());
+    }
+    let class = claim.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("");
+    let expandable = !class.is_empty()
+        && store
+            .cached_objects("storage.k8s.io", "storageclasses", None)
+            .iter()
+            .filter_map(|o| serde_json::from_slice::<Value>(&o.json).ok())
+            .any(|c| {
+                c.pointer("/metadata/name").and_then(Value::as_str) == Some(class)
+                    && c.get("allowVolumeExpansion").and_then(Value::as_bool) == Some(true)
+            });
+    if expandable {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        Gr { group: "", resource: "persistentvolumeclaims" },
+        name,
+        "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize",
+    ))
 }
 
 /// Add `finalizer` to a new object's finalizers (once).
