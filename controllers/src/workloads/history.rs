@@ -10,6 +10,7 @@ use crate::workloads::claim::{ClaimError, Claimer, Namespaced};
 use crate::workloads::deployment::util::safe_encode;
 use crate::workloads::pods::controller_ref;
 use k8s_openapi::api::apps::v1::ControllerRevision;
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -73,6 +74,18 @@ pub fn new_revision<O: Namespaced>(
         data: Some(RawExtension(data)),
         revision,
     }
+}
+
+/// The revision data of a pod template, as StatefulSet and DaemonSet keep it (upstream's
+/// getPatch): `{"spec":{"template":{…,"$patch":"replace"}}}`, which `kubectl rollout undo` applies.
+pub fn template_patch(template: Option<&PodTemplateSpec>) -> Value {
+    let mut template = template
+        .and_then(|t| serde_json::to_value(t).ok())
+        .unwrap_or_else(|| serde_json::json!({}));
+    if let Some(map) = template.as_object_mut() {
+        map.insert("$patch".into(), "replace".into());
+    }
+    serde_json::json!({"spec": {"template": template}})
 }
 
 fn data(revision: &ControllerRevision) -> Option<&Value> {

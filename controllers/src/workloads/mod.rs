@@ -4,6 +4,7 @@
 
 pub mod claim;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod events;
 pub mod gc;
@@ -26,6 +27,7 @@ pub fn start(informers: &Informers) -> impl std::future::Future<Output = ()> + S
         Box::pin(deployment::start(informers)),
         Box::pin(gc::start(informers)),
         Box::pin(statefulset::start(informers)),
+        Box::pin(daemonset::start(informers)),
         Box::pin(job::start(informers)),
         Box::pin(cronjob::start(informers)),
     ];

@@ -10,21 +10,13 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::{Client, ResourceExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The patch a revision of `set` holds (upstream's getPatch).
 pub fn patch(set: &StatefulSet) -> Value {
-    let mut template = set
-        .spec
-        .as_ref()
-        .and_then(|s| serde_json::to_value(&s.template).ok())
-        .unwrap_or_else(|| json!({}));
-    if let Some(map) = template.as_object_mut() {
-        map.insert("$patch".into(), "replace".into());
-    }
-    json!({"spec": {"template": template}})
+    history::template_patch(set.spec.as_ref().map(|s| &s.template))
 }
 
 /// The pod template a revision holds (upstream's ApplyRevision, for the patches of [`patch`]).
