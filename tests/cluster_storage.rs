@@ -5,6 +5,7 @@
 //! for the first consumer, then provisions a volume with node affinity to the pod's node, deleted
 //! again with its claim, which waits for its pod (pvc-protection). A claim of a class with
 //! allowVolumeExpansion grows with its request; other claims may not grow (PersistentVolumeClaimResize).
+//! A pod waits for its claims (VolumeBinding).
 
 mod common;
 
@@ -107,6 +108,25 @@ fn claims_bind_provision_and_release() {
         (!out.status.success()).then_some(())
     });
     expansion(&skiff, dir.path());
+    claim_created_after_its_pod(&skiff, dir.path());
+}
+
+/// A pod whose claim does not exist yet stays Pending (VolumeBinding) and starts once the claim
+/// is created and bound to a volume provisioned on the pod's node.
+fn claim_created_after_its_pod(skiff: &Skiff, dir: &std::path::Path) {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: early\nspec:\n  containers:\n  - name: app\n    image: busybox\n  volumes:\n  - name: d\n    persistentVolumeClaim: {claimName: later}\n";
+    skiff.kubectl(&["create", "-f", &write(dir, "early.yaml", pod)]);
+    eventually("the FailedScheduling event", || {
+        let events = skiff.kubectl(&["get", "events", "--field-selector", "involvedObject.name=early,reason=FailedScheduling", "-o", "jsonpath={.items[*].message}"]);
+        events.contains("persistentvolumeclaim \"later\" not found").then_some(())
+    });
+    assert_eq!(get(skiff, "pod/early", ".status.phase"), "Pending");
+    assert_eq!(get(skiff, "pod/early", ".spec.nodeName"), "");
+    skiff.kubectl(&["create", "-f", &write(dir, "later.yaml", &pvc("later", None, "ReadWriteOnce", "1Gi"))]);
+    eventually("the pod running", || (get(skiff, "pod/early", ".status.phase") == "Running").then_some(()));
+    assert_eq!(get(skiff, "pvc/later", ".status.phase"), "Bound");
+    let node = get(skiff, "pod/early", ".spec.nodeName");
+    assert_eq!(get(skiff, "pvc/later", ".metadata.annotations.volume\\.kubernetes\\.io/selected-node"), node);
 }
 
 /// Growing a claim: resized at once under an expandable class, forbidden under a class without

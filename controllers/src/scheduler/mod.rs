@@ -26,15 +26,15 @@ pub mod resources;
 pub mod run;
 
 use crate::core::informers::Informers;
-use framework::{NoVolumes, VolumeHooks};
+use framework::VolumeHooks;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::future::Future;
 use std::sync::Arc;
 
 /// Subscribe the scheduler to the shared informers it needs and return its loop, which runs
-/// until the informers' streams end. Volume plugins pass every pod.
+/// until the informers' streams end, with the VolumeBinding plugin.
 pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static {
-    start_with_volumes(informers, Arc::new(NoVolumes))
+    start_with_volumes(informers, Arc::new(plugins::volume_binding::VolumeBinding::new(informers)))
 }
 
 /// [`start`] with the volume plugins' hooks (the persistent-volume support plugs in here).

@@ -6,3 +6,4 @@ pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_resources;
 pub mod topology_spread;
+pub mod volume_binding;
