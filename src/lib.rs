@@ -82,6 +82,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
             node_monitor_grace_period: options.node_monitor_grace_period,
             nodes: options.nodes,
             without_controller_manager: options.without_controller_manager,
+            storage_dir: Some(options.data_dir.join("storage")),
         },
     ));
     Ok(Running {

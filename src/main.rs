@@ -207,6 +207,7 @@ async fn controller_manager(args: ControllerManagerArgs) -> anyhow::Result<()> {
             events: true,
         },
         without_controller_manager: false,
+        storage_dir: None,
     };
     let client = kube::Client::try_from(client_config)?;
     let identity = format!("{}_{}", skiff_controllers::node::config::host().name, uuid::Uuid::new_v4());

@@ -3,7 +3,7 @@
 //! FailedBinding event, Retain volumes are Released when their claim goes; the default
 //! `local-path` StorageClass fills claims without a class (DefaultStorageClass admission), waits
 //! for the first consumer, then provisions a volume with node affinity to the pod's node, deleted
-//! again with its claim, which waits for its pod (pvc-protection). A claim of a class with
+//! again with its claim (and its directory under DATA_DIR/storage), which waits for its pod (pvc-protection). A claim of a class with
 //! allowVolumeExpansion grows with its request; other claims may not grow (PersistentVolumeClaimResize).
 //! A pod waits for its claims (VolumeBinding).
 
@@ -89,6 +89,9 @@ fn claims_bind_provision_and_release() {
         node
     );
     assert_eq!(get(&skiff, &format!("pv/{volume}"), ".metadata.annotations.pv\\.kubernetes\\.io/provisioned-by"), "rancher.io/local-path");
+    let path = std::path::PathBuf::from(get(&skiff, &format!("pv/{volume}"), ".spec.hostPath.path"));
+    assert_eq!(path.parent(), Some(skiff.data_dir.join("storage").as_path()));
+    assert!(path.is_dir(), "the provisioner made {}", path.display());
     eventually("the pod running", || (get(&skiff, "pod/user", ".status.phase") == "Running").then_some(()));
 
     assert_eq!(get(&skiff, "pvc/data", ".metadata.finalizers"), r#"["kubernetes.io/pvc-protection"]"#);
@@ -107,6 +110,7 @@ fn claims_bind_provision_and_release() {
         let out = skiff.kubectl_with(std::path::Path::new("/usr/bin/kubectl"), &["get", "pv", &volume]);
         (!out.status.success()).then_some(())
     });
+    assert!(!path.exists(), "reclaim Delete removed {}", path.display());
     expansion(&skiff, dir.path());
     claim_created_after_its_pod(&skiff, dir.path());
 }

@@ -31,6 +31,9 @@ pub struct Options {
     /// Leave the controller-manager's loops to a `skiff controller-manager` elsewhere (k3s's
     /// --disable-controller-manager): [`run`] then runs only the scheduler and the nodes.
     pub without_controller_manager: bool,
+    /// Where the local-path provisioner makes volume directories (`DATA_DIR/storage` in
+    /// `skiff server`; [`cluster::volume::default_storage_root`] when unset).
+    pub storage_dir: Option<std::path::PathBuf>,
 }
 
 type Loop = futures::future::BoxFuture<'static, ()>;

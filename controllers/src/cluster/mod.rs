@@ -32,7 +32,7 @@ pub fn start(
         Box::pin(pod_gc::start(informers, pod_gc::DEFAULT_TERMINATED_THRESHOLD)),
         Box::pin(disruption::start(informers)),
         Box::pin(quota::start(informers)),
-        Box::pin(volume::start(informers)),
+        Box::pin(volume::start(informers, options.storage_dir.clone())),
     ];
     futures::FutureExt::map(futures::future::join_all(loops), drop)
 }

@@ -37,8 +37,11 @@ use std::time::Duration;
 
 /// The built-in provisioner's name (k3s's local-path provisioner).
 pub const PROVISIONER: &str = "rancher.io/local-path";
-/// Where the local-path provisioner puts a volume's directory on its node.
-const STORAGE_ROOT: &str = "/var/lib/skiff/storage";
+/// Where the local-path provisioner puts volume directories unless told otherwise (under the
+/// temporary directory, so that in-process control planes can always write it).
+pub fn default_storage_root() -> std::path::PathBuf {
+    std::env::temp_dir().join("skiff-storage")
+}
 const DEFAULT_CLASS: &str = "local-path";
 const IS_DEFAULT: &str = "storageclass.kubernetes.io/is-default-class";
 const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
@@ -55,10 +58,12 @@ struct Context {
     pods: Informer<Pod>,
     recorder: Recorder,
     backoff: ErrorBackoff,
+    /// The provisioner's directory for volumes.
+    storage_root: std::path::PathBuf,
 }
 
 /// Subscribe to claims, volumes, classes and pods now; the returned future runs the loops.
-pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static {
+pub fn start(informers: &Informers, storage_root: Option<std::path::PathBuf>) -> impl Future<Output = ()> + Send + 'static {
     let claims = informers.get::<PersistentVolumeClaim>();
     let claim_changes = claims.subscribe();
     let ctx = Arc::new(Context {
@@ -68,6 +73,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
         pods: informers.get::<Pod>(),
         recorder: Recorder::new(informers.client().clone(), COMPONENT),
         backoff: ErrorBackoff::default(),
+        storage_root: storage_root.unwrap_or_else(default_storage_root),
     });
     let volume_changes = ctx.volumes.subscribe();
     let volume_loop_changes = ctx.volumes.subscribe();
@@ -404,6 +410,12 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim, class: &Storage
         "Provisioning",
         format!("External provisioner is provisioning volume for claim \"{namespace}/{}\"", claim.name_any()),
     );
+    let path = ctx.storage_root.join(format!("{name}_{namespace}_{}", claim.name_any()));
+    if let Err(error) = tokio::fs::create_dir_all(&path).await {
+        let message = format!("failed to provision volume with StorageClass \"{}\": {error}", class.name_any());
+        ctx.recorder.warning(claim, "ProvisioningFailed", message);
+        return Ok(());
+    }
     let spec = claim.spec.clone().unwrap_or_default();
     let node_affinity = node.map(|node| VolumeNodeAffinity {
         required: Some(NodeSelector {
@@ -428,7 +440,7 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim, class: &Storage
             capacity: spec.resources.as_ref().and_then(|r| r.requests.clone()),
             claim_ref: Some(claim_reference(claim)),
             host_path: Some(HostPathVolumeSource {
-                path: format!("{STORAGE_ROOT}/{name}_{namespace}_{}", claim.name_any()),
+                path: path.to_string_lossy().into_owned(),
                 type_: Some("DirectoryOrCreate".into()),
             }),
             node_affinity,
@@ -512,9 +524,24 @@ async fn sync_volume(
         set_phase("Released").await?;
     }
     if spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete") {
+        remove_directory(ctx, volume).await;
         api.delete(&volume.name_any(), &DeleteParams::default()).await?;
     }
     Ok(Action::await_change())
+}
+
+/// Delete a provisioned volume's directory (only ever one under the provisioner's root).
+async fn remove_directory(ctx: &Context, volume: &PersistentVolume) {
+    let ours = volume.annotations().get("pv.kubernetes.io/provisioned-by").map(String::as_str) == Some(PROVISIONER);
+    let path = volume.spec.as_ref().and_then(|s| s.host_path.as_ref()).map(|h| std::path::PathBuf::from(&h.path));
+    let Some(path) = path.filter(|p| ours && p.parent() == Some(ctx.storage_root.as_path())) else {
+        return;
+    };
+    if let Err(error) = tokio::fs::remove_dir_all(&path).await {
+        if error.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(%error, path = %path.display(), "removing a reclaimed volume's directory");
+        }
+    }
 }
 
 /// Remove one finalizer (a compare-and-swap on the object's resourceVersion).
