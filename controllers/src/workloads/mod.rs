@@ -10,6 +10,7 @@ pub mod events;
 pub mod gc;
 pub mod history;
 pub mod job;
+pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
 pub mod statefulset;

@@ -6,16 +6,16 @@
 use super::placement::{self, Fit};
 use super::update::{self, Judge, NodeState, Strategy};
 use super::{Context, Error};
-use crate::core::api_errors::{self, ignore_not_found};
+use crate::core::api_errors::ignore_not_found;
 use crate::workloads::claim::Claimer;
 use crate::workloads::deployment::util::scaled_value;
-use crate::workloads::events::api_message;
+use crate::workloads::pod_control::PodControl;
 use crate::workloads::{history, pods};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -65,17 +65,22 @@ pub async fn sync(set: Arc<DaemonSet>, ctx: &Context) -> Result<Action, Error> {
     let mut failure = None;
     if ctx.expectations.satisfied(&key, ctx.pods.store()) {
         let plan = update::plan(&nodes, strategy(spec, desired), &judge);
-        if let Err(error) = delete(ctx, &set, &plan.delete).await {
-            failure = Some(error);
-        }
-        if let Err(error) = create(ctx, &set, &hash, &plan.create_on).await {
-            failure.get_or_insert(error);
+        let control = PodControl {
+            client: &ctx.client,
+            owner: set.as_ref(),
+            expectations: &ctx.expectations,
+            recorder: &ctx.recorder,
+        };
+        let doomed: Vec<Arc<Pod>> = plan.delete.into_iter().take(BURST).collect();
+        failure = control.delete(&doomed).await.err();
+        if let Err(message) = control.create(new_pods(&set, &hash, &plan.create_on)).await {
+            failure.get_or_insert(message);
         }
     }
     write_status(ctx, &set, &nodes, &judge, collision_count).await?;
     truncate(ctx, &set, &revisions, &claimed, &current).await?;
-    if let Some(error) = failure {
-        return Err(error);
+    if let Some(message) = failure {
+        return Err(Error::Manage(message));
     }
     let min_ready = judge.min_ready_seconds;
     let next = claimed.iter().filter_map(|p| pods::available_at(p, min_ready, now)).min();
@@ -165,85 +170,26 @@ fn strategy(spec: &DaemonSetSpec, desired: i32) -> Strategy {
     }
 }
 
-/// Create a pod on each of `nodes` in slow-start batches of 1, 2, 4, …, stopping at the first
-/// batch with a failure.
-async fn create(ctx: &Context, set: &Arc<DaemonSet>, hash: &str, nodes: &[String]) -> Result<(), Error> {
+/// The pods to create for `nodes` (the template with the revision labels and the daemon
+/// tolerations, pinned to each node); at most [`BURST`].
+fn new_pods(set: &DaemonSet, hash: &str, nodes: &[String]) -> Vec<Pod> {
     let Some(spec) = set.spec.as_ref() else {
-        return Ok(());
+        return Vec::new();
     };
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let mut template = pods::from_template(&spec.template, pods::controller_ref(set.as_ref()), &set.name_any(), None);
+    let mut template = pods::from_template(&spec.template, pods::controller_ref(set), &set.name_any(), None);
     let labels = template.metadata.labels.get_or_insert_with(BTreeMap::new);
     labels.insert(REVISION_LABEL.into(), hash.into());
     labels.insert(GENERATION_LABEL.into(), set.meta().generation.unwrap_or(0).to_string());
     placement::add_default_tolerations(template.spec.get_or_insert_with(Default::default));
-    let uid = set.uid().unwrap_or_default();
-    let mut remaining: Vec<&String> = nodes.iter().take(BURST).collect();
-    let mut batch = 1;
-    while !remaining.is_empty() {
-        let now: Vec<&String> = remaining.drain(..batch.min(remaining.len())).collect();
-        let results = futures::future::join_all(now.iter().map(|node| {
+    nodes
+        .iter()
+        .take(BURST)
+        .map(|node| {
             let mut pod = template.clone();
             placement::pin_to_node(pod.spec.get_or_insert_with(Default::default), node);
-            let api = &api;
-            async move { api.create(&PostParams::default(), &pod).await }
-        }))
-        .await;
-        let mut failure = None;
-        for result in results {
-            match result {
-                Ok(created) => {
-                    ctx.expectations.created(&uid, &created);
-                    ctx.recorder.normal(
-                        set.as_ref(),
-                        "SuccessfulCreate",
-                        format!("Created pod: {}", created.name_any()),
-                    );
-                }
-                Err(error) if api_errors::is_namespace_terminating(&error) => {}
-                Err(error) => {
-                    let message = api_message(&error);
-                    ctx.recorder
-                        .warning(set.as_ref(), "FailedCreate", format!("Error creating: {message}"));
-                    failure.get_or_insert(message);
-                }
-            }
-        }
-        if let Some(message) = failure {
-            return Err(Error::Manage(message));
-        }
-        batch *= 2;
-    }
-    Ok(())
-}
-
-/// Delete `doomed` in parallel; pods already gone are fine.
-async fn delete(ctx: &Context, set: &Arc<DaemonSet>, doomed: &[Arc<Pod>]) -> Result<(), Error> {
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let uid = set.uid().unwrap_or_default();
-    let results = futures::future::join_all(doomed.iter().take(BURST).map(|pod| {
-        let api = &api;
-        async move { (pod, api.delete(&pod.name_any(), &DeleteParams::default()).await) }
-    }))
-    .await;
-    let mut failure = None;
-    for (pod, result) in results {
-        match result {
-            Ok(_) => {
-                ctx.expectations.deleted(&uid, pod);
-                ctx.recorder
-                    .normal(set.as_ref(), "SuccessfulDelete", format!("Deleted pod: {}", pod.name_any()));
-            }
-            Err(error) if api_errors::is_not_found(&error) => {}
-            Err(error) => {
-                let message = api_message(&error);
-                ctx.recorder
-                    .warning(set.as_ref(), "FailedDelete", format!("Error deleting: {message}"));
-                failure.get_or_insert(message);
-            }
-        }
-    }
-    failure.map_or(Ok(()), |m| Err(Error::Manage(m)))
+            pod
+        })
+        .collect()
 }
 
 /// Upstream's updateDaemonSetStatus: per node that should run a pod and has one, its oldest pod

@@ -7,13 +7,13 @@ use super::ranking;
 use super::Context;
 use crate::core::api_errors;
 use crate::workloads::claim::{ClaimError, Claimer};
-use crate::workloads::events::api_message;
+use crate::workloads::pod_control::PodControl;
 use crate::workloads::pods;
 use k8s_openapi::api::apps::v1::ReplicaSetCondition;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
@@ -22,8 +22,6 @@ use std::time::Duration;
 
 /// At most this many pods are created or deleted in one sync (upstream's burstReplicas).
 pub const BURST_REPLICAS: usize = 500;
-/// The first batch of creations; each next batch doubles (upstream's SlowStartInitialBatchSize).
-const SLOW_START_INITIAL_BATCH: usize = 1;
 
 /// Why a sync failed; the loop retries with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -182,85 +180,29 @@ async fn manage<K: ReplicaKind>(rs: &Arc<K>, claimed: &[Arc<Pod>], ctx: &Context
     Ok(())
 }
 
-/// Create `count` pods in slow-start batches of 1, 2, 4, …; stop at the first batch with a failure.
+/// The pod writes of `rs`.
+fn control<'a, K: ReplicaKind>(rs: &'a K, ctx: &'a Context<K>) -> PodControl<'a, K> {
+    PodControl {
+        client: &ctx.client,
+        owner: rs,
+        expectations: &ctx.expectations,
+        recorder: &ctx.recorder,
+    }
+}
+
+/// Create `count` pods from the template in slow-start batches.
 async fn create<K: ReplicaKind>(rs: &Arc<K>, count: usize, ctx: &Context<K>) -> Result<(), Error> {
     let Some(template) = rs.template() else {
         return Ok(());
     };
-    let namespace = rs.namespace().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let owner = pods::controller_ref(rs.as_ref());
-    let pod = pods::from_template(template, owner, &rs.name_any(), None);
-    let uid = rs.uid().unwrap_or_default();
-    let mut remaining = count;
-    let mut batch = remaining.min(SLOW_START_INITIAL_BATCH);
-    while batch > 0 {
-        let params = PostParams::default();
-        let results = futures::future::join_all((0..batch).map(|_| api.create(&params, &pod))).await;
-        let mut failure = None;
-        for result in results {
-            match result {
-                Ok(created) => {
-                    ctx.expectations.created(&uid, &created);
-                    ctx.recorder.normal(
-                        rs.as_ref(),
-                        "SuccessfulCreate",
-                        format!("Created pod: {}", created.name_any()),
-                    );
-                }
-                // Creations in a namespace being deleted fail, and that is fine.
-                Err(error) if api_errors::is_namespace_terminating(&error) => {}
-                Err(error) => {
-                    let message = api_message(&error);
-                    ctx.recorder
-                        .warning(rs.as_ref(), "FailedCreate", format!("Error creating: {message}"));
-                    failure.get_or_insert(message);
-                }
-            }
-        }
-        if let Some(message) = failure {
-            return Err(Error::Manage(message));
-        }
-        remaining -= batch;
-        batch = (2 * batch).min(remaining);
-    }
-    Ok(())
+    let pod = pods::from_template(template, pods::controller_ref(rs.as_ref()), &rs.name_any(), None);
+    let control = control(rs.as_ref(), ctx);
+    control.create(vec![pod; count]).await.map_err(Error::Manage)
 }
 
-/// Delete `doomed` in parallel; pods already gone are fine.
+/// Delete `doomed` in parallel.
 async fn delete<K: ReplicaKind>(rs: &Arc<K>, doomed: Vec<Arc<Pod>>, ctx: &Context<K>) -> Result<(), Error> {
-    let namespace = rs.namespace().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let uid = rs.uid().unwrap_or_default();
-    let results = futures::future::join_all(doomed.iter().map(|pod| {
-        let api = &api;
-        async move { (pod, api.delete(&pod.name_any(), &DeleteParams::default()).await) }
-    }))
-    .await;
-    let mut failure = None;
-    for (pod, result) in results {
-        match result {
-            Ok(_) => {
-                ctx.expectations.deleted(&uid, pod.as_ref());
-                ctx.recorder.normal(
-                    rs.as_ref(),
-                    "SuccessfulDelete",
-                    format!("Deleted pod: {}", pod.name_any()),
-                );
-            }
-            Err(error) if api_errors::is_not_found(&error) => {}
-            Err(error) => {
-                let message = api_message(&error);
-                ctx.recorder
-                    .warning(rs.as_ref(), "FailedDelete", format!("Error deleting: {message}"));
-                failure.get_or_insert(message);
-            }
-        }
-    }
-    match failure {
-        Some(message) => Err(Error::Manage(message)),
-        None => Ok(()),
-    }
+    control(rs.as_ref(), ctx).delete(&doomed).await.map_err(Error::Manage)
 }
 
 /// The pods of every replica set with the same controller as `rs` (upstream's
