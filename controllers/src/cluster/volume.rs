@@ -19,6 +19,7 @@ mod expansion;
 use crate::core::backoff::ErrorBackoff;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::Recorder;
+use crate::workloads::pods::claim_names;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference,
@@ -162,13 +163,6 @@ fn claims_of_pod(claims: &Informer<PersistentVolumeClaim>, pod: &Pod) -> Vec<Obj
         .filter_map(|name| claims.get(pod.namespace().as_deref(), &name))
         .map(|c| ObjectRef::from_obj(&*c))
         .collect()
-}
-
-fn claim_names(pod: &Pod) -> impl Iterator<Item = String> + '_ {
-    pod.spec
-        .iter()
-        .flat_map(|s| s.volumes.iter().flatten())
-        .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
 }
 
 fn storage(resources: Option<&std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> Quantity {

@@ -48,6 +48,14 @@ pub fn from_template(template: &PodTemplateSpec, owner: OwnerReference, prefix: 
     }
 }
 
+/// The PersistentVolumeClaims the pod's volumes name.
+pub fn claim_names(pod: &Pod) -> impl Iterator<Item = String> + '_ {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
+}
+
 /// The pod's phase, "" when none is reported yet.
 pub fn phase(pod: &Pod) -> &str {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")

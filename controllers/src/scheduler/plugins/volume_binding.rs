@@ -13,6 +13,7 @@ use crate::scheduler::framework::{Plugin, Status, VolumeHooks};
 use crate::scheduler::labels::NodeSelectorTerms;
 use crate::scheduler::node_info::NodeInfo;
 use crate::scheduler::pod_info::PodInfo;
+use crate::workloads::pods::claim_names;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -90,13 +91,6 @@ impl VolumeBinding {
         }
         Ok(ready)
     }
-}
-
-fn claim_names(pod: &Pod) -> impl Iterator<Item = String> + '_ {
-    pod.spec
-        .iter()
-        .flat_map(|s| s.volumes.iter().flatten())
-        .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
 }
 
 /// The volume a claim is bound to, once the binder has completed it.
