@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{write, Skiff};
+use common::{within, write, Skiff};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -16,24 +16,12 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn get_json(skiff: &Skiff, args: &[&str]) -> Value {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["-o", "json"]);
     serde_json::from_str(&skiff.kubectl(&all)).expect("kubectl json")
-}
-
-/// Retry `attempt` every 200ms for up to `secs`.
-fn within<T>(secs: u64, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = attempt() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 async fn client(kubeconfig: &Path) -> kube::Client {

@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::Skiff;
+use common::{within, Skiff};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A `skiff controller-manager` process, killed on drop; its identity is read from its log.
 struct ControllerManager {
@@ -50,18 +50,6 @@ impl Drop for ControllerManager {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Retry `attempt` every 100ms for up to `secs` seconds.
-fn within<T>(secs: u64, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(value) = attempt() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

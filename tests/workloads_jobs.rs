@@ -5,20 +5,8 @@
 
 mod common;
 
-use common::{write, Skiff};
+use common::{within, write, Skiff};
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-fn within<T>(secs: u64, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = attempt() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn get(skiff: &Skiff, what: &str, path: &str) -> String {
     skiff.kubectl(&["get", what, "-o", &format!("jsonpath={{{path}}}")])

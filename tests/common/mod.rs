@@ -216,6 +216,19 @@ pub fn fieldkit(sub: &str) -> Option<PathBuf> {
     }
 }
 
+/// Retry `attempt` every 100ms until it yields a value, failing after `secs` seconds with `what`;
+/// for what takes longer than [`eventually`] allows (leases expiring, backoffs, deadlines).
+pub fn within<T>(secs: u64, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Retry `attempt` every 50ms until it yields a value, failing after 20s with `what`; for
 /// changes the server applies asynchronously (a CRD update reaching the catalogue).
 pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
