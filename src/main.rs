@@ -182,7 +182,12 @@ async fn controller_manager(args: ControllerManagerArgs) -> anyhow::Result<()> {
     let client_config = client_config(&args.kubeconfig).await?;
     let root_ca_pem = match &args.root_ca_file {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-        None => client_config.root_cert.iter().flatten().map(|der| pem_certificate(der)).collect(),
+        None => client_config
+            .root_cert
+            .iter()
+            .flatten()
+            .map(|der| pem_certificate(der))
+            .collect(),
     };
     let ipam = if args.allocate_node_cidrs {
         let mut ipam = skiff_controllers::cluster::node_ipam::Config::for_nodes(0);
@@ -210,7 +215,11 @@ async fn controller_manager(args: ControllerManagerArgs) -> anyhow::Result<()> {
         storage_dir: None,
     };
     let client = kube::Client::try_from(client_config)?;
-    let identity = format!("{}_{}", skiff_controllers::node::config::host().name, uuid::Uuid::new_v4());
+    let identity = format!(
+        "{}_{}",
+        skiff_controllers::node::config::host().name,
+        uuid::Uuid::new_v4()
+    );
     tracing::info!(%identity, "running the controller-manager; waiting for the kube-system/kube-controller-manager lease");
     tokio::select! {
         result = skiff_controllers::run_controller_manager(client, options, identity) => result?,
@@ -230,6 +239,13 @@ async fn client_config(path: &std::path::Path) -> anyhow::Result<kube::Config> {
 fn pem_certificate(der: &[u8]) -> String {
     use base64::Engine;
     let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
 }

@@ -79,9 +79,18 @@ fn limit_ranges_default_and_bound_pods_and_claims() {
     );
 
     c.pod("defaulted", "{}").unwrap();
-    assert_eq!(c.field("pod/defaulted", ".spec.containers[0].resources.limits.cpu"), "500m");
-    assert_eq!(c.field("pod/defaulted", ".spec.containers[0].resources.limits.memory"), "256Mi");
-    assert_eq!(c.field("pod/defaulted", ".spec.containers[0].resources.requests.cpu"), "250m");
+    assert_eq!(
+        c.field("pod/defaulted", ".spec.containers[0].resources.limits.cpu"),
+        "500m"
+    );
+    assert_eq!(
+        c.field("pod/defaulted", ".spec.containers[0].resources.limits.memory"),
+        "256Mi"
+    );
+    assert_eq!(
+        c.field("pod/defaulted", ".spec.containers[0].resources.requests.cpu"),
+        "250m"
+    );
     assert_eq!(
         c.field("pod/defaulted", ".metadata.annotations.kubernetes\\.io/limit-ranger"),
         "LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app",
@@ -94,12 +103,16 @@ fn limit_ranges_default_and_bound_pods_and_claims() {
         err.contains(r#"pods "too-big" is forbidden: maximum cpu usage per Container is 1, but limit is 2"#),
         "{err}"
     );
-    let err = c.pod("bursty", "{requests: {cpu: 100m}, limits: {cpu: 800m, memory: 2Gi}}").unwrap_err();
+    let err = c
+        .pod("bursty", "{requests: {cpu: 100m}, limits: {cpu: 800m, memory: 2Gi}}")
+        .unwrap_err();
     assert!(
         err.contains(r#"pods "bursty" is forbidden: [maximum memory usage per Container is 1Gi, but limit is 2Gi, cpu max limit to request ratio per Container is 4, but provided ratio is 8.000000, maximum memory usage per Pod is 1536Mi, but limit is 2Gi]"#),
         "{err}"
     );
-    let err = c.pod("too-small", "{requests: {cpu: 50m}, limits: {cpu: 100m}}").unwrap_err();
+    let err = c
+        .pod("too-small", "{requests: {cpu: 50m}, limits: {cpu: 100m}}")
+        .unwrap_err();
     assert!(
         err.contains(r#"pods "too-small" is forbidden: minimum cpu usage per Container is 100m, but request is 50m"#),
         "{err}"

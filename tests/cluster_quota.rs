@@ -21,7 +21,9 @@ impl Cluster {
     /// `kubectl create -f` of `yaml`: Ok(stdout) or Err(stderr).
     fn create(&self, file: &str, yaml: &str) -> Result<String, String> {
         let path = write(self.dir.path(), file, yaml);
-        let out = self.skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &["create", "-f", &path]);
+        let out = self
+            .skiff
+            .kubectl_with(Path::new("/usr/bin/kubectl"), &["create", "-f", &path]);
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -58,7 +60,14 @@ fn quotas_count_refuse_and_free_usage() {
         dir: tempfile::tempdir().unwrap(),
     };
     c.k(&["create", "namespace", "q"]);
-    c.k(&["create", "quota", "counts", "-n", "q", "--hard=pods=2,count/deployments.apps=1,services=5"]);
+    c.k(&[
+        "create",
+        "quota",
+        "counts",
+        "-n",
+        "q",
+        "--hard=pods=2,count/deployments.apps=1,services=5",
+    ]);
     c.counted("q", "counts", "pods", "0");
     c.pod("q", "p1", "{}").unwrap();
     c.pod("q", "p2", "{}").unwrap();
@@ -95,7 +104,14 @@ fn compute_quotas_and_scopes() {
         dir: tempfile::tempdir().unwrap(),
     };
     c.k(&["create", "namespace", "c"]);
-    c.k(&["create", "quota", "compute", "-n", "c", "--hard=requests.cpu=1,limits.cpu=2,requests.memory=1Gi"]);
+    c.k(&[
+        "create",
+        "quota",
+        "compute",
+        "-n",
+        "c",
+        "--hard=requests.cpu=1,limits.cpu=2,requests.memory=1Gi",
+    ]);
     c.counted("c", "compute", "requests.cpu", "0");
     forbidden(
         c.pod("c", "bare", "{}"),
@@ -110,20 +126,37 @@ fn compute_quotas_and_scopes() {
     c.counted("c", "compute", "requests.memory", "256Mi");
 
     c.k(&["create", "namespace", "s"]);
-    c.k(&["create", "quota", "besteffort", "-n", "s", "--hard=pods=1", "--scopes=BestEffort"]);
+    c.k(&[
+        "create",
+        "quota",
+        "besteffort",
+        "-n",
+        "s",
+        "--hard=pods=1",
+        "--scopes=BestEffort",
+    ]);
     c.counted("s", "besteffort", "pods", "0");
     c.pod("s", "free-1", "{}").unwrap();
     forbidden(
         c.pod("s", "free-2", "{}"),
         r#"pods "free-2" is forbidden: exceeded quota: besteffort, requested: pods=1, used: pods=1, limited: pods=1"#,
     );
-    c.pod("s", "sized", "{requests: {cpu: 100m}}").expect("a pod with requests is not BestEffort");
+    c.pod("s", "sized", "{requests: {cpu: 100m}}")
+        .expect("a pod with requests is not BestEffort");
 
     // A ReplicaSet held back by a quota says so, as upstream's: ReplicaFailure / FailedCreate.
     c.k(&["create", "namespace", "r"]);
     c.k(&["create", "quota", "one", "-n", "r", "--hard=pods=1"]);
     c.counted("r", "one", "pods", "0");
-    c.k(&["create", "deployment", "web", "-n", "r", "--image=nginx", "--replicas=3"]);
+    c.k(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "r",
+        "--image=nginx",
+        "--replicas=3",
+    ]);
     eventually("the ReplicaSet's ReplicaFailure condition", || {
         let reason = c.k(&[
             "get",
@@ -135,6 +168,18 @@ fn compute_quotas_and_scopes() {
         ]);
         (reason == "FailedCreate").then_some(())
     });
-    let events = c.k(&["get", "events", "-n", "r", "--field-selector", "reason=FailedCreate", "-o", "jsonpath={.items[0].message}"]);
-    assert!(events.contains("exceeded quota: one, requested: pods=1, used: pods=1, limited: pods=1"), "{events}");
+    let events = c.k(&[
+        "get",
+        "events",
+        "-n",
+        "r",
+        "--field-selector",
+        "reason=FailedCreate",
+        "-o",
+        "jsonpath={.items[0].message}",
+    ]);
+    assert!(
+        events.contains("exceeded quota: one, requested: pods=1, used: pods=1, limited: pods=1"),
+        "{events}"
+    );
 }

@@ -44,23 +44,80 @@ fn claims_bind_provision_and_release() {
         let rows = columns(&skiff, &["get", "storageclass"]);
         (rows.len() > 1).then_some(rows)
     });
-    assert_eq!(classes[0][..5], ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION"]);
-    assert_eq!(classes[1][..6], ["local-path", "(default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer", "false"]);
+    assert_eq!(
+        classes[0][..5],
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION"
+        ]
+    );
+    assert_eq!(
+        classes[1][..6],
+        [
+            "local-path",
+            "(default)",
+            "rancher.io/local-path",
+            "Delete",
+            "WaitForFirstConsumer",
+            "false"
+        ]
+    );
 
-    let statics = format!("{}{}{}", pv("pv-big", "5Gi"), pv("pv-small", "1Gi"), pvc("c1", Some("manual"), "ReadWriteOnce", "1Gi"));
+    let statics = format!(
+        "{}{}{}",
+        pv("pv-big", "5Gi"),
+        pv("pv-small", "1Gi"),
+        pvc("c1", Some("manual"), "ReadWriteOnce", "1Gi")
+    );
     skiff.kubectl(&["create", "-f", &write(dir.path(), "static.yaml", &statics)]);
-    eventually("c1 bound", || (get(&skiff, "pvc/c1", ".status.phase") == "Bound").then_some(()));
-    assert_eq!(get(&skiff, "pvc/c1", ".spec.volumeName"), "pv-small", "the smallest volume that fits");
+    eventually("c1 bound", || {
+        (get(&skiff, "pvc/c1", ".status.phase") == "Bound").then_some(())
+    });
+    assert_eq!(
+        get(&skiff, "pvc/c1", ".spec.volumeName"),
+        "pv-small",
+        "the smallest volume that fits"
+    );
     assert_eq!(get(&skiff, "pvc/c1", ".status.capacity.storage"), "1Gi");
-    assert_eq!(get(&skiff, "pvc/c1", ".metadata.annotations.pv\\.kubernetes\\.io/bind-completed"), "yes");
-    eventually("pv-small bound", || (get(&skiff, "pv/pv-small", ".status.phase") == "Bound").then_some(()));
+    assert_eq!(
+        get(
+            &skiff,
+            "pvc/c1",
+            ".metadata.annotations.pv\\.kubernetes\\.io/bind-completed"
+        ),
+        "yes"
+    );
+    eventually("pv-small bound", || {
+        (get(&skiff, "pv/pv-small", ".status.phase") == "Bound").then_some(())
+    });
     let rows = columns(&skiff, &["get", "pv", "pv-small"]);
-    assert_eq!(rows[1][..7], ["pv-small", "1Gi", "RWO", "Retain", "Bound", "default/c1", "manual"]);
+    assert_eq!(
+        rows[1][..7],
+        ["pv-small", "1Gi", "RWO", "Retain", "Bound", "default/c1", "manual"]
+    );
     assert_eq!(get(&skiff, "pv/pv-big", ".status.phase"), "Available");
 
-    skiff.kubectl(&["create", "-f", &write(dir.path(), "none.yaml", &pvc("nothing", Some(""), "ReadWriteMany", "1Gi"))]);
+    skiff.kubectl(&[
+        "create",
+        "-f",
+        &write(
+            dir.path(),
+            "none.yaml",
+            &pvc("nothing", Some(""), "ReadWriteMany", "1Gi"),
+        ),
+    ]);
     eventually("the FailedBinding event", || {
-        let events = skiff.kubectl(&["get", "events", "--field-selector", "involvedObject.name=nothing", "-o", "jsonpath={.items[*].message}"]);
+        let events = skiff.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=nothing",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ]);
         events
             .contains("no persistent volumes available for this claim and no storage class is set")
             .then_some(())
@@ -68,34 +125,79 @@ fn claims_bind_provision_and_release() {
     assert_eq!(get(&skiff, "pvc/nothing", ".status.phase"), "Pending");
 
     skiff.kubectl(&["delete", "pvc", "c1"]);
-    eventually("pv-small released", || (get(&skiff, "pv/pv-small", ".status.phase") == "Released").then_some(()));
+    eventually("pv-small released", || {
+        (get(&skiff, "pv/pv-small", ".status.phase") == "Released").then_some(())
+    });
 
-    skiff.kubectl(&["create", "-f", &write(dir.path(), "dyn.yaml", &pvc("data", None, "ReadWriteOnce", "2Gi"))]);
-    assert_eq!(get(&skiff, "pvc/data", ".spec.storageClassName"), "local-path", "DefaultStorageClass admission");
+    skiff.kubectl(&[
+        "create",
+        "-f",
+        &write(dir.path(), "dyn.yaml", &pvc("data", None, "ReadWriteOnce", "2Gi")),
+    ]);
+    assert_eq!(
+        get(&skiff, "pvc/data", ".spec.storageClassName"),
+        "local-path",
+        "DefaultStorageClass admission"
+    );
     eventually("the WaitForFirstConsumer event", || {
-        let events = skiff.kubectl(&["get", "events", "--field-selector", "involvedObject.name=data", "-o", "jsonpath={.items[*].reason}"]);
+        let events = skiff.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=data",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ]);
         events.contains("WaitForFirstConsumer").then_some(())
     });
     assert_eq!(get(&skiff, "pvc/data", ".status.phase"), "Pending");
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: user\nspec:\n  containers:\n  - name: app\n    image: busybox\n    volumeMounts: [{name: d, mountPath: /data}]\n  volumes:\n  - name: d\n    persistentVolumeClaim: {claimName: data}\n";
     skiff.kubectl(&["create", "-f", &write(dir.path(), "pod.yaml", pod)]);
-    eventually("data provisioned and bound", || (get(&skiff, "pvc/data", ".status.phase") == "Bound").then_some(()));
+    eventually("data provisioned and bound", || {
+        (get(&skiff, "pvc/data", ".status.phase") == "Bound").then_some(())
+    });
     let node = get(&skiff, "pod/user", ".spec.nodeName");
-    assert_eq!(get(&skiff, "pvc/data", ".metadata.annotations.volume\\.kubernetes\\.io/selected-node"), node);
+    assert_eq!(
+        get(
+            &skiff,
+            "pvc/data",
+            ".metadata.annotations.volume\\.kubernetes\\.io/selected-node"
+        ),
+        node
+    );
     let volume = get(&skiff, "pvc/data", ".spec.volumeName");
     assert!(volume.starts_with("pvc-"), "{volume}");
     assert_eq!(
-        get(&skiff, &format!("pv/{volume}"), ".spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"),
+        get(
+            &skiff,
+            &format!("pv/{volume}"),
+            ".spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"
+        ),
         node
     );
-    assert_eq!(get(&skiff, &format!("pv/{volume}"), ".metadata.annotations.pv\\.kubernetes\\.io/provisioned-by"), "rancher.io/local-path");
+    assert_eq!(
+        get(
+            &skiff,
+            &format!("pv/{volume}"),
+            ".metadata.annotations.pv\\.kubernetes\\.io/provisioned-by"
+        ),
+        "rancher.io/local-path"
+    );
     let path = std::path::PathBuf::from(get(&skiff, &format!("pv/{volume}"), ".spec.hostPath.path"));
     assert_eq!(path.parent(), Some(skiff.data_dir.join("storage").as_path()));
     assert!(path.is_dir(), "the provisioner made {}", path.display());
-    eventually("the pod running", || (get(&skiff, "pod/user", ".status.phase") == "Running").then_some(()));
+    eventually("the pod running", || {
+        (get(&skiff, "pod/user", ".status.phase") == "Running").then_some(())
+    });
 
-    assert_eq!(get(&skiff, "pvc/data", ".metadata.finalizers"), r#"["kubernetes.io/pvc-protection"]"#);
-    assert_eq!(get(&skiff, &format!("pv/{volume}"), ".metadata.finalizers"), r#"["kubernetes.io/pv-protection"]"#);
+    assert_eq!(
+        get(&skiff, "pvc/data", ".metadata.finalizers"),
+        r#"["kubernetes.io/pvc-protection"]"#
+    );
+    assert_eq!(
+        get(&skiff, &format!("pv/{volume}"), ".metadata.finalizers"),
+        r#"["kubernetes.io/pv-protection"]"#
+    );
     // In use: the claim waits for its pod (kubernetes.io/pvc-protection).
     skiff.kubectl(&["delete", "pvc", "data", "--wait=false"]);
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -121,37 +223,88 @@ fn claim_created_after_its_pod(skiff: &Skiff, dir: &std::path::Path) {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: early\nspec:\n  containers:\n  - name: app\n    image: busybox\n  volumes:\n  - name: d\n    persistentVolumeClaim: {claimName: later}\n";
     skiff.kubectl(&["create", "-f", &write(dir, "early.yaml", pod)]);
     eventually("the FailedScheduling event", || {
-        let events = skiff.kubectl(&["get", "events", "--field-selector", "involvedObject.name=early,reason=FailedScheduling", "-o", "jsonpath={.items[*].message}"]);
-        events.contains("persistentvolumeclaim \"later\" not found").then_some(())
+        let events = skiff.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=early,reason=FailedScheduling",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ]);
+        events
+            .contains("persistentvolumeclaim \"later\" not found")
+            .then_some(())
     });
     assert_eq!(get(skiff, "pod/early", ".status.phase"), "Pending");
     assert_eq!(get(skiff, "pod/early", ".spec.nodeName"), "");
-    skiff.kubectl(&["create", "-f", &write(dir, "later.yaml", &pvc("later", None, "ReadWriteOnce", "1Gi"))]);
-    eventually("the pod running", || (get(skiff, "pod/early", ".status.phase") == "Running").then_some(()));
+    skiff.kubectl(&[
+        "create",
+        "-f",
+        &write(dir, "later.yaml", &pvc("later", None, "ReadWriteOnce", "1Gi")),
+    ]);
+    eventually("the pod running", || {
+        (get(skiff, "pod/early", ".status.phase") == "Running").then_some(())
+    });
     assert_eq!(get(skiff, "pvc/later", ".status.phase"), "Bound");
     let node = get(skiff, "pod/early", ".spec.nodeName");
-    assert_eq!(get(skiff, "pvc/later", ".metadata.annotations.volume\\.kubernetes\\.io/selected-node"), node);
+    assert_eq!(
+        get(
+            skiff,
+            "pvc/later",
+            ".metadata.annotations.volume\\.kubernetes\\.io/selected-node"
+        ),
+        node
+    );
 }
 
 /// Growing a claim: resized at once under an expandable class, forbidden under a class without
 /// allowVolumeExpansion.
 fn expansion(skiff: &Skiff, dir: &std::path::Path) {
     let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: growing\nprovisioner: rancher.io/local-path\nreclaimPolicy: Delete\nvolumeBindingMode: Immediate\nallowVolumeExpansion: true\n---\n";
-    let objects = format!("{class}{}{}", pvc("grow", Some("growing"), "ReadWriteOnce", "1Gi"), pvc("fixed", Some("manual"), "ReadWriteOnce", "1Gi"));
+    let objects = format!(
+        "{class}{}{}",
+        pvc("grow", Some("growing"), "ReadWriteOnce", "1Gi"),
+        pvc("fixed", Some("manual"), "ReadWriteOnce", "1Gi")
+    );
     skiff.kubectl(&["create", "-f", &write(dir, "grow.yaml", &objects)]);
-    eventually("grow bound (Immediate)", || (get(skiff, "pvc/grow", ".status.phase") == "Bound").then_some(()));
+    eventually("grow bound (Immediate)", || {
+        (get(skiff, "pvc/grow", ".status.phase") == "Bound").then_some(())
+    });
     let volume = get(skiff, "pvc/grow", ".spec.volumeName");
-    skiff.kubectl(&["patch", "pvc", "grow", "-p", r#"{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}"#]);
-    eventually("grow resized", || (get(skiff, "pvc/grow", ".status.capacity.storage") == "3Gi").then_some(()));
+    skiff.kubectl(&[
+        "patch",
+        "pvc",
+        "grow",
+        "-p",
+        r#"{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}"#,
+    ]);
+    eventually("grow resized", || {
+        (get(skiff, "pvc/grow", ".status.capacity.storage") == "3Gi").then_some(())
+    });
     assert_eq!(get(skiff, &format!("pv/{volume}"), ".spec.capacity.storage"), "3Gi");
     assert_eq!(get(skiff, "pvc/grow", ".status.allocatedResources.storage"), "3Gi");
     eventually("the Resizing and VolumeResizeSuccessful events", || {
-        let reasons = skiff.kubectl(&["get", "events", "--field-selector", "involvedObject.name=grow", "-o", "jsonpath={.items[*].reason}"]);
+        let reasons = skiff.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=grow",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ]);
         (reasons.contains("Resizing") && reasons.contains("VolumeResizeSuccessful")).then_some(())
     });
 
-    eventually("fixed bound to pv-big", || (get(skiff, "pvc/fixed", ".status.phase") == "Bound").then_some(()));
-    let error = skiff.kubectl_fails(&["patch", "pvc", "fixed", "-p", r#"{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}"#]);
+    eventually("fixed bound to pv-big", || {
+        (get(skiff, "pvc/fixed", ".status.phase") == "Bound").then_some(())
+    });
+    let error = skiff.kubectl_fails(&[
+        "patch",
+        "pvc",
+        "fixed",
+        "-p",
+        r#"{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}"#,
+    ]);
     assert_eq!(
         error.trim(),
         "Error from server (Forbidden): persistentvolumeclaims \"fixed\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"

@@ -54,10 +54,14 @@ impl Drop for ControllerManager {
 }
 
 fn available(skiff: &Skiff, replicas: &str) {
-    within(30, &format!("deployment web with {replicas} available replicas"), || {
-        let got = skiff.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.status.availableReplicas}"]);
-        (got == replicas).then_some(())
-    });
+    within(
+        30,
+        &format!("deployment web with {replicas} available replicas"),
+        || {
+            let got = skiff.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.status.availableReplicas}"]);
+            (got == replicas).then_some(())
+        },
+    );
 }
 
 fn holder(skiff: &Skiff) -> String {
@@ -99,7 +103,9 @@ fn two_controller_managers_elect_one_leader_and_fail_over() {
     assert_eq!(rows[1][..2], ["scheduler", "Healthy"], "{table}");
     assert_eq!(rows[2][..2], ["controller-manager", "Unhealthy"], "{table}");
     assert!(
-        table.contains(r#"Get "https://127.0.0.1:10257/healthz": dial tcp 127.0.0.1:10257: connect: connection refused"#),
+        table.contains(
+            r#"Get "https://127.0.0.1:10257/healthz": dial tcp 127.0.0.1:10257: connect: connection refused"#
+        ),
         "{table}"
     );
     assert_eq!(rows[3], ["etcd-0", "Healthy", "ok"], "{table}");
@@ -110,17 +116,30 @@ fn two_controller_managers_elect_one_leader_and_fail_over() {
     available(&skiff, "2");
     let identities = [first.identity(), second.identity()];
     let leader = holder(&skiff);
-    assert!(identities.contains(&leader), "lease held by {leader:?}, not one of {identities:?}");
+    assert!(
+        identities.contains(&leader),
+        "lease held by {leader:?}, not one of {identities:?}"
+    );
     let lease_seconds = lease_field(&skiff, "leaseDurationSeconds");
     assert_eq!(lease_seconds, "15");
 
     assert_eq!(
-        skiff.kubectl(&["get", "cs", "controller-manager", "-o", "jsonpath={.conditions[0].status} {.conditions[0].message}"]),
+        skiff.kubectl(&[
+            "get",
+            "cs",
+            "controller-manager",
+            "-o",
+            "jsonpath={.conditions[0].status} {.conditions[0].message}"
+        ]),
         "True ok",
         "healthy while a controller-manager holds the lease"
     );
 
-    let (dead, survivor) = if leader == identities[0] { (first, second) } else { (second, first) };
+    let (dead, survivor) = if leader == identities[0] {
+        (first, second)
+    } else {
+        (second, first)
+    };
     let survivor_identity = survivor.identity();
     drop(dead);
     within(40, "the surviving controller-manager to take the lease", || {

@@ -132,7 +132,10 @@ fn orphan_finalizer_keeps_dependents_without_their_owner_reference() {
     );
     // A DELETE without propagationPolicy keeps the object's own finalizer (kubectl delete would
     // send Background, which takes precedence over it, as upstream's).
-    k(&skiff, &["delete", "--raw", "/apis/apps/v1/namespaces/default/deployments/web"]);
+    k(
+        &skiff,
+        &["delete", "--raw", "/apis/apps/v1/namespaces/default/deployments/web"],
+    );
     wait_gone(&skiff, &["get", "deployment", "web"]);
     let kept = json(&skiff, &["get", &rs]);
     assert!(kept["metadata"]["ownerReferences"].is_null(), "{}", kept["metadata"]);
@@ -178,7 +181,10 @@ fn foreground_finalizer_waits_for_blocking_dependents() {
         &["create", "-f", &write(dir.path(), "blocking.json", &blocking)],
     );
     k(&skiff, &["create", "-f", &write(dir.path(), "free.json", &free)]);
-    k(&skiff, &["delete", "--raw", "/api/v1/namespaces/default/configmaps/owner"]);
+    k(
+        &skiff,
+        &["delete", "--raw", "/api/v1/namespaces/default/configmaps/owner"],
+    );
     // The dependents are deleted; the owner waits for the blocking one.
     wait_gone(&skiff, &["get", "configmap", "free"]);
     wait_for("the blocking dependent deleting", 30, || {

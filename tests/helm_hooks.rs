@@ -109,7 +109,15 @@ fn hooks_run_as_jobs_that_complete() {
     for (i, bin) in helms.iter().enumerate() {
         let ns = format!("hooks-{i}");
         let wait = ["--wait", "--timeout", "120s"];
-        let mut install = vec!["install", "r", chart.as_str(), "-n", &ns, "--create-namespace", "--wait-for-jobs"];
+        let mut install = vec![
+            "install",
+            "r",
+            chart.as_str(),
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--wait-for-jobs",
+        ];
         install.extend(wait);
         helm(&skiff, bin, &install);
         for job in ["r-migrate", "r-seed", "r-announce"] {
@@ -120,30 +128,50 @@ fn hooks_run_as_jobs_that_complete() {
             );
         }
         assert_eq!(
-            skiff.kubectl(&["get", "deployment", "r-web", "-n", &ns, "-o", "jsonpath={.status.availableReplicas}"]),
+            skiff.kubectl(&[
+                "get",
+                "deployment",
+                "r-web",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.status.availableReplicas}"
+            ]),
             "2",
             "--wait returned with the Deployment available"
         );
 
         let tested = helm(&skiff, bin, &["test", "r", "-n", &ns, "--timeout", "120s"]);
         assert!(tested.contains("Succeeded"), "{tested}");
-        assert_eq!(skiff.kubectl(&["get", "pod", "r-test", "-n", &ns, "-o", "jsonpath={.status.phase}"]), "Succeeded");
+        assert_eq!(
+            skiff.kubectl(&["get", "pod", "r-test", "-n", &ns, "-o", "jsonpath={.status.phase}"]),
+            "Succeeded"
+        );
 
         let mut upgrade = vec!["upgrade", "r", chart.as_str(), "-n", &ns, "--set", "color=blue"];
         upgrade.extend(wait);
         helm(&skiff, bin, &upgrade);
         assert!(succeeded(&skiff, &ns, "r-pre-upgrade") && succeeded(&skiff, &ns, "r-post-upgrade"));
-        assert_eq!(skiff.kubectl(&["get", "configmap", "r-color", "-n", &ns, "-o", "jsonpath={.data.color}"]), "blue");
+        assert_eq!(
+            skiff.kubectl(&["get", "configmap", "r-color", "-n", &ns, "-o", "jsonpath={.data.color}"]),
+            "blue"
+        );
 
         let mut rollback = vec!["rollback", "r", "1", "-n", &ns];
         rollback.extend(wait);
         helm(&skiff, bin, &rollback);
         assert!(succeeded(&skiff, &ns, "r-pre-rollback") && succeeded(&skiff, &ns, "r-post-rollback"));
-        assert_eq!(skiff.kubectl(&["get", "configmap", "r-color", "-n", &ns, "-o", "jsonpath={.data.color}"]), "red");
+        assert_eq!(
+            skiff.kubectl(&["get", "configmap", "r-color", "-n", &ns, "-o", "jsonpath={.data.color}"]),
+            "red"
+        );
 
         helm(&skiff, bin, &["uninstall", "r", "-n", &ns, "--timeout", "120s"]);
         let left = skiff.kubectl(&["get", "jobs,deployments,configmaps", "-n", &ns, "-o", "name"]);
-        assert!(!left.contains("r-goodbye"), "the pre-delete hook ran and was deleted on success: {left}");
+        assert!(
+            !left.contains("r-goodbye"),
+            "the pre-delete hook ran and was deleted on success: {left}"
+        );
         assert!(!left.contains("deployment.apps/r-web"), "{left}");
     }
 }

@@ -66,7 +66,9 @@ impl Cluster {
     }
 
     fn gone(&self, kind_name: &str) -> bool {
-        let out = self.skiff.kubectl_with(Path::new("/usr/bin/kubectl"), &["get", kind_name]);
+        let out = self
+            .skiff
+            .kubectl_with(Path::new("/usr/bin/kubectl"), &["get", kind_name]);
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound")
     }
 
@@ -93,9 +95,16 @@ fn binding(pod: &str) -> String {
 fn binding_assigns_a_pod_once() {
     let c = Cluster::start();
     c.pod("waiting", "app: w", "  schedulerName: none\n");
-    let bind = c.post("/api/v1/namespaces/default/pods/waiting/binding", "b1.json", &binding("waiting"));
+    let bind = c.post(
+        "/api/v1/namespaces/default/pods/waiting/binding",
+        "b1.json",
+        &binding("waiting"),
+    );
     let answer = ok(bind, &["create", "--raw", "binding"]);
-    assert!(answer.contains(r#""status":"Success""#) && answer.contains(r#""code":201"#), "{answer}");
+    assert!(
+        answer.contains(r#""status":"Success""#) && answer.contains(r#""code":201"#),
+        "{answer}"
+    );
     assert_eq!(c.field("pod/waiting", ".spec.nodeName"), NODE);
     assert_eq!(
         c.field("pod/waiting", r#".status.conditions[?(@.type=="PodScheduled")].status"#),
@@ -105,7 +114,11 @@ fn binding_assigns_a_pod_once() {
         c.field("pod/waiting", r#".metadata.annotations.example\.com/bound-by"#),
         "pods-api-test"
     );
-    let again = c.post("/api/v1/namespaces/default/pods/waiting/binding", "b2.json", &binding("waiting"));
+    let again = c.post(
+        "/api/v1/namespaces/default/pods/waiting/binding",
+        "b2.json",
+        &binding("waiting"),
+    );
     let err = fails(again, &["create", "--raw", "binding again"]);
     assert!(
         err.contains(&format!(
@@ -118,9 +131,16 @@ fn binding_assigns_a_pod_once() {
     let bind = c.post("/api/v1/namespaces/default/bindings", "b3.json", &binding("second"));
     ok(bind, &["create", "--raw", "bindings"]);
     assert_eq!(c.field("pod/second", ".spec.nodeName"), NODE);
-    let renamed = c.post("/api/v1/namespaces/default/pods/second/binding", "b4.json", &binding("waiting"));
+    let renamed = c.post(
+        "/api/v1/namespaces/default/pods/second/binding",
+        "b4.json",
+        &binding("waiting"),
+    );
     let err = fails(renamed, &["create", "--raw", "renamed binding"]);
-    assert!(err.contains("name in URL does not match name in Binding object"), "{err}");
+    assert!(
+        err.contains("name in URL does not match name in Binding object"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,7 +156,10 @@ fn bound_pods_are_deleted_gracefully() {
     assert!(listed.contains("Terminating"), "{listed}");
     // A DELETE of a pod answers with the pod itself.
     let raw = c.k(&["delete", "--raw", "/api/v1/namespaces/default/pods/web"]);
-    assert!(raw.contains(r#""kind":"Pod""#) && raw.contains("deletionTimestamp"), "{raw}");
+    assert!(
+        raw.contains(r#""kind":"Pod""#) && raw.contains("deletionTimestamp"),
+        "{raw}"
+    );
     let out = c.k(&["delete", "pod", "web", "--grace-period=0", "--force"]);
     assert!(out.contains("force deleted"), "{out}");
     assert!(c.gone("pod/web"));
@@ -147,8 +170,12 @@ fn bound_pods_are_deleted_gracefully() {
 }
 
 fn eviction(pod: &str, grace: Option<i64>) -> String {
-    let options = grace.map(|g| format!(r#","deleteOptions":{{"gracePeriodSeconds":{g}}}"#)).unwrap_or_default();
-    format!(r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"default"}}{options}}}"#)
+    let options = grace
+        .map(|g| format!(r#","deleteOptions":{{"gracePeriodSeconds":{g}}}"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"default"}}{options}}}"#
+    )
 }
 
 #[test]
@@ -180,29 +207,53 @@ fn evictions_respect_disruption_budgets() {
         "-p",
         r#"{"status":{"observedGeneration":1,"disruptionsAllowed":0,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1}}"#,
     ]);
-    let blocked = c.post("/api/v1/namespaces/default/pods/web-1/eviction", "e1.json", &eviction("web-1", Some(0)));
+    let blocked = c.post(
+        "/api/v1/namespaces/default/pods/web-1/eviction",
+        "e1.json",
+        &eviction("web-1", Some(0)),
+    );
     let err = fails(blocked, &["create", "--raw", "eviction"]);
     assert!(
-        err.contains("Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget."),
+        err.contains(
+            "Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget."
+        ),
         "{err}"
     );
     // kubectl drain evicts through the same subresource and reports the budget.
     let drain = c.skiff.kubectl_with(
         Path::new("/usr/bin/kubectl"),
-        &["drain", NODE, "--pod-selector=app=web", "--force", "--ignore-daemonsets", "--timeout=3s"],
+        &[
+            "drain",
+            NODE,
+            "--pod-selector=app=web",
+            "--force",
+            "--ignore-daemonsets",
+            "--timeout=3s",
+        ],
     );
     let err = fails(drain, &["drain"]);
-    assert!(err.contains("Cannot evict pod as it would violate the pod's disruption budget."), "{err}");
+    assert!(
+        err.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
     assert!(!c.gone("pod/web-1"));
 
     // Without a budget, an eviction deletes the pod.
     c.bound_pod("free", "app: free");
-    let evicted = c.post("/api/v1/namespaces/default/pods/free/eviction", "e2.json", &eviction("free", Some(0)));
+    let evicted = c.post(
+        "/api/v1/namespaces/default/pods/free/eviction",
+        "e2.json",
+        &eviction("free", Some(0)),
+    );
     let answer = ok(evicted, &["create", "--raw", "eviction"]);
     assert!(answer.contains(r#""status":"Success""#), "{answer}");
     assert!(c.gone("pod/free"));
     // A body naming another pod is refused.
-    let wrong = c.post("/api/v1/namespaces/default/pods/web-1/eviction", "e3.json", &eviction("free", None));
+    let wrong = c.post(
+        "/api/v1/namespaces/default/pods/web-1/eviction",
+        "e3.json",
+        &eviction("free", None),
+    );
     let err = fails(wrong, &["create", "--raw", "eviction"]);
     assert!(
         err.contains("Error from server (BadRequest): name in URL does not match name in Eviction object"),
@@ -214,17 +265,30 @@ fn evictions_respect_disruption_budgets() {
 fn priority_classes_and_default_tolerations() {
     let c = Cluster::start();
     let classes = c.k(&["get", "priorityclasses"]);
-    for (name, value) in [("system-cluster-critical", "2000000000"), ("system-node-critical", "2000001000")] {
-        let line = classes.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{classes}"));
+    for (name, value) in [
+        ("system-cluster-critical", "2000000000"),
+        ("system-node-critical", "2000001000"),
+    ] {
+        let line = classes
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{classes}"));
         assert!(line.contains(value), "{line}");
     }
     c.create(
         "pc.yaml",
         "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\nvalue: 1000\ndescription: important\n",
     );
-    c.pod("important", "app: p", "  schedulerName: none\n  priorityClassName: high\n");
+    c.pod(
+        "important",
+        "app: p",
+        "  schedulerName: none\n  priorityClassName: high\n",
+    );
     assert_eq!(c.field("pod/important", ".spec.priority"), "1000");
-    assert_eq!(c.field("pod/important", ".spec.preemptionPolicy"), "PreemptLowerPriority");
+    assert_eq!(
+        c.field("pod/important", ".spec.preemptionPolicy"),
+        "PreemptLowerPriority"
+    );
     c.pod("plain", "app: p", "  schedulerName: none\n");
     assert_eq!(c.field("pod/plain", ".spec.priority"), "0");
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: unknown\nspec:\n  schedulerName: none\n  priorityClassName: nope\n  containers:\n  - name: app\n    image: busybox\n";
@@ -234,7 +298,10 @@ fn priority_classes_and_default_tolerations() {
         "{err}"
     );
     let err = c.k_fails(&["delete", "priorityclass", "system-node-critical"]);
-    assert!(err.contains("this is a system priority class and cannot be deleted"), "{err}");
+    assert!(
+        err.contains("this is a system priority class and cannot be deleted"),
+        "{err}"
+    );
 
     let keys = c.k(&[
         "get",
@@ -285,7 +352,9 @@ spec:
     let out = c.create("sts.yaml", yaml);
     assert!(out.contains("statefulset.apps/redis created"), "{out}");
     // A mount of neither a volume nor a claim template is still refused.
-    let bad = yaml.replace("name: redis\nspec:", "name: broken\nspec:").replace("{name: redis-data,", "{name: missing,");
+    let bad = yaml
+        .replace("name: redis\nspec:", "name: broken\nspec:")
+        .replace("{name: redis-data,", "{name: missing,");
     let err = c.k_fails(&["create", "-f", &c.file("bad.yaml", &bad)]);
     assert!(err.contains("volumeMounts[1].name: Not found: \"missing\""), "{err}");
 }
@@ -307,7 +376,10 @@ fn logs_and_exec_fail_promptly_without_a_kubelet() {
             "{kubectl:?}: {err}"
         );
         let err = run(&["logs", "queued", "-c", "nope"]);
-        assert!(err.contains("container nope is not valid for pod queued"), "{kubectl:?}: {err}");
+        assert!(
+            err.contains("container nope is not valid for pod queued"),
+            "{kubectl:?}: {err}"
+        );
         let err = run(&["logs", "simulated"]);
         assert!(
             err.contains(&format!("node \"{NODE}\" is simulated and serves no container logs")),
@@ -316,7 +388,10 @@ fn logs_and_exec_fail_promptly_without_a_kubelet() {
         let err = run(&["exec", "simulated", "--", "ls"]);
         assert!(err.contains("is simulated and serves no exec"), "{kubectl:?}: {err}");
         let err = run(&["exec", "queued", "--", "ls"]);
-        assert!(err.contains("pod queued does not have a host assigned"), "{kubectl:?}: {err}");
+        assert!(
+            err.contains("pod queued does not have a host assigned"),
+            "{kubectl:?}: {err}"
+        );
     }
 }
 
@@ -346,7 +421,9 @@ fn kubectl_debug_adds_an_ephemeral_container_that_then_stays() {
     let file = c.file("removed.json", &removed.to_string());
     let err = c.k_fails(&["replace", "--raw", path, "-f", &file]);
     assert!(
-        err.contains(r#"spec.ephemeralContainers: Forbidden: existing ephemeral containers "debugger" may not be removed"#),
+        err.contains(
+            r#"spec.ephemeralContainers: Forbidden: existing ephemeral containers "debugger" may not be removed"#
+        ),
         "{err}"
     );
 

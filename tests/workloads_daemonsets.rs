@@ -61,7 +61,11 @@ impl Cluster {
              selector:\n    matchLabels: {{app: {name}}}\n{spec}  template:\n    metadata:\n      labels: {{app: {name}}}\n    \
              spec:\n{pod}      containers:\n      - {{name: c, image: {image}}}\n"
         );
-        self.k(&["apply", "-f", &write(self.dir.path(), &format!("{ns}-{name}.yaml"), &yaml)]);
+        self.k(&[
+            "apply",
+            "-f",
+            &write(self.dir.path(), &format!("{ns}-{name}.yaml"), &yaml),
+        ]);
     }
 
     /// `node=image` for every pod of app=<name> that is running on a node, sorted; pods being
@@ -110,10 +114,13 @@ fn placement_by_taints_selectors_and_labels_with_recreate_and_cascading_delete()
     // Every node but the tainted one; pods pinned by affinity, with the daemon tolerations.
     c.apply_ds("place", "agent", "busybox:1", "", "");
     c.wait_placement("place", "agent", &["node-a=busybox:1", "node-b=busybox:1"]);
-    eventually("agent 2 2 2 2 2", || (c.columns("place", "agent") == "2 2 2 2 2 <none>").then_some(()));
+    eventually("agent 2 2 2 2 2", || {
+        (c.columns("place", "agent") == "2 2 2 2 2 <none>").then_some(())
+    });
     let table = c.k(&["get", "ds", "agent", "-n", "place"]);
     assert!(
-        table.starts_with("NAME") && table.contains("DESIRED   CURRENT   READY   UP-TO-DATE   AVAILABLE   NODE SELECTOR   AGE"),
+        table.starts_with("NAME")
+            && table.contains("DESIRED   CURRENT   READY   UP-TO-DATE   AVAILABLE   NODE SELECTOR   AGE"),
         "{table}"
     );
     let pods = c.json(&["get", "pods", "-n", "place", "-l", "app=agent"]);
@@ -124,11 +131,24 @@ fn placement_by_taints_selectors_and_labels_with_recreate_and_cascading_delete()
     assert_eq!(term["key"], "metadata.name");
     assert_eq!(term["values"][0], node);
     let tolerations = pod["spec"]["tolerations"].to_string();
-    for key in ["not-ready", "unreachable", "disk-pressure", "memory-pressure", "pid-pressure", "unschedulable"] {
-        assert!(tolerations.contains(&format!("node.kubernetes.io/{key}")), "{tolerations}");
+    for key in [
+        "not-ready",
+        "unreachable",
+        "disk-pressure",
+        "memory-pressure",
+        "pid-pressure",
+        "unschedulable",
+    ] {
+        assert!(
+            tolerations.contains(&format!("node.kubernetes.io/{key}")),
+            "{tolerations}"
+        );
     }
     assert!(!tolerations.contains("network-unavailable"), "{tolerations}");
-    assert!(pod["metadata"]["labels"]["controller-revision-hash"].is_string(), "{pod}");
+    assert!(
+        pod["metadata"]["labels"]["controller-revision-hash"].is_string(),
+        "{pod}"
+    );
     assert_eq!(pod["metadata"]["labels"]["pod-template-generation"], "1");
     assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "DaemonSet");
 
@@ -140,27 +160,63 @@ fn placement_by_taints_selectors_and_labels_with_recreate_and_cascading_delete()
         "",
         "      tolerations:\n      - {key: dedicated, operator: Exists, effect: NoSchedule}\n",
     );
-    c.wait_placement("place", "agent", &["node-a=busybox:1", "node-b=busybox:1", "node-c=busybox:1"]);
-    eventually("agent 3 3 3 3 3", || (c.columns("place", "agent") == "3 3 3 3 3 <none>").then_some(()));
+    c.wait_placement(
+        "place",
+        "agent",
+        &["node-a=busybox:1", "node-b=busybox:1", "node-c=busybox:1"],
+    );
+    eventually("agent 3 3 3 3 3", || {
+        (c.columns("place", "agent") == "3 3 3 3 3 <none>").then_some(())
+    });
 
     // A deleted pod comes back on its node.
     let victim = c.k(&[
-        "get", "pods", "-n", "place", "-l", "app=agent", "--field-selector", "spec.nodeName=node-b", "-o", "name",
+        "get",
+        "pods",
+        "-n",
+        "place",
+        "-l",
+        "app=agent",
+        "--field-selector",
+        "spec.nodeName=node-b",
+        "-o",
+        "name",
     ]);
     c.k(&["delete", "-n", "place", victim.trim(), "--wait=false"]);
     eventually("a new pod on node-b", || {
         let now = c.k(&[
-            "get", "pods", "-n", "place", "-l", "app=agent", "--field-selector", "spec.nodeName=node-b", "-o", "name",
+            "get",
+            "pods",
+            "-n",
+            "place",
+            "-l",
+            "app=agent",
+            "--field-selector",
+            "spec.nodeName=node-b",
+            "-o",
+            "name",
         ]);
         (!now.trim().is_empty() && now.trim() != victim.trim()).then_some(())
     });
-    let events = c.k(&["get", "events", "-n", "place", "--field-selector", "involvedObject.kind=DaemonSet"]);
-    assert!(events.contains("SuccessfulCreate") && events.contains("Created pod: agent-"), "{events}");
+    let events = c.k(&[
+        "get",
+        "events",
+        "-n",
+        "place",
+        "--field-selector",
+        "involvedObject.kind=DaemonSet",
+    ]);
+    assert!(
+        events.contains("SuccessfulCreate") && events.contains("Created pod: agent-"),
+        "{events}"
+    );
 
     // nodeSelector narrows; labelling a node makes it eligible; unlabelling removes its pod.
     c.apply_ds("place", "ssd", "busybox:1", "", "      nodeSelector: {disk: ssd}\n");
     c.wait_placement("place", "ssd", &["node-a=busybox:1"]);
-    eventually("ssd 1 1 1 1 1 disk=ssd", || (c.columns("place", "ssd") == "1 1 1 1 1 disk=ssd").then_some(()));
+    eventually("ssd 1 1 1 1 1 disk=ssd", || {
+        (c.columns("place", "ssd") == "1 1 1 1 1 disk=ssd").then_some(())
+    });
     c.k(&["label", "node", "node-b", "disk=ssd", "--overwrite"]);
     c.wait_placement("place", "ssd", &["node-a=busybox:1", "node-b=busybox:1"]);
     c.k(&["label", "node", "node-a", "disk=hdd", "--overwrite"]);
@@ -174,7 +230,9 @@ fn placement_by_taints_selectors_and_labels_with_recreate_and_cascading_delete()
 
     // Cascading delete takes the pods and the revisions.
     c.k(&["delete", "ds", "agent", "-n", "place"]);
-    eventually("agent's pods gone", || c.placement("place", "agent").is_empty().then_some(()));
+    eventually("agent's pods gone", || {
+        c.placement("place", "agent").is_empty().then_some(())
+    });
     eventually("agent's revisions gone", || {
         let revisions = c.k(&["get", "controllerrevisions", "-n", "place", "-o", "name"]);
         (!revisions.contains("agent-")).then_some(())
@@ -204,23 +262,41 @@ fn rolling_update_surge_on_delete_and_rollout_history_undo() {
         {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "rolling update did not finish: {status}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rolling update did not finish: {status}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = c.k(&["rollout", "status", "ds/web", "-n", "roll", "--timeout=30s"]);
     assert!(out.contains("daemon set \"web\" successfully rolled out"), "{out}");
-    let events = c.k(&["get", "events", "-n", "roll", "--field-selector", "involvedObject.name=web"]);
+    let events = c.k(&[
+        "get",
+        "events",
+        "-n",
+        "roll",
+        "--field-selector",
+        "involvedObject.name=web",
+    ]);
     assert!(events.contains("SuccessfulDelete"), "{events}");
 
     // History and undo.
     let history = c.k(&["rollout", "history", "ds/web", "-n", "roll"]);
-    let revisions: Vec<&str> = history.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert_eq!(revisions, ["1", "2"], "{history}");
     c.k(&["rollout", "undo", "ds/web", "-n", "roll"]);
     c.wait_placement("roll", "web", &["node-a=nginx:1", "node-b=nginx:1", "node-c=nginx:1"]);
     c.k(&["rollout", "status", "ds/web", "-n", "roll", "--timeout=30s"]);
     let history = c.k(&["rollout", "history", "ds/web", "-n", "roll"]);
-    let revisions: Vec<&str> = history.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
 
     // maxSurge: the new pod starts beside the old one, which goes once the new one is available.
@@ -237,12 +313,26 @@ fn rolling_update_surge_on_delete_and_rollout_history_undo() {
         (ds["status"]["observedGeneration"] == ds["metadata"]["generation"]).then_some(())
     });
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(c.placement("roll", "web"), ["node-a=nginx:3", "node-b=nginx:3", "node-c=nginx:3"]);
+    assert_eq!(
+        c.placement("roll", "web"),
+        ["node-a=nginx:3", "node-b=nginx:3", "node-c=nginx:3"]
+    );
     assert_eq!(c.columns("roll", "web"), "3 3 3 0 3 <none>");
     let victim = c.k(&[
-        "get", "pods", "-n", "roll", "-l", "app=web", "--field-selector", "spec.nodeName=node-a", "-o", "name",
+        "get",
+        "pods",
+        "-n",
+        "roll",
+        "-l",
+        "app=web",
+        "--field-selector",
+        "spec.nodeName=node-a",
+        "-o",
+        "name",
     ]);
     c.k(&["delete", "-n", "roll", victim.trim()]);
     c.wait_placement("roll", "web", &["node-a=nginx:4", "node-b=nginx:3", "node-c=nginx:3"]);
-    eventually("one up to date", || (c.columns("roll", "web") == "3 3 3 1 3 <none>").then_some(()));
+    eventually("one up to date", || {
+        (c.columns("roll", "web") == "3 3 3 1 3 <none>").then_some(())
+    });
 }

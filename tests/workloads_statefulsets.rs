@@ -418,7 +418,10 @@ fn ordered_and_parallel_pods_claims_scaling_and_cascading_deletes() {
 
     // Orphan cascade leaves the pod without an owner; a new set with the same selector adopts it;
     // background cascade deletes it.
-    k(&skiff, &["delete", "sts", "web", "-n", "sts", "--cascade=orphan", "--wait=false"]);
+    k(
+        &skiff,
+        &["delete", "sts", "web", "-n", "sts", "--cascade=orphan", "--wait=false"],
+    );
     eventually("web deleted", || {
         (!skiff
             .kubectl_with(&kubectl_bin(), &["get", "sts", "web", "-n", "sts"])

@@ -164,7 +164,10 @@ fn density_scenario() {
         "steady_cpu_cores",
         "peak_rss_mib",
     ] {
-        assert!(outcome["skiff"][figure].is_number(), "density: skiff.{figure} in {outcome}");
+        assert!(
+            outcome["skiff"][figure].is_number(),
+            "density: skiff.{figure} in {outcome}"
+        );
     }
     assert_eq!(outcome["skiff"]["nodes"], 5);
     assert_eq!(outcome["skiff"]["pods"], 100);

@@ -56,7 +56,11 @@ pub async fn run(client: kube::Client, options: Options) {
 /// The controller-manager alone (no scheduler, no nodes), as `skiff controller-manager` runs it
 /// against any cluster: its loops run only while this process holds the `kube-controller-manager`
 /// Lease in kube-system; returns an error once that leadership is lost.
-pub async fn run_controller_manager(client: kube::Client, options: Options, identity: String) -> Result<(), core::leader::Error> {
+pub async fn run_controller_manager(
+    client: kube::Client,
+    options: Options,
+    identity: String,
+) -> Result<(), core::leader::Error> {
     let candidate = core::leader::Candidate::new(
         client.clone(),
         "kube-system",

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 pub use chrono_tz::Tz;
-use k8s_openapi::jiff::Timestamp;
 use croner::parser::{CronParser, Seconds, Year};
+use k8s_openapi::jiff::Timestamp;
 use std::time::Duration;
 
 /// A parsed schedule.
@@ -20,8 +20,12 @@ pub enum Schedule {
 /// applies itself).
 pub fn parse(schedule: &str) -> Result<Schedule, String> {
     if let Some(every) = schedule.strip_prefix("@every ") {
-        let nanos = crate::duration::parse_nanos(every.trim())
-            .ok_or_else(|| format!("failed to parse duration {schedule}: time: invalid duration \"{}\"", every.trim()))?;
+        let nanos = crate::duration::parse_nanos(every.trim()).ok_or_else(|| {
+            format!(
+                "failed to parse duration {schedule}: time: invalid duration \"{}\"",
+                every.trim()
+            )
+        })?;
         return Ok(Schedule::Every(Duration::from_nanos(nanos.max(1_000_000_000) as u64)));
     }
     let parser = CronParser::builder()
@@ -42,7 +46,8 @@ pub fn time_zone(name: &str) -> Option<Tz> {
 /// `t` as RFC 3339 in `tz` (`2026-01-01T10:05:00+01:00`), as the scheduled-timestamp
 /// annotation carries it.
 pub fn rfc3339_in(t: Timestamp, tz: Tz) -> String {
-    tz.from_utc_datetime(&to_chrono(t).naive_utc()).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    tz.from_utc_datetime(&to_chrono(t).naive_utc())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 fn to_chrono(t: Timestamp) -> DateTime<Utc> {
@@ -76,7 +81,13 @@ impl Schedule {
         }
     }
 
-    fn missed_utc(&self, after: DateTime<Utc>, until: DateTime<Utc>, tz: Tz, limit: usize) -> (Option<DateTime<Utc>>, usize) {
+    fn missed_utc(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        tz: Tz,
+        limit: usize,
+    ) -> (Option<DateTime<Utc>>, usize) {
         let mut last = None;
         let mut count = 0;
         let mut cursor = after;
@@ -114,12 +125,18 @@ mod tests {
     fn schedules_in_time_zones_and_missed_starts() {
         let every_5 = parse("*/5 * * * *").unwrap();
         let utc = time_zone("Etc/UTC").unwrap();
-        assert_eq!(every_5.next_after(at("2026-01-01T10:02:00Z"), utc), Some(at("2026-01-01T10:05:00Z")));
+        assert_eq!(
+            every_5.next_after(at("2026-01-01T10:02:00Z"), utc),
+            Some(at("2026-01-01T10:05:00Z"))
+        );
         let (last, count) = every_5.missed(at("2026-01-01T10:00:00Z"), at("2026-01-01T10:17:00Z"), utc, 100);
         assert_eq!((last, count), (Some(at("2026-01-01T10:15:00Z")), 3));
         let daily = parse("@daily").unwrap();
         let berlin = time_zone("Europe/Berlin").unwrap();
-        assert_eq!(daily.next_after(at("2026-01-01T12:00:00Z"), berlin), Some(at("2026-01-01T23:00:00Z")));
+        assert_eq!(
+            daily.next_after(at("2026-01-01T12:00:00Z"), berlin),
+            Some(at("2026-01-01T23:00:00Z"))
+        );
         assert!(parse("61 * * * *").is_err());
         assert!(matches!(parse("@every 90s"), Ok(Schedule::Every(d)) if d == Duration::from_secs(90)));
         assert!(time_zone("Mars/Olympus").is_none());

@@ -69,7 +69,10 @@ mod tests {
         };
         assert!(matches(Some(&selector), &labels(&[("app", "web"), ("tier", "edge")])));
         assert!(!matches(Some(&selector), &labels(&[("app", "web"), ("tier", "back")])));
-        assert!(!matches(Some(&selector), &labels(&[("app", "web"), ("tier", "edge"), ("canary", "1")])));
+        assert!(!matches(
+            Some(&selector),
+            &labels(&[("app", "web"), ("tier", "edge"), ("canary", "1")])
+        ));
         assert!(matches(Some(&LabelSelector::default()), &labels(&[])));
         assert!(is_empty(&LabelSelector::default()));
         assert!(!matches(None, &labels(&[("app", "web")])));

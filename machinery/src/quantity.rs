@@ -175,12 +175,14 @@ impl Quantity {
     pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
         let (a, b, exp) = self.aligned(other)?;
         let format = if self.mantissa == 0 { other.format } else { self.format };
-        Some(Quantity {
-            mantissa: a.checked_add(b)?,
-            exp,
-            format,
-        }
-        .normalized())
+        Some(
+            Quantity {
+                mantissa: a.checked_add(b)?,
+                exp,
+                format,
+            }
+            .normalized(),
+        )
     }
 
     /// The exact difference `self - other`; `None` on overflow.
@@ -220,7 +222,11 @@ impl Quantity {
         let exp = (self.exp - self.exp.rem_euclid(3)).min(18);
         let mantissa = self.mantissa_at(exp).unwrap_or(self.mantissa);
         if exponent_form {
-            return if exp == 0 { mantissa.to_string() } else { format!("{mantissa}e{exp}") };
+            return if exp == 0 {
+                mantissa.to_string()
+            } else {
+                format!("{mantissa}e{exp}")
+            };
         }
         let suffix = match exp {
             -9 => "n",

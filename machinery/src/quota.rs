@@ -65,9 +65,15 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> Usage {
         ("", "persistentvolumeclaims") => {
             usage.insert("persistentvolumeclaims".into(), one());
             let storage = resource_list(obj.pointer("/spec/resources/requests")).remove("storage");
-            let class = obj.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("");
+            let class = obj
+                .pointer("/spec/storageClassName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !class.is_empty() {
-                usage.insert(format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"), one());
+                usage.insert(
+                    format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"),
+                    one(),
+                );
             }
             if let Some(storage) = storage {
                 if !class.is_empty() {
@@ -176,7 +182,9 @@ pub fn covers(quota_spec: &Value, plural: &str, obj: &Value) -> bool {
 fn scope_holds(scope: &str, pod: &Value, values: &[&str]) -> bool {
     let spec = pod.get("spec").unwrap_or(&Value::Null);
     let terminating = spec.get("activeDeadlineSeconds").is_some_and(|v| !v.is_null());
-    let best_effort = pod_compute(pod).keys().all(|k| !(k.starts_with("requests.") || k.starts_with("limits.")));
+    let best_effort = pod_compute(pod)
+        .keys()
+        .all(|k| !(k.starts_with("requests.") || k.starts_with("limits.")));
     match scope {
         "Terminating" => terminating,
         "NotTerminating" => !terminating,
@@ -195,7 +203,14 @@ fn scope_holds(scope: &str, pod: &Value, values: &[&str]) -> bool {
 }
 
 /// The compute resources a quota requires every container to state.
-const MUST_SPECIFY: [&str; 6] = ["cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"];
+const MUST_SPECIFY: [&str; 6] = [
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
 
 /// Upstream's pod Constraints: with a quota on cpu or memory, each container must state it.
 /// The message after `must specify `, e.g. `limits.cpu for: app; requests.cpu for: app,init`.
@@ -223,7 +238,12 @@ pub fn missing_compute(hard: &Usage, pod: &Value) -> Option<String> {
     }
     let parts: Vec<String> = missing
         .iter()
-        .map(|(resource, names)| format!("{resource} for: {}", names.iter().cloned().collect::<Vec<_>>().join(",")))
+        .map(|(resource, names)| {
+            format!(
+                "{resource} for: {}",
+                names.iter().cloned().collect::<Vec<_>>().join(",")
+            )
+        })
         .collect();
     Some(parts.join("; "))
 }

@@ -21,7 +21,10 @@ pub struct Components(Mutex<BTreeSet<String>>);
 impl Components {
     /// Report `name` (`scheduler` or `controller-manager`) as running in this process.
     pub fn running(&self, name: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
     }
 
     fn runs(&self, name: &str) -> bool {
@@ -32,7 +35,11 @@ impl Components {
 /// Each component: its name, its leader Lease and the healthz address upstream probes.
 const COMPONENTS: [(&str, &str, &str); 2] = [
     ("scheduler", "kube-scheduler", "https://127.0.0.1:10259/healthz"),
-    ("controller-manager", "kube-controller-manager", "https://127.0.0.1:10257/healthz"),
+    (
+        "controller-manager",
+        "kube-controller-manager",
+        "https://127.0.0.1:10257/healthz",
+    ),
 ];
 
 /// Every ComponentStatus, in upstream's order, as the store would hand them out.
@@ -40,7 +47,10 @@ pub async fn list(state: &ApiState) -> ApiResult<Vec<Arc<CachedObject>>> {
     let mut statuses = Vec::new();
     for (name, lease, healthz) in COMPONENTS {
         let healthy = state.components.runs(name) || lease_is_fresh(state, lease).await;
-        let error = format!("Get \"{healthz}\": dial tcp {}: connect: connection refused", address(healthz));
+        let error = format!(
+            "Get \"{healthz}\": dial tcp {}: connect: connection refused",
+            address(healthz)
+        );
         statuses.push(component(name, if healthy { Ok(()) } else { Err(error) }));
     }
     let etcd = match state.store.backend_health().await {
@@ -102,7 +112,10 @@ async fn lease_is_fresh(state: &ApiState, lease: &str) -> bool {
         .pointer("/spec/holderIdentity")
         .and_then(Value::as_str)
         .is_some_and(|h| !h.is_empty());
-    let duration = lease.pointer("/spec/leaseDurationSeconds").and_then(Value::as_i64).unwrap_or(0);
+    let duration = lease
+        .pointer("/spec/leaseDurationSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let renewed = lease
         .pointer("/spec/renewTime")
         .and_then(Value::as_str)

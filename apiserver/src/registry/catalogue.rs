@@ -188,7 +188,8 @@ where
             .stored_as
             .map(|(group, plural)| (group.to_string(), plural.to_string())),
         // The one built-in that 1.35 still serves while calling it deprecated.
-        deprecation_warning: (T::KIND == "ComponentStatus").then(|| "v1 ComponentStatus is deprecated in v1.19+".into()),
+        deprecation_warning: (T::KIND == "ComponentStatus")
+            .then(|| "v1 ComponentStatus is deprecated in v1.19+".into()),
     };
     resource.subresources = spec
         .subresources

@@ -9,7 +9,7 @@ use crate::load::drive;
 use crate::objects::NAMESPACE;
 use crate::peers::Skiff;
 use crate::report::Outcome;
-use crate::stats::{millis, mib, percentile, round};
+use crate::stats::{mib, millis, percentile, round};
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -56,7 +56,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
             let created_at = created_at.clone();
             async move {
                 let name = format!("density-{i:06}");
-                created_at.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone(), Instant::now());
+                created_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.clone(), Instant::now());
                 let body = pod(&name).to_string().into_bytes();
                 let path = format!("/api/v1/namespaces/{NAMESPACE}/pods");
                 Ok(crate::api::post(&client, &path, body).await?.len())
@@ -66,14 +69,23 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     };
     let allowed = Duration::from_secs(120) + Duration::from_millis(pods as u64 * 20);
     if tokio::time::timeout(allowed, running.notified()).await.is_err() {
-        let count = seen.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.running.is_some()).count();
+        let count = seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|s| s.running.is_some())
+            .count();
         bail!("only {count} of {pods} pods were Running after {allowed:?}");
     }
     follower.abort();
 
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let created_at = created_at.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let last_bound = seen.values().filter_map(|s| s.bound).max().context("no pod was bound")?;
+    let last_bound = seen
+        .values()
+        .filter_map(|s| s.bound)
+        .max()
+        .context("no pod was bound")?;
     let scheduled_per_s = pods as f64 / last_bound.duration_since(first_create).as_secs_f64();
     let mut startup: Vec<Duration> = created_at
         .iter()
@@ -163,7 +175,12 @@ async fn wait_for_ready_nodes(client: &kube::Client, count: usize) -> anyhow::Re
 }
 
 /// Record when each bench pod is first seen bound and Running; notify once `total` run.
-async fn follow_pods(client: kube::Client, seen: Arc<Mutex<HashMap<String, Seen>>>, done: Arc<tokio::sync::Notify>, total: usize) {
+async fn follow_pods(
+    client: kube::Client,
+    seen: Arc<Mutex<HashMap<String, Seen>>>,
+    done: Arc<tokio::sync::Notify>,
+    total: usize,
+) {
     let api = Api::<Pod>::namespaced(client, NAMESPACE);
     let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
     let mut running = 0;

@@ -26,7 +26,10 @@ pub fn start(
         Box::pin(endpointslice::start(informers)),
         Box::pin(endpoints::start(informers)),
         Box::pin(mirroring::start(informers)),
-        Box::pin(apiserver_endpoints::start(informers, options.apiserver_address.as_deref())),
+        Box::pin(apiserver_endpoints::start(
+            informers,
+            options.apiserver_address.as_deref(),
+        )),
         Box::pin(node_lifecycle::start(informers, options.node_monitor_grace_period)),
         Box::pin(taint_eviction::start(informers)),
         Box::pin(pod_gc::start(informers, pod_gc::DEFAULT_TERMINATED_THRESHOLD)),

@@ -63,7 +63,9 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
         let outcomes = Controller::for_shared_stream(quota_changes, quotas.store().clone())
             .watches_shared_stream(pod_changes, move |pod: Arc<Pod>| in_namespace(&q1, pod.namespace()))
             .watches_shared_stream(service_changes, move |s: Arc<Service>| in_namespace(&q2, s.namespace()))
-            .watches_shared_stream(claim_changes, move |c: Arc<PersistentVolumeClaim>| in_namespace(&q3, c.namespace()))
+            .watches_shared_stream(claim_changes, move |c: Arc<PersistentVolumeClaim>| {
+                in_namespace(&q3, c.namespace())
+            })
             .run(
                 |quota: Arc<ResourceQuota>, ctx: Arc<Context>| async move {
                     let key = quota.uid().unwrap_or_default();
@@ -108,8 +110,11 @@ async fn sync(quota: &ResourceQuota, ctx: &Context) -> Result<(), kube::Error> {
     let as_json = |u: &Usage| -> Value { u.iter().map(|(k, v)| (k.clone(), Value::from(v.to_string()))).collect() };
     let status = json!({"hard": as_json(&hard), "used": as_json(&used)});
     let current = serde_json::to_value(&quota.status).unwrap_or(Value::Null);
-    let same = |key: &str| resource_list(current.get(key)) == resource_list(status.get(key))
-        && current.get(key).and_then(Value::as_object).map(|m| m.len()) == status.get(key).and_then(Value::as_object).map(|m| m.len());
+    let same = |key: &str| {
+        resource_list(current.get(key)) == resource_list(status.get(key))
+            && current.get(key).and_then(Value::as_object).map(|m| m.len())
+                == status.get(key).and_then(Value::as_object).map(|m| m.len())
+    };
     if same("hard") && same("used") {
         return Ok(());
     }
@@ -150,7 +155,10 @@ fn counted_resources(hard: &Usage) -> BTreeSet<(String, String)> {
 /// The namespace's objects of a resource as JSON: from the shared informers for pods, Services
 /// and claims, otherwise listed through discovery's preferred version.
 async fn objects(ctx: &Context, namespace: &str, group: &str, plural: &str) -> Result<Vec<Value>, kube::Error> {
-    fn cached<K: crate::core::informers::Kind + serde::Serialize>(informer: &Informer<K>, namespace: &str) -> Vec<Value> {
+    fn cached<K: crate::core::informers::Kind + serde::Serialize>(
+        informer: &Informer<K>,
+        namespace: &str,
+    ) -> Vec<Value> {
         informer
             .store()
             .state()

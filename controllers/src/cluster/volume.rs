@@ -22,8 +22,8 @@ use crate::workloads::events::Recorder;
 use crate::workloads::pods::claim_names;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
-    HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference,
-    PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, Pod, VolumeNodeAffinity,
+    HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference, PersistentVolume,
+    PersistentVolumeClaim, PersistentVolumeSpec, Pod, VolumeNodeAffinity,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -64,7 +64,10 @@ struct Context {
 }
 
 /// Subscribe to claims, volumes, classes and pods now; the returned future runs the loops.
-pub fn start(informers: &Informers, storage_root: Option<std::path::PathBuf>) -> impl Future<Output = ()> + Send + 'static {
+pub fn start(
+    informers: &Informers,
+    storage_root: Option<std::path::PathBuf>,
+) -> impl Future<Output = ()> + Send + 'static {
     let claims = informers.get::<PersistentVolumeClaim>();
     let claim_changes = claims.subscribe();
     let ctx = Arc::new(Context {
@@ -108,21 +111,25 @@ pub fn start(informers: &Informers, storage_root: Option<std::path::PathBuf>) ->
         let claims_for_volumes = claims.clone();
         let volume_loop = Controller::for_shared_stream(volume_loop_changes, ctx.volumes.store().clone())
             .watches_shared_stream(released_claims, |claim: Arc<PersistentVolumeClaim>| {
-                let volume = claim.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|v| !v.is_empty());
+                let volume = claim
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.volume_name.clone())
+                    .filter(|v| !v.is_empty());
                 volume.map(|name| ObjectRef::<PersistentVolume>::new(&name))
             })
             .run(
-            move |volume: Arc<PersistentVolume>, ctx: Arc<Context>| {
-                let claims = claims_for_volumes.clone();
-                async move {
-                    let key = volume.uid().unwrap_or_default();
-                    let result = sync_volume(&volume, &claims, &ctx).await;
-                    ctx.backoff.track(&key, result)
-                }
-            },
-            |volume, _error, ctx| ctx.backoff.requeue(&volume.uid().unwrap_or_default()),
-            ctx.clone(),
-        );
+                move |volume: Arc<PersistentVolume>, ctx: Arc<Context>| {
+                    let claims = claims_for_volumes.clone();
+                    async move {
+                        let key = volume.uid().unwrap_or_default();
+                        let result = sync_volume(&volume, &claims, &ctx).await;
+                        ctx.backoff.track(&key, result)
+                    }
+                },
+                |volume, _error, ctx| ctx.backoff.requeue(&volume.uid().unwrap_or_default()),
+                ctx.clone(),
+            );
         tokio::join!(
             crate::core::outcomes::drain("persistentvolume-binder-controller", claim_loop.boxed()),
             crate::core::outcomes::drain("persistentvolume-controller", volume_loop.boxed()),
@@ -136,7 +143,9 @@ async fn ensure_default_class(ctx: &Context) {
     if classes.iter().any(|c| c.name_any() == DEFAULT_CLASS) {
         return;
     }
-    let has_default = classes.iter().any(|c| c.annotations().get(IS_DEFAULT).map(String::as_str) == Some("true"));
+    let has_default = classes
+        .iter()
+        .any(|c| c.annotations().get(IS_DEFAULT).map(String::as_str) == Some("true"));
     let class: StorageClass = serde_json::from_value(json!({
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
@@ -152,7 +161,10 @@ async fn ensure_default_class(ctx: &Context) {
     }
 }
 
-fn claim_of(claims: &Informer<PersistentVolumeClaim>, pv: &PersistentVolume) -> Option<ObjectRef<PersistentVolumeClaim>> {
+fn claim_of(
+    claims: &Informer<PersistentVolumeClaim>,
+    pv: &PersistentVolume,
+) -> Option<ObjectRef<PersistentVolumeClaim>> {
     let claim = pv.spec.as_ref()?.claim_ref.as_ref()?;
     let found = claims.get(claim.namespace.as_deref(), claim.name.as_deref()?)?;
     Some(ObjectRef::from_obj(&*found))
@@ -165,7 +177,9 @@ fn claims_of_pod(claims: &Informer<PersistentVolumeClaim>, pod: &Pod) -> Vec<Obj
         .collect()
 }
 
-fn storage(resources: Option<&std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> Quantity {
+fn storage(
+    resources: Option<&std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+) -> Quantity {
     resources
         .and_then(|r| r.get("storage"))
         .and_then(|q| Quantity::parse(&q.0))
@@ -181,7 +195,8 @@ async fn sync_claim(claim: &PersistentVolumeClaim, ctx: &Context) -> Result<Acti
                 && claim_names(p).any(|n| n == claim.name_any())
         });
         if !in_use {
-            let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+            let api: Api<PersistentVolumeClaim> =
+                Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
             drop_finalizer(&api, claim, PVC_PROTECTION).await?;
         }
         return Ok(Action::await_change());
@@ -214,20 +229,28 @@ async fn sync_claim(claim: &PersistentVolumeClaim, ctx: &Context) -> Result<Acti
         return mark_claim(ctx, claim, "Bound", Some(&volume)).await;
     }
     let class_name = spec.storage_class_name.clone().unwrap_or_default();
-    let class = (!class_name.is_empty()).then(|| ctx.classes.get(None, &class_name)).flatten();
+    let class = (!class_name.is_empty())
+        .then(|| ctx.classes.get(None, &class_name))
+        .flatten();
     let Some(class) = class else {
         let message = if class_name.is_empty() {
             "no persistent volumes available for this claim and no storage class is set".to_string()
         } else {
             format!("storageclass.storage.k8s.io \"{class_name}\" not found")
         };
-        let reason = if class_name.is_empty() { "FailedBinding" } else { "ProvisioningFailed" };
+        let reason = if class_name.is_empty() {
+            "FailedBinding"
+        } else {
+            "ProvisioningFailed"
+        };
         if class_name.is_empty() {
             ctx.recorder.normal(claim, reason, message);
         } else {
             ctx.recorder.warning(claim, reason, message);
         }
-        return mark_claim(ctx, claim, "Pending", None).await.map(|_| Action::requeue(RESYNC));
+        return mark_claim(ctx, claim, "Pending", None)
+            .await
+            .map(|_| Action::requeue(RESYNC));
     };
     if class.provisioner != PROVISIONER {
         ctx.recorder.normal(
@@ -238,16 +261,20 @@ async fn sync_claim(claim: &PersistentVolumeClaim, ctx: &Context) -> Result<Acti
                 class.provisioner
             ),
         );
-        return mark_claim(ctx, claim, "Pending", None).await.map(|_| Action::requeue(RESYNC));
+        return mark_claim(ctx, claim, "Pending", None)
+            .await
+            .map(|_| Action::requeue(RESYNC));
     }
     let wait = class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
     let node = match claim.annotations().get(SELECTED_NODE) {
         Some(node) => Some(node.clone()),
         None if wait => match consumer_node(ctx, claim) {
             Some(node) => {
-                let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+                let api: Api<PersistentVolumeClaim> =
+                    Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
                 let patch = json!({"metadata": {"annotations": {SELECTED_NODE: node, "volume.kubernetes.io/storage-provisioner": PROVISIONER}}});
-                api.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+                api.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+                    .await?;
                 return Ok(Action::await_change());
             }
             None => {
@@ -256,7 +283,9 @@ async fn sync_claim(claim: &PersistentVolumeClaim, ctx: &Context) -> Result<Acti
                     "WaitForFirstConsumer",
                     "waiting for first consumer to be created before binding".into(),
                 );
-                return mark_claim(ctx, claim, "Pending", None).await.map(|_| Action::await_change());
+                return mark_claim(ctx, claim, "Pending", None)
+                    .await
+                    .map(|_| Action::await_change());
             }
         },
         None => None,
@@ -298,7 +327,13 @@ fn best_volume(ctx: &Context, claim: &PersistentVolumeClaim) -> Option<Arc<Persi
         .state()
         .into_iter()
         .filter(|pv| pv.metadata.deletion_timestamp.is_none())
-        .filter(|pv| pv.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Available") == "Available")
+        .filter(|pv| {
+            pv.status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or("Available")
+                == "Available"
+        })
         .filter_map(|pv| {
             let pv_spec = pv.spec.as_ref()?;
             if let Some(r) = &pv_spec.claim_ref {
@@ -310,7 +345,9 @@ fn best_volume(ctx: &Context, claim: &PersistentVolumeClaim) -> Option<Arc<Persi
             let size = storage(pv_spec.capacity.as_ref());
             let fits = pv_spec.storage_class_name.clone().unwrap_or_default() == class
                 && pv_spec.volume_mode.clone().unwrap_or_else(|| "Filesystem".into()) == mode
-                && modes.iter().all(|m| pv_spec.access_modes.iter().flatten().any(|p| p == m))
+                && modes
+                    .iter()
+                    .all(|m| pv_spec.access_modes.iter().flatten().any(|p| p == m))
                 && size >= wanted
                 && spec
                     .selector
@@ -341,17 +378,27 @@ async fn bind(ctx: &Context, claim: &PersistentVolumeClaim, volume: &PersistentV
     let namespace = claim.namespace().unwrap_or_default();
     let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
     let claim_ref = claim_reference(claim);
-    let already = volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_some_and(|r| r.uid == claim.uid());
+    let already = volume
+        .spec
+        .as_ref()
+        .and_then(|s| s.claim_ref.as_ref())
+        .is_some_and(|r| r.uid == claim.uid());
     if !already {
         let mut patch = json!({"spec": {"claimRef": claim_ref}});
         if volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_none() {
             patch["metadata"] = json!({"annotations": {"pv.kubernetes.io/bound-by-controller": "yes"}});
         }
-        volumes.patch(&volume.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+        volumes
+            .patch(&volume.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
     }
     if volume.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound") {
         volumes
-            .patch_status(&volume.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Bound"}})))
+            .patch_status(
+                &volume.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"phase": "Bound"}})),
+            )
             .await?;
     }
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -359,11 +406,18 @@ async fn bind(ctx: &Context, claim: &PersistentVolumeClaim, volume: &PersistentV
         || !claim.annotations().contains_key("pv.kubernetes.io/bind-completed");
     if needs {
         let mut annotations = json!({"pv.kubernetes.io/bind-completed": "yes"});
-        if claim.spec.as_ref().and_then(|s| s.volume_name.as_deref()).is_none_or(str::is_empty) {
+        if claim
+            .spec
+            .as_ref()
+            .and_then(|s| s.volume_name.as_deref())
+            .is_none_or(str::is_empty)
+        {
             annotations["pv.kubernetes.io/bound-by-controller"] = json!("yes");
         }
         let patch = json!({"metadata": {"annotations": annotations}, "spec": {"volumeName": volume.name_any()}});
-        claims.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+        claims
+            .patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
     }
     Ok(())
 }
@@ -385,15 +439,29 @@ async fn mark_claim(
         .iter()
         .any(|k| status.get(*k).is_some_and(|v| current.get(*k) != Some(v)));
     if changed {
-        let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
-        api.patch_status(&claim.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": status})))
-            .await?;
+        let api: Api<PersistentVolumeClaim> =
+            Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+        api.patch_status(
+            &claim.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await?;
     }
-    Ok(if phase == "Bound" { Action::await_change() } else { Action::requeue(RESYNC) })
+    Ok(if phase == "Bound" {
+        Action::await_change()
+    } else {
+        Action::requeue(RESYNC)
+    })
 }
 
 /// The local-path provisioner: a hostPath volume for the claim, on `node` when given.
-async fn provision(ctx: &Context, claim: &PersistentVolumeClaim, class: &StorageClass, node: Option<&str>) -> Result<(), kube::Error> {
+async fn provision(
+    ctx: &Context,
+    claim: &PersistentVolumeClaim,
+    class: &StorageClass,
+    node: Option<&str>,
+) -> Result<(), kube::Error> {
     let namespace = claim.namespace().unwrap_or_default();
     let name = format!("pvc-{}", claim.uid().unwrap_or_default());
     if ctx.volumes.get(None, &name).is_some() {
@@ -402,11 +470,19 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim, class: &Storage
     ctx.recorder.normal(
         claim,
         "Provisioning",
-        format!("External provisioner is provisioning volume for claim \"{namespace}/{}\"", claim.name_any()),
+        format!(
+            "External provisioner is provisioning volume for claim \"{namespace}/{}\"",
+            claim.name_any()
+        ),
     );
-    let path = ctx.storage_root.join(format!("{name}_{namespace}_{}", claim.name_any()));
+    let path = ctx
+        .storage_root
+        .join(format!("{name}_{namespace}_{}", claim.name_any()));
     if let Err(error) = tokio::fs::create_dir_all(&path).await {
-        let message = format!("failed to provision volume with StorageClass \"{}\": {error}", class.name_any());
+        let message = format!(
+            "failed to provision volume with StorageClass \"{}\": {error}",
+            class.name_any()
+        );
         ctx.recorder.warning(claim, "ProvisioningFailed", message);
         return Ok(());
     }
@@ -457,7 +533,11 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim, class: &Storage
         }
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(error) => {
-            ctx.recorder.warning(claim, "ProvisioningFailed", crate::workloads::events::api_message(&error));
+            ctx.recorder.warning(
+                claim,
+                "ProvisioningFailed",
+                crate::workloads::events::api_message(&error),
+            );
             Err(error)
         }
     }
@@ -482,9 +562,13 @@ async fn sync_volume(
         let api = api.clone();
         let name = volume.name_any();
         async move {
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": phase}})))
-                .await
-                .map(drop)
+            api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"phase": phase}})),
+            )
+            .await
+            .map(drop)
         }
     };
     let Some(claim_ref) = &spec.claim_ref else {
@@ -526,8 +610,16 @@ async fn sync_volume(
 
 /// Delete a provisioned volume's directory (only ever one under the provisioner's root).
 async fn remove_directory(ctx: &Context, volume: &PersistentVolume) {
-    let ours = volume.annotations().get("pv.kubernetes.io/provisioned-by").map(String::as_str) == Some(PROVISIONER);
-    let path = volume.spec.as_ref().and_then(|s| s.host_path.as_ref()).map(|h| std::path::PathBuf::from(&h.path));
+    let ours = volume
+        .annotations()
+        .get("pv.kubernetes.io/provisioned-by")
+        .map(String::as_str)
+        == Some(PROVISIONER);
+    let path = volume
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_path.as_ref())
+        .map(|h| std::path::PathBuf::from(&h.path));
     let Some(path) = path.filter(|p| ours && p.parent() == Some(ctx.storage_root.as_path())) else {
         return;
     };
@@ -549,7 +641,10 @@ where
     }
     let rest: Vec<&String> = finalizers.iter().filter(|f| *f != finalizer).collect();
     let patch = json!({"metadata": {"finalizers": if rest.is_empty() { None } else { Some(rest) }, "resourceVersion": object.meta().resource_version}});
-    match api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+    match api
+        .patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(error) => Err(error),

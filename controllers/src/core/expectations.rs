@@ -69,9 +69,9 @@ impl<K: Resource<DynamicType = ()> + Clone> Expectations<K> {
         };
         entry.created.retain(|key| store.get(key).is_none());
         entry.deleted.retain(|(key, uid)| {
-            store.get(key).is_some_and(|o| {
-                o.meta().uid.as_deref() == Some(uid.as_str()) && o.meta().deletion_timestamp.is_none()
-            })
+            store
+                .get(key)
+                .is_some_and(|o| o.meta().uid.as_deref() == Some(uid.as_str()) && o.meta().deletion_timestamp.is_none())
         });
         let done = (entry.created.is_empty() && entry.deleted.is_empty()) || entry.since.elapsed() > TIMEOUT;
         if done {

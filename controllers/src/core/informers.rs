@@ -166,7 +166,12 @@ async fn drive<K: Kind>(api: Api<K>, mut writer: Writer<K>, informer: Informer<K
             }
         };
         if let Event::Init = event {
-            before_relist = informer.store.state().into_iter().map(|o| (ObjectRef::from_obj(o.as_ref()), o)).collect();
+            before_relist = informer
+                .store
+                .state()
+                .into_iter()
+                .map(|o| (ObjectRef::from_obj(o.as_ref()), o))
+                .collect();
         }
         let deleted = match &event {
             Event::Delete(object) => Some(Arc::new(object.clone())),

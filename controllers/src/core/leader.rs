@@ -126,7 +126,10 @@ impl Candidate {
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
         lease.spec = Some(self.held_spec(acquired, now, transitions));
         // The resourceVersion read above makes this a compare-and-swap: a rival's write wins.
-        self.api.replace(&self.name, &PostParams::default(), &lease).await.is_ok()
+        self.api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+            .is_ok()
     }
 
     fn held_spec(&self, acquired: Timestamp, renewed: Timestamp, transitions: i32) -> LeaseSpec {

@@ -34,7 +34,10 @@ use std::sync::Arc;
 /// Subscribe the scheduler to the shared informers it needs and return its loop, which runs
 /// until the informers' streams end, with the VolumeBinding plugin.
 pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static {
-    start_with_volumes(informers, Arc::new(plugins::volume_binding::VolumeBinding::new(informers)))
+    start_with_volumes(
+        informers,
+        Arc::new(plugins::volume_binding::VolumeBinding::new(informers)),
+    )
 }
 
 /// [`start`] with the volume plugins' hooks (the persistent-volume support plugs in here).

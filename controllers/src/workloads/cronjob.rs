@@ -55,7 +55,8 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
         });
         let outcomes = Controller::for_shared_stream(changes, cronjobs.store().clone())
             .watches_shared_stream(job_changes, |job: Arc<Job>| {
-                let owner = pods::controller_of(&job.metadata).filter(|r| is_kind::<CronJob>(&r.api_version, &r.kind))?;
+                let owner =
+                    pods::controller_of(&job.metadata).filter(|r| is_kind::<CronJob>(&r.api_version, &r.kind))?;
                 Some(ObjectRef::<CronJob>::new(&owner.name).within(&job.namespace().unwrap_or_default()))
             })
             .run(
@@ -73,11 +74,13 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
 
 fn finished(job: &Job) -> Option<&'static str> {
     let conditions = job.status.as_ref()?.conditions.as_ref()?;
-    conditions.iter().find_map(|c| match (c.type_.as_str(), c.status.as_str()) {
-        ("Complete", "True") => Some("Complete"),
-        ("Failed", "True") => Some("Failed"),
-        _ => None,
-    })
+    conditions
+        .iter()
+        .find_map(|c| match (c.type_.as_str(), c.status.as_str()) {
+            ("Complete", "True") => Some("Complete"),
+            ("Failed", "True") => Some("Failed"),
+            _ => None,
+        })
 }
 
 async fn sync(cronjob: &CronJob, ctx: &Context) -> Result<Action, kube::Error> {
@@ -112,22 +115,46 @@ async fn sync(cronjob: &CronJob, ctx: &Context) -> Result<Action, kube::Error> {
             }
         }
     }
-    let active: Vec<&Arc<Job>> = owned.iter().filter(|j| finished(j).is_none() && j.metadata.deletion_timestamp.is_none()).collect();
+    let active: Vec<&Arc<Job>> = owned
+        .iter()
+        .filter(|j| finished(j).is_none() && j.metadata.deletion_timestamp.is_none())
+        .collect();
     status.active = Some(active.iter().map(|j| reference(j)).collect()).filter(|a: &Vec<_>| !a.is_empty());
-    clean_history(ctx, cronjob, &job_api, &owned, spec.successful_jobs_history_limit.unwrap_or(3), "Complete").await?;
-    clean_history(ctx, cronjob, &job_api, &owned, spec.failed_jobs_history_limit.unwrap_or(1), "Failed").await?;
+    clean_history(
+        ctx,
+        cronjob,
+        &job_api,
+        &owned,
+        spec.successful_jobs_history_limit.unwrap_or(3),
+        "Complete",
+    )
+    .await?;
+    clean_history(
+        ctx,
+        cronjob,
+        &job_api,
+        &owned,
+        spec.failed_jobs_history_limit.unwrap_or(1),
+        "Failed",
+    )
+    .await?;
 
     let schedule = match cron::parse(&spec.schedule) {
         Ok(schedule) => schedule,
         Err(error) => {
-            ctx.recorder.warning(cronjob, "UnparseableSchedule", format!("unparseable schedule: {:?} : {error}", spec.schedule));
+            ctx.recorder.warning(
+                cronjob,
+                "UnparseableSchedule",
+                format!("unparseable schedule: {:?} : {error}", spec.schedule),
+            );
             write_status(ctx, cronjob, &old, status).await?;
             return Ok(Action::await_change());
         }
     };
     let zone_name = spec.time_zone.clone().unwrap_or_else(|| "Etc/UTC".into());
     let Some(tz) = cron::time_zone(&zone_name) else {
-        ctx.recorder.warning(cronjob, "UnknownTimeZone", format!("invalid timeZone: {zone_name:?}"));
+        ctx.recorder
+            .warning(cronjob, "UnknownTimeZone", format!("invalid timeZone: {zone_name:?}"));
         write_status(ctx, cronjob, &old, status).await?;
         return Ok(Action::await_change());
     };
@@ -181,7 +208,8 @@ async fn sync(cronjob: &CronJob, ctx: &Context) -> Result<Action, kube::Error> {
                 ..Default::default()
             };
             api_errors::ignore_not_found(job_api.delete(&job.name_any(), &params).await)?;
-            ctx.recorder.normal(cronjob, "SuccessfulDelete", format!("Deleted job {}", job.name_any()));
+            ctx.recorder
+                .normal(cronjob, "SuccessfulDelete", format!("Deleted job {}", job.name_any()));
         }
         status.active = None;
     }
@@ -204,7 +232,11 @@ async fn create_job(
     scheduled: Timestamp,
     tz: cron::Tz,
 ) -> Result<Option<Job>, kube::Error> {
-    let template = cronjob.spec.as_ref().map(|s| s.job_template.clone()).unwrap_or_default();
+    let template = cronjob
+        .spec
+        .as_ref()
+        .map(|s| s.job_template.clone())
+        .unwrap_or_default();
     let meta = template.metadata.unwrap_or_default();
     let name = format!("{}-{}", cronjob.name_any(), scheduled.as_second() / 60);
     let mut annotations = meta.annotations.unwrap_or_default();
@@ -223,7 +255,8 @@ async fn create_job(
     };
     match api.create(&PostParams::default(), &job).await {
         Ok(job) => {
-            ctx.recorder.normal(cronjob, "SuccessfulCreate", format!("Created job {name}"));
+            ctx.recorder
+                .normal(cronjob, "SuccessfulCreate", format!("Created job {name}"));
             Ok(Some(job))
         }
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
@@ -258,7 +291,8 @@ async fn clean_history(
             ..Default::default()
         };
         api_errors::ignore_not_found(api.delete(&job.name_any(), &params).await)?;
-        ctx.recorder.normal(cronjob, "SuccessfulDelete", format!("Deleted job {}", job.name_any()));
+        ctx.recorder
+            .normal(cronjob, "SuccessfulDelete", format!("Deleted job {}", job.name_any()));
     }
     Ok(())
 }
@@ -299,7 +333,10 @@ async fn write_status(
             "lastSuccessfulTime": status.last_successful_time,
         },
     });
-    match api.patch_status(&cronjob.name_any(), &PatchParams::default(), &Patch::Merge(body)).await {
+    match api
+        .patch_status(&cronjob.name_any(), &PatchParams::default(), &Patch::Merge(body))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(error) => Err(error),

@@ -80,8 +80,11 @@ impl<O: Resource<DynamicType = ()>> PodControl<'_, O> {
             match result {
                 Ok(_) => {
                     self.expectations.deleted(&uid, pod.as_ref());
-                    self.recorder
-                        .normal(self.owner, "SuccessfulDelete", format!("Deleted pod: {}", pod.name_any()));
+                    self.recorder.normal(
+                        self.owner,
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {}", pod.name_any()),
+                    );
                 }
                 Err(error) if api_errors::is_not_found(&error) => {}
                 Err(error) => {

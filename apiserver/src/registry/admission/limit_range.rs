@@ -26,12 +26,19 @@ fn items(store: &Store, namespace: &str) -> Vec<Value> {
         .cached_objects("", "limitranges", Some(namespace))
         .iter()
         .filter_map(|o| serde_json::from_slice::<Value>(&o.json).ok())
-        .flat_map(|lr| lr.pointer("/spec/limits").and_then(Value::as_array).cloned().unwrap_or_default())
+        .flat_map(|lr| {
+            lr.pointer("/spec/limits")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
         .collect()
 }
 
 fn of_type<'a>(items: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    items.iter().filter(move |i| i.get("type").and_then(Value::as_str) == Some(kind))
+    items
+        .iter()
+        .filter(move |i| i.get("type").and_then(Value::as_str) == Some(kind))
 }
 
 /// Default and check a pod being created.
@@ -61,7 +68,14 @@ pub(super) fn admit_pod(store: &Store, op: Operation, pod: &mut Value, namespace
         let (requests, limits) = pod_totals(&spec);
         check(item, "Pod", &requests, &limits, &mut errors);
     }
-    forbidden(Gr { group: "", resource: "pods" }, name, errors)
+    forbidden(
+        Gr {
+            group: "",
+            resource: "pods",
+        },
+        name,
+        errors,
+    )
 }
 
 /// Check a PersistentVolumeClaim being created or updated: min and max apply to its requests.
@@ -71,15 +85,23 @@ pub(super) fn admit_claim(store: &Store, claim: &Value, namespace: &str, name: &
     let mut errors = Vec::new();
     for item in of_type(&items, "PersistentVolumeClaim") {
         for (resource, min) in resources(item.get("min")) {
-            errors.extend(min_error("PersistentVolumeClaim", &resource, &min, &requests, &Resources::new()));
+            errors.extend(min_error(
+                "PersistentVolumeClaim",
+                &resource,
+                &min,
+                &requests,
+                &Resources::new(),
+            ));
         }
         for (resource, max) in resources(item.get("max")) {
             let kind = "PersistentVolumeClaim";
             match requests.get(&resource) {
-                None => errors.push(format!("maximum {resource} usage per {kind} is {max}.  No request is specified")),
-                Some(request) if request > &max => {
-                    errors.push(format!("maximum {resource} usage per {kind} is {max}, but request is {request}"))
-                }
+                None => errors.push(format!(
+                    "maximum {resource} usage per {kind} is {max}.  No request is specified"
+                )),
+                Some(request) if request > &max => errors.push(format!(
+                    "maximum {resource} usage per {kind} is {max}, but request is {request}"
+                )),
                 Some(_) => {}
             }
         }
@@ -125,7 +147,9 @@ fn apply_defaults(pod: &mut Value, items: &[Value]) {
         };
         for container in containers.iter_mut() {
             let name = container.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            let Some(fields) = container.as_object_mut() else { continue };
+            let Some(fields) = container.as_object_mut() else {
+                continue;
+            };
             let resources = fields.entry("resources").or_insert_with(|| Value::Object(Map::new()));
             let set_requests = fill(resources, "requests", &default_requests);
             let set_limits = fill(resources, "limits", &default_limits);
@@ -213,13 +237,15 @@ fn check(item: &Value, kind: &str, requests: &Resources, limits: &Resources, err
     }
     for (resource, max) in resources(item.get("max")) {
         match (limits.get(&resource), requests.get(&resource)) {
-            (None, _) => errors.push(format!("maximum {resource} usage per {kind} is {max}.  No limit is specified")),
-            (Some(limit), _) if limit > &max => {
-                errors.push(format!("maximum {resource} usage per {kind} is {max}, but limit is {limit}"))
-            }
-            (_, Some(request)) if request > &max => {
-                errors.push(format!("maximum {resource} usage per {kind} is {max}, but request is {request}"))
-            }
+            (None, _) => errors.push(format!(
+                "maximum {resource} usage per {kind} is {max}.  No limit is specified"
+            )),
+            (Some(limit), _) if limit > &max => errors.push(format!(
+                "maximum {resource} usage per {kind} is {max}, but limit is {limit}"
+            )),
+            (_, Some(request)) if request > &max => errors.push(format!(
+                "maximum {resource} usage per {kind} is {max}, but request is {request}"
+            )),
             _ => {}
         }
     }
@@ -242,11 +268,15 @@ fn check(item: &Value, kind: &str, requests: &Resources, limits: &Resources, err
 
 fn min_error(kind: &str, resource: &str, min: &Quantity, requests: &Resources, limits: &Resources) -> Option<String> {
     match (requests.get(resource), limits.get(resource)) {
-        (None, _) => Some(format!("minimum {resource} usage per {kind} is {min}.  No request is specified")),
+        (None, _) => Some(format!(
+            "minimum {resource} usage per {kind} is {min}.  No request is specified"
+        )),
         (Some(request), _) if request < min => Some(format!(
             "minimum {resource} usage per {kind} is {min}, but request is {request}"
         )),
-        (_, Some(limit)) if limit < min => Some(format!("minimum {resource} usage per {kind} is {min}, but limit is {limit}")),
+        (_, Some(limit)) if limit < min => Some(format!(
+            "minimum {resource} usage per {kind} is {min}, but limit is {limit}"
+        )),
         _ => None,
     }
 }

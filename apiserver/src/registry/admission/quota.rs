@@ -14,7 +14,13 @@ use skiff_machinery::quantity::Quantity;
 use skiff_machinery::quota::{covers, missing_compute, pretty, resource_list, usage, Usage};
 
 /// Charge `obj` (about to be created as `resource`) to its namespace's quotas.
-pub(crate) async fn charge(store: &Store, resource: &Resource, obj: &Value, name: &str, dry_run: bool) -> ApiResult<()> {
+pub(crate) async fn charge(
+    store: &Store,
+    resource: &Resource,
+    obj: &Value,
+    name: &str,
+    dry_run: bool,
+) -> ApiResult<()> {
     if !resource.namespaced {
         return Ok(());
     }
@@ -61,7 +67,10 @@ pub(crate) async fn charge(store: &Store, resource: &Resource, obj: &Value, name
             return Err(ApiError::forbidden(
                 gr,
                 name,
-                &format!("status unknown for quota: {quota_name}, resources: {}", constrained.join(",")),
+                &format!(
+                    "status unknown for quota: {quota_name}, resources: {}",
+                    constrained.join(",")
+                ),
             ));
         }
         let scope = Scope {
@@ -117,5 +126,10 @@ fn name_of(obj: &Value) -> &str {
 }
 
 fn as_json(usage: &Usage) -> Value {
-    Value::Object(usage.iter().map(|(k, v)| (k.clone(), Value::from(v.to_string()))).collect())
+    Value::Object(
+        usage
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.to_string())))
+            .collect(),
+    )
 }

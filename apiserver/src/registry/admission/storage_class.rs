@@ -31,10 +31,19 @@ pub(super) fn admit_claim(store: &Store, claim: &mut Value) {
                 == Some("true")
         })
         .max_by(|a, b| {
-            let created = |c: &Value| c.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or("").to_string();
+            let created = |c: &Value| {
+                c.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             created(a).cmp(&created(b))
         });
-    if let Some(name) = newest_default.as_ref().and_then(|c| c.pointer("/metadata/name")).cloned() {
+    if let Some(name) = newest_default
+        .as_ref()
+        .and_then(|c| c.pointer("/metadata/name"))
+        .cloned()
+    {
         spec.insert("storageClassName".into(), name);
     }
 }
@@ -51,7 +60,10 @@ pub(super) fn admit_resize(store: &Store, claim: &Value, old: &Value, name: &str
     if size(claim) <= size(old) {
         return Ok(());
     }
-    let class = claim.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("");
+    let class = claim
+        .pointer("/spec/storageClassName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let expandable = !class.is_empty()
         && store
             .cached_objects("storage.k8s.io", "storageclasses", None)

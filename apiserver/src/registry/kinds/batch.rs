@@ -252,7 +252,11 @@ fn validate_schedule(schedule: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let invalid = |detail: String| FieldError::invalid("spec.schedule", json!(schedule), detail);
     let fields: Vec<&str> = schedule.split_whitespace().collect();
-    if !schedule.starts_with('@') && !schedule.starts_with("TZ") && !schedule.starts_with("CRON_TZ") && fields.len() != 5 {
+    if !schedule.starts_with('@')
+        && !schedule.starts_with("TZ")
+        && !schedule.starts_with("CRON_TZ")
+        && fields.len() != 5
+    {
         errs.push(invalid(format!(
             "expected exactly 5 fields, found {}: [{}]",
             fields.len(),

@@ -86,8 +86,17 @@ impl Strategy for Pod {
             }
         }
         default_pod(&mut merged);
-        if old.pointer("/metadata/annotations/kubernetes.io~1config.mirror").is_some() {
-            return Some((merged, vec![FieldError::forbidden("", "static pods do not support ephemeral containers")]));
+        if old
+            .pointer("/metadata/annotations/kubernetes.io~1config.mirror")
+            .is_some()
+        {
+            return Some((
+                merged,
+                vec![FieldError::forbidden(
+                    "",
+                    "static pods do not support ephemeral containers",
+                )],
+            ));
         }
         let mut errs = self.validate_create(&merged);
         let now = items(&merged["spec"], "ephemeralContainers");

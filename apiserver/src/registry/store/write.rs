@@ -499,7 +499,11 @@ fn garbage_collection_finalizers(obj: &Value, opts: &DeleteOptions) -> Option<Ve
         (_, Some(policy)) => policy == "Foreground",
         (_, None) => has(FOREGROUND) && !orphan,
     };
-    let mut next: Vec<String> = current.iter().filter(|f| *f != ORPHAN && *f != FOREGROUND).cloned().collect();
+    let mut next: Vec<String> = current
+        .iter()
+        .filter(|f| *f != ORPHAN && *f != FOREGROUND)
+        .cloned()
+        .collect();
     if orphan {
         next.push(ORPHAN.into());
     }

@@ -17,11 +17,26 @@ pub(super) async fn expand(
     claim: &PersistentVolumeClaim,
     volume: PersistentVolume,
 ) -> Result<PersistentVolume, kube::Error> {
-    let requests = claim.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref());
+    let requests = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref());
     let capacity = volume.spec.as_ref().and_then(|s| s.capacity.as_ref());
-    let ours = volume.annotations().get("pv.kubernetes.io/provisioned-by").map(String::as_str) == Some(PROVISIONER);
-    let class = claim.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).unwrap_or_default();
-    let expandable = ctx.classes.get(None, class).is_some_and(|c| c.allow_volume_expansion == Some(true));
+    let ours = volume
+        .annotations()
+        .get("pv.kubernetes.io/provisioned-by")
+        .map(String::as_str)
+        == Some(PROVISIONER);
+    let class = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.storage_class_name.as_deref())
+        .unwrap_or_default();
+    let expandable = ctx
+        .classes
+        .get(None, class)
+        .is_some_and(|c| c.allow_volume_expansion == Some(true));
     let Some(wanted) = requests.and_then(|r| r.get("storage")) else {
         return Ok(volume);
     };
@@ -29,13 +44,20 @@ pub(super) async fn expand(
         return Ok(volume);
     }
     let name = volume.name_any();
-    ctx.recorder.normal(claim, "Resizing", format!("External resizer is resizing volume {name}"));
+    ctx.recorder
+        .normal(claim, "Resizing", format!("External resizer is resizing volume {name}"));
     let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
     let patch = json!({"spec": {"capacity": {"storage": wanted}}});
-    let resized = volumes.patch(&name, &PatchParams::default(), &Patch::Merge(patch)).await?;
-    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
+    let resized = volumes
+        .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    let claims: Api<PersistentVolumeClaim> =
+        Api::namespaced(ctx.client.clone(), &claim.namespace().unwrap_or_default());
     let status = json!({"status": {"allocatedResources": {"storage": wanted}}});
-    claims.patch_status(&claim.name_any(), &PatchParams::default(), &Patch::Merge(status)).await?;
-    ctx.recorder.normal(claim, "VolumeResizeSuccessful", "Resize volume succeeded".into());
+    claims
+        .patch_status(&claim.name_any(), &PatchParams::default(), &Patch::Merge(status))
+        .await?;
+    ctx.recorder
+        .normal(claim, "VolumeResizeSuccessful", "Resize volume succeeded".into());
     Ok(resized)
 }

@@ -49,7 +49,11 @@ impl VolumeBinding {
 
     /// Whether `claim` waits for its first consumer before binding.
     fn waits_for_consumer(&self, claim: &PersistentVolumeClaim) -> bool {
-        let class = claim.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).unwrap_or_default();
+        let class = claim
+            .spec
+            .as_ref()
+            .and_then(|s| s.storage_class_name.as_deref())
+            .unwrap_or_default();
         self.classes
             .get(None, class)
             .is_some_and(|c| c.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer"))
@@ -58,7 +62,9 @@ impl VolumeBinding {
     /// The claims the pod's volumes name, as the cache has them (None: not found).
     fn claims_of(&self, pod: &Pod) -> Vec<(String, Option<Arc<PersistentVolumeClaim>>)> {
         let namespace = pod.metadata.namespace.as_deref();
-        claim_names(pod).map(|name| (name.clone(), self.claims.get(namespace, &name))).collect()
+        claim_names(pod)
+            .map(|name| (name.clone(), self.claims.get(namespace, &name)))
+            .collect()
     }
 
     /// Check the pod's claims once: Ok(true) when all are bound, Ok(false) while some wait for
@@ -81,8 +87,10 @@ impl VolumeBinding {
             ready = false;
             let selected = claim.metadata.annotations.as_ref().and_then(|a| a.get(SELECTED_NODE));
             if selected.map(String::as_str) != Some(node) {
-                let api: Api<PersistentVolumeClaim> =
-                    Api::namespaced(self.client.clone(), claim.metadata.namespace.as_deref().unwrap_or_default());
+                let api: Api<PersistentVolumeClaim> = Api::namespaced(
+                    self.client.clone(),
+                    claim.metadata.namespace.as_deref().unwrap_or_default(),
+                );
                 let patch = json!({"metadata": {"annotations": {SELECTED_NODE: node}}});
                 api.patch(&name, &PatchParams::default(), &Patch::Merge(patch))
                     .await
@@ -96,7 +104,11 @@ impl VolumeBinding {
 /// The volume a claim is bound to, once the binder has completed it.
 fn bound_volume(claim: &PersistentVolumeClaim) -> Option<&str> {
     let phase = claim.status.as_ref().and_then(|s| s.phase.as_deref());
-    let name = claim.spec.as_ref().and_then(|s| s.volume_name.as_deref()).filter(|n| !n.is_empty());
+    let name = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.as_deref())
+        .filter(|n| !n.is_empty());
     name.filter(|_| phase == Some("Bound"))
 }
 
@@ -104,7 +116,11 @@ impl VolumeHooks for VolumeBinding {
     fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
         let node = node.node.as_ref()?;
         let conflict = self.claims_of(&pod.pod).into_iter().any(|(_, claim)| {
-            let Some(volume) = claim.as_deref().and_then(bound_volume).and_then(|v| self.volumes.get(None, v)) else {
+            let Some(volume) = claim
+                .as_deref()
+                .and_then(bound_volume)
+                .and_then(|v| self.volumes.get(None, v))
+            else {
                 return false;
             };
             let terms = volume

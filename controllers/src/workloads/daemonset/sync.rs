@@ -83,9 +83,16 @@ pub async fn sync(set: Arc<DaemonSet>, ctx: &Context) -> Result<Action, Error> {
         return Err(Error::Manage(message));
     }
     let min_ready = judge.min_ready_seconds;
-    let next = claimed.iter().filter_map(|p| pods::available_at(p, min_ready, now)).min();
+    let next = claimed
+        .iter()
+        .filter_map(|p| pods::available_at(p, min_ready, now))
+        .min();
     Ok(next
-        .map(|at| Action::requeue(Duration::from_secs(u64::try_from(at.as_second() - now.as_second()).unwrap_or(0).max(1))))
+        .map(|at| {
+            Action::requeue(Duration::from_secs(
+                u64::try_from(at.as_second() - now.as_second()).unwrap_or(0).max(1),
+            ))
+        })
         .unwrap_or_else(Action::await_change))
 }
 
@@ -98,9 +105,17 @@ async fn current_revision(
 ) -> Result<(ControllerRevision, i32), Error> {
     let mut collision_count = set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
     let template = set.spec.as_ref().map(|s| &s.template);
-    let labels = template.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref());
+    let labels = template
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.as_ref());
     let data = history::template_patch(template);
-    let wanted = history::new_revision(set, labels, data, history::next_revision(revisions), Some(collision_count));
+    let wanted = history::new_revision(
+        set,
+        labels,
+        data,
+        history::next_revision(revisions),
+        Some(collision_count),
+    );
     let equal = history::find_equal(revisions, &wanted);
     let current = match (equal.last(), revisions.last()) {
         (Some(found), Some(newest)) if history::equal(newest, found) => newest.as_ref().clone(),
@@ -160,12 +175,18 @@ fn strategy(spec: &DaemonSetSpec, desired: i32) -> Strategy {
     }
     let rolling = strategy.and_then(|s| s.rolling_update.as_ref());
     let scale = |value: Option<&IntOrString>, default: i32| {
-        value.map_or(Ok(default), |v| scaled_value(v, desired, true)).unwrap_or(default)
+        value
+            .map_or(Ok(default), |v| scaled_value(v, desired, true))
+            .unwrap_or(default)
     };
     let max_surge = scale(rolling.and_then(|r| r.max_surge.as_ref()), 0);
     let max_unavailable = scale(rolling.and_then(|r| r.max_unavailable.as_ref()), 1);
     Strategy::RollingUpdate {
-        max_unavailable: if max_surge == 0 && max_unavailable == 0 { 1 } else { max_unavailable },
+        max_unavailable: if max_surge == 0 && max_unavailable == 0 {
+            1
+        } else {
+            max_unavailable
+        },
         max_surge,
     }
 }
@@ -236,9 +257,10 @@ async fn write_status(
         "collisionCount": (collision_count != 0).then_some(collision_count),
     });
     let old = serde_json::to_value(set.status.clone().unwrap_or_default()).unwrap_or_default();
-    let unchanged = wanted
-        .as_object()
-        .is_some_and(|w| w.iter().all(|(k, v)| old.get(k).unwrap_or(&serde_json::Value::Null) == v));
+    let unchanged = wanted.as_object().is_some_and(|w| {
+        w.iter()
+            .all(|(k, v)| old.get(k).unwrap_or(&serde_json::Value::Null) == v)
+    });
     if unchanged {
         return Ok(());
     }

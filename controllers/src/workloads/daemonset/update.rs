@@ -171,11 +171,17 @@ mod tests {
     }
 
     fn is_new(pod: &Pod) -> bool {
-        pod.metadata.labels.as_ref().and_then(|l| l.get("new")).is_some_and(|v| v == "true")
+        pod.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("new"))
+            .is_some_and(|v| v == "true")
     }
 
     fn names(pods: &[Arc<Pod>]) -> Vec<String> {
-        pods.iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect()
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap_or_default())
+            .collect()
     }
 
     #[test]

@@ -72,7 +72,11 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
                 |job, _error, ctx| ctx.backoff.requeue(&job.uid().unwrap_or_default()),
                 ctx,
             );
-        tokio::join!(crate::core::outcomes::drain(CONTROLLER, outcomes.boxed()), ttl_loop, orphans);
+        tokio::join!(
+            crate::core::outcomes::drain(CONTROLLER, outcomes.boxed()),
+            ttl_loop,
+            orphans
+        );
     }
 }
 

@@ -103,7 +103,12 @@ pub async fn sync(cached: &Job, ctx: &Context) -> Result<Action, kube::Error> {
         }
         *list = Some(still);
     }
-    let still_uncounted = uncounted.succeeded.iter().chain(uncounted.failed.iter()).flatten().count();
+    let still_uncounted = uncounted
+        .succeeded
+        .iter()
+        .chain(uncounted.failed.iter())
+        .flatten()
+        .count();
     status.uncounted_terminated_pods = Some(uncounted);
     if indexed {
         status.completed_indexes = Some(indexes::format(&completed));
@@ -115,10 +120,7 @@ pub async fn sync(cached: &Job, ctx: &Context) -> Result<Action, kube::Error> {
         return Ok(Action::await_change());
     }
 
-    let active: Vec<&std::sync::Arc<Pod>> = owned
-        .iter()
-        .filter(|p| outcome(p) == Outcome::Running)
-        .collect();
+    let active: Vec<&std::sync::Arc<Pod>> = owned.iter().filter(|p| outcome(p) == Outcome::Running).collect();
     let now = Timestamp::now();
     if finished(&status) {
         for pod in &active {
@@ -148,7 +150,9 @@ pub async fn sync(cached: &Job, ctx: &Context) -> Result<Action, kube::Error> {
     // 3. Failure and success.
     let failed = status.failed.unwrap_or(0);
     let backoff_limit = spec.backoff_limit.unwrap_or(6);
-    let deadline = spec.active_deadline_seconds.map(|s| started.0 + Duration::from_secs(s.max(0) as u64));
+    let deadline = spec
+        .active_deadline_seconds
+        .map(|s| started.0 + Duration::from_secs(s.max(0) as u64));
     let failure = if failed > backoff_limit {
         Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
     } else if deadline.is_some_and(|d| d <= now) {
@@ -177,7 +181,14 @@ pub async fn sync(cached: &Job, ctx: &Context) -> Result<Action, kube::Error> {
             delete_pod(ctx, job, &pod_api, pod).await?;
         }
         let message = "Reached expected number of succeeded pods";
-        set_condition(&mut status, "SuccessCriteriaMet", "True", "CompletionsReached", message, now);
+        set_condition(
+            &mut status,
+            "SuccessCriteriaMet",
+            "True",
+            "CompletionsReached",
+            message,
+            now,
+        );
         set_condition(&mut status, "Complete", "True", "CompletionsReached", message, now);
         status.completion_time = Some(Time(now));
         ctx.recorder.normal(job, "Completed", "Job completed".into());
@@ -228,18 +239,10 @@ async fn finish_status(
     mut status: JobStatus,
     owned: &[std::sync::Arc<Pod>],
 ) -> Result<Action, kube::Error> {
-    let running: Vec<&std::sync::Arc<Pod>> = owned
-        .iter()
-        .filter(|p| outcome(p) == Outcome::Running)
-        .collect();
+    let running: Vec<&std::sync::Arc<Pod>> = owned.iter().filter(|p| outcome(p) == Outcome::Running).collect();
     status.active = Some(running.len() as i32);
     status.ready = Some(running.iter().filter(|p| pods::is_ready(p)).count() as i32);
-    status.terminating = Some(
-        owned
-            .iter()
-            .filter(|p| outcome(p) == Outcome::Deleted)
-            .count() as i32,
-    );
+    status.terminating = Some(owned.iter().filter(|p| outcome(p) == Outcome::Deleted).count() as i32);
     write_status(ctx, job, old, status).await?;
     Ok(Action::await_change())
 }
@@ -259,7 +262,10 @@ async fn write_status(ctx: &Context, job: &Job, old: &JobStatus, status: JobStat
     // Pinned to the version read: a write from a stale cache fails, and the newer Job (already
     // on its way) syncs again.
     let patch = json!({"metadata": {"resourceVersion": job.resource_version()}, "status": body});
-    match api.patch_status(&job.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+    match api
+        .patch_status(&job.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(error) => Err(error),
@@ -327,7 +333,10 @@ fn completion_index(pod: &Pod) -> Option<i32> {
 async fn release(api: &Api<Pod>, pod: &Pod) -> Result<(), kube::Error> {
     let rest: Vec<&String> = pod.finalizers().iter().filter(|f| *f != TRACKING).collect();
     let patch = json!({"metadata": {"finalizers": if rest.is_empty() { None } else { Some(rest) }, "resourceVersion": pod.resource_version()}});
-    match api.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await {
+    match api
+        .patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => Ok(()),
         Err(error) => Err(error),
@@ -374,10 +383,19 @@ async fn create_pod(ctx: &Context, job: &Job, api: &Api<Pod>, index: Option<i32>
         None => name.clone(),
     };
     let mut pod = pods::from_template(&spec.template, pods::controller_ref(job), &prefix, None);
-    pod.metadata.finalizers.get_or_insert_with(Vec::new).push(TRACKING.into());
+    pod.metadata
+        .finalizers
+        .get_or_insert_with(Vec::new)
+        .push(TRACKING.into());
     if let Some(i) = index {
-        pod.metadata.annotations.get_or_insert_with(Default::default).insert(INDEX.into(), i.to_string());
-        pod.metadata.labels.get_or_insert_with(Default::default).insert(INDEX.into(), i.to_string());
+        pod.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(INDEX.into(), i.to_string());
+        pod.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(INDEX.into(), i.to_string());
         if let Some(pod_spec) = pod.spec.as_mut() {
             if pod_spec.hostname.is_none() {
                 pod_spec.hostname = Some(format!("{name}-{i}"));
@@ -393,7 +411,11 @@ async fn create_pod(ctx: &Context, job: &Job, api: &Api<Pod>, index: Option<i32>
                 }),
                 ..Default::default()
             };
-            for container in pod_spec.containers.iter_mut().chain(pod_spec.init_containers.iter_mut().flatten()) {
+            for container in pod_spec
+                .containers
+                .iter_mut()
+                .chain(pod_spec.init_containers.iter_mut().flatten())
+            {
                 container.env.get_or_insert_with(Vec::new).push(env.clone());
             }
         }
@@ -401,11 +423,16 @@ async fn create_pod(ctx: &Context, job: &Job, api: &Api<Pod>, index: Option<i32>
     match api.create(&PostParams::default(), &pod).await {
         Ok(created) => {
             ctx.expectations.created(&job.uid().unwrap_or_default(), &created);
-            ctx.recorder.normal(job, "SuccessfulCreate", format!("Created pod: {}", created.name_any()));
+            ctx.recorder
+                .normal(job, "SuccessfulCreate", format!("Created pod: {}", created.name_any()));
             Ok(())
         }
         Err(error) => {
-            ctx.recorder.warning(job, "FailedCreate", format!("Error creating: {}", crate::workloads::events::api_message(&error)));
+            ctx.recorder.warning(
+                job,
+                "FailedCreate",
+                format!("Error creating: {}", crate::workloads::events::api_message(&error)),
+            );
             Err(error)
         }
     }
@@ -414,7 +441,8 @@ async fn create_pod(ctx: &Context, job: &Job, api: &Api<Pod>, index: Option<i32>
 async fn delete_pod(ctx: &Context, job: &Job, api: &Api<Pod>, pod: &Pod) -> Result<(), kube::Error> {
     api_errors::ignore_not_found(api.delete(&pod.name_any(), &DeleteParams::default()).await)?;
     ctx.expectations.deleted(&job.uid().unwrap_or_default(), pod);
-    ctx.recorder.normal(job, "SuccessfulDelete", format!("Deleted pod: {}", pod.name_any()));
+    ctx.recorder
+        .normal(job, "SuccessfulDelete", format!("Deleted pod: {}", pod.name_any()));
     Ok(())
 }
 
