@@ -1,9 +1,8 @@
 //! Bad input gets upstream's metav1.Status and changes nothing: sent over real HTTPS to the real
 //! binary with a kube::Client built from the kubeconfig it wrote.
 
-mod common;
 
-use common::Skiff;
+use crate::common::Skiff;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 

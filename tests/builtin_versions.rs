@@ -4,9 +4,9 @@
 //! selected through events.k8s.io), and autoscaling/v1 and v2 HorizontalPodAutoscalers read and
 //! write the same object, v1 keeping what it cannot say in upstream's annotations.
 
-mod common;
+use crate::common;
 
-use common::{ok, Skiff};
+use crate::common::{ok, Skiff};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent};
 use k8s_openapi::api::events::v1::Event;

@@ -3,9 +3,9 @@
 //! slices of at most 100 endpoints, mirroring of hand-written Endpoints, and the `kubernetes`
 //! Service's endpoints. The pods' statuses are written by the test (no node agent runs their node).
 
-mod common;
+use crate::common;
 
-use common::{eventually, kubectls, write, Skiff};
+use crate::common::{eventually, kubectls, write, Skiff};
 use serde_json::Value;
 use std::path::Path;
 

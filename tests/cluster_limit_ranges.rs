@@ -2,9 +2,8 @@
 //! `kubernetes.io/limit-ranger` annotation), min / max / maxLimitRequestRatio for containers and
 //! pods, and PersistentVolumeClaim storage bounds, each rejection upstream's 403 message.
 
-mod common;
 
-use common::{write, Skiff};
+use crate::common::{write, Skiff};
 
 struct Cluster {
     skiff: Skiff,

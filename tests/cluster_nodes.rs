@@ -4,9 +4,8 @@
 //! taints; pods of a node that no longer exists are collected; PodDisruptionBudget status.
 //! The nodes are hand-made objects whose Leases the test renews (or stops renewing).
 
-mod common;
 
-use common::{within, write, Skiff};
+use crate::common::{within, write, Skiff};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;

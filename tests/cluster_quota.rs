@@ -3,9 +3,8 @@
 //! counts, `count/deployments.apps`, compute quotas (and their "must specify"), scopes, and usage
 //! returned when objects go.
 
-mod common;
 
-use common::{eventually, write, Skiff};
+use crate::common::{eventually, write, Skiff};
 use std::path::Path;
 
 struct Cluster {

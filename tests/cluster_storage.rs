@@ -7,9 +7,8 @@
 //! allowVolumeExpansion grows with its request; other claims may not grow (PersistentVolumeClaimResize).
 //! A pod waits for its claims (VolumeBinding).
 
-mod common;
 
-use common::{eventually, write, Skiff};
+use crate::common::{eventually, write, Skiff};
 
 fn get(skiff: &Skiff, what: &str, path: &str) -> String {
     skiff.kubectl(&["get", what, "-o", &format!("jsonpath={{{path}}}")])

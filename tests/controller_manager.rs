@@ -4,9 +4,8 @@
 //! leader dies the other takes over and the loops go on. `kubectl get componentstatuses` follows:
 //! the controller-manager is unhealthy until one holds the Lease.
 
-mod common;
 
-use common::{within, Skiff};
+use crate::common::{within, Skiff};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

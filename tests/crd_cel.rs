@@ -3,9 +3,9 @@
 //! see the old object, messageExpression/reason/fieldPath shape the error, and CRDs whose rules do
 //! not compile or cost too much are refused at creation.
 
-mod common;
+use crate::common;
 
-use common::{crd_yaml, eventually, write, Skiff};
+use crate::common::{crd_yaml, eventually, write, Skiff};
 use std::path::Path;
 
 const KUBECTL: &str = "/usr/bin/kubectl";

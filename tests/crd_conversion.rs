@@ -3,9 +3,9 @@
 //! or unreachable webhook refused with upstream's error and nothing changed, deprecation warnings,
 //! and the stored version's defaults applied on read.
 
-mod common;
+use crate::common;
 
-use common::{crd_yaml, eventually, ok, write, Skiff};
+use crate::common::{crd_yaml, eventually, ok, write, Skiff};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -3,9 +3,9 @@
 //! work as field selectors, /status writes are pruned and validated, and client-side apply of a
 //! CRD too big for the last-applied annotation fails as it does against Kubernetes.
 
-mod common;
+use crate::common;
 
-use common::{fails, Skiff};
+use crate::common::{fails, Skiff};
 use serde_json::{json, Value};
 use std::path::Path;
 

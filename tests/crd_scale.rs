@@ -1,9 +1,9 @@
 //! The scale subresource of a custom resource follows its CRD's specReplicasPath,
 //! statusReplicasPath and labelSelectorPath: `kubectl scale` and `kubectl get --subresource=scale`.
 
-mod common;
+use crate::common;
 
-use common::{ok, write, Skiff};
+use crate::common::{ok, write, Skiff};
 use serde_json::{json, Value};
 
 /// The Pool CRD's versions: the scale subresource maps to spec.size, status.ready, status.selector.

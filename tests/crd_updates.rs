@@ -1,9 +1,9 @@
 //! Updating a CRD takes effect without a restart: a new printer column shows in `kubectl get`, a
 //! new served version is discovered and served, a new schema field is explained and kept.
 
-mod common;
+use crate::common;
 
-use common::{crd_yaml, eventually, ok, write, Skiff};
+use crate::common::{crd_yaml, eventually, ok, write, Skiff};
 use std::path::Path;
 
 fn crd(columns: &str, extra_version: &str, extra_field: &str) -> String {

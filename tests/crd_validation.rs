@@ -1,9 +1,8 @@
 //! Custom objects are pruned, defaulted and validated by their CRD's openAPIV3Schema, with the error
 //! text stock kubectl shows against upstream Kubernetes.
 
-mod common;
 
-use common::{eventually, ok, write, Skiff};
+use crate::common::{eventually, ok, write, Skiff};
 use std::path::Path;
 
 const KUBECTL: &str = "/usr/bin/kubectl";

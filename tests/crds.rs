@@ -2,9 +2,9 @@
 //! become Established, show in discovery, serve custom objects with their printer columns, and
 //! deleting a CRD deletes its objects first.
 
-mod common;
+use crate::common;
 
-use common::{ok, Skiff};
+use crate::common::{ok, Skiff};
 
 /// The field kit's CRD folders, one per project.
 const PROJECTS: [&str; 4] = [

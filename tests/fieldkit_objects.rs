@@ -3,9 +3,9 @@
 //! columns in `kubectl get`, both served versions readable, and a transition rule (an immutable
 //! field) refusing an update with upstream's message.
 
-mod common;
+use crate::common;
 
-use common::{fails, ok, write, Skiff};
+use crate::common::{fails, ok, write, Skiff};
 use serde_json::{json, Value};
 
 const ROUTE: &str = "apiVersion: gateway.networking.k8s.io/v1

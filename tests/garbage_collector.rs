@@ -3,9 +3,9 @@
 //! owners in another namespace, custom resources of CRDs created while the server runs, and the
 //! kube-rs widget operator's owned ConfigMap.
 
-mod common;
+use crate::common;
 
-use common::{ok, repo_root, write, Skiff};
+use crate::common::{ok, repo_root, write, Skiff};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -2,10 +2,10 @@
 //! install, list, status, get manifest, upgrade with a changed value, history, rollback and
 //! uninstall, checking after each step that the live objects hold what `helm template` rendered.
 
-mod common;
+use crate::common;
 
-use common::helm::{helm, helms};
-use common::{ok, Skiff};
+use crate::common::helm::{helm, helms};
+use crate::common::{ok, Skiff};
 use serde_json::Value;
 use std::path::Path;
 

@@ -3,10 +3,9 @@
 //! policies) and whose `helm test` hook is a pod. The hooks complete, so `helm install --wait
 //! --wait-for-jobs`, `helm upgrade`, `helm rollback`, `helm test` and `helm uninstall` succeed.
 
-mod common;
 
-use common::helm::{helm, helms};
-use common::{write, Skiff};
+use crate::common::helm::{helm, helms};
+use crate::common::{write, Skiff};
 use std::path::Path;
 
 fn hook_job(name: &str, hook: &str, weight: i32, policy: &str) -> String {

@@ -2,9 +2,9 @@
 //! types decide merging — two field managers keep their own items of a map list (nested too), a set
 //! merges, an atomic list conflicts as a whole — and managedFields name items as upstream does.
 
-mod common;
+use crate::common;
 
-use common::{crd_yaml, fails, ok, write, Skiff};
+use crate::common::{crd_yaml, fails, ok, write, Skiff};
 
 /// The versions of a Gateway-like CRD: `listeners` is a map list by name whose `routes` are a map
 /// list by port; `addresses` is a set; `notes` an atomic list.

@@ -1,9 +1,9 @@
 //! Every `kubectl create` subcommand for built-in kinds, with stock kubectl 1.32 and 1.35, against
 //! the real binary; each object is read back and checked for what the subcommand should have set.
 
-mod common;
+use crate::common;
 
-use common::{ok, Skiff};
+use crate::common::{ok, Skiff};
 use serde_json::Value;
 
 fn get_json(skiff: &Skiff, args: &[&str]) -> Value {

@@ -1,8 +1,8 @@
 //! Discovery, OpenAPI and `kubectl explain` against the real binary, compared with upstream 1.35.
 
-mod common;
+use crate::common;
 
-use common::{ok, Skiff};
+use crate::common::{ok, Skiff};
 
 /// `kubectl api-resources` of a Kubernetes 1.35 cluster with no CRDs (tests/data provenance: a
 /// published kubectl output, identical for 1.34 and 1.35).

@@ -2,9 +2,9 @@
 //! between field managers, --force-conflicts, removing fields, client-side then server-side apply,
 //! kubectl diff, and managedFields.
 
-mod common;
+use crate::common;
 
-use common::{fails, ok, Skiff};
+use crate::common::{fails, ok, Skiff};
 
 fn configmap(data: &[(&str, &str)]) -> String {
     let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n");

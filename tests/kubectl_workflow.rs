@@ -1,9 +1,9 @@
 //! Everyday kubectl workflows against the real binary: apply, edit, patch, label/annotate, scale,
 //! get output formats, watch, wait, describe, delete and namespace deletion.
 
-mod common;
+use crate::common;
 
-use common::{fails, ok, write, Skiff};
+use crate::common::{fails, ok, write, Skiff};
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -4,9 +4,9 @@
 //! its pods up again after a restart; `ControlPlane::builder()` does it all in-process. Driven
 //! with stock kubectl.
 
-mod common;
+use crate::common;
 
-use common::{eventually, kubectls, write, Skiff};
+use crate::common::{eventually, kubectls, write, Skiff};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -7,9 +7,9 @@
 //! of the node agents: they are bound to `sim-node`, a Node object created here that no agent
 //! runs (so it publishes no kubelet endpoint).
 
-mod common;
+use crate::common;
 
-use common::{fails, ok, write, Skiff};
+use crate::common::{fails, ok, write, Skiff};
 use std::path::{Path, PathBuf};
 
 struct Cluster {

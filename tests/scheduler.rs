@@ -3,9 +3,9 @@
 //! kubectl, asserting what a user sees — NODE and NOMINATED NODE in `get pods -o wide`, the
 //! Scheduled / FailedScheduling / Preempted events in `describe`, the PodScheduled condition.
 
-mod common;
+use crate::common;
 
-use common::{eventually, ok, write, Skiff};
+use crate::common::{eventually, ok, write, Skiff};
 use std::path::PathBuf;
 
 struct Cluster {

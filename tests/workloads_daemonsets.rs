@@ -5,9 +5,9 @@
 //! a deleted pod recreated, `kubectl get ds` columns, RollingUpdate node by node, maxSurge,
 //! OnDelete, `kubectl rollout status|history|undo`, and cascading delete.
 
-mod common;
+use crate::common;
 
-use common::{eventually, ok, write, Skiff};
+use crate::common::{eventually, ok, write, Skiff};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;

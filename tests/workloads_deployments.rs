@@ -3,11 +3,11 @@
 //! see: ReplicaSets and pods, rollout status, history, undo, pause/resume, restart, scaling,
 //! conditions and events, adoption, restarts mid-rollout and concurrent writers.
 
-mod common;
+use crate::common;
 
-use common::helm::helm;
+use crate::common::helm::helm;
 
-use common::{ok, write, Skiff};
+use crate::common::{ok, write, Skiff};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;

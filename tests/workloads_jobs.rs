@@ -3,9 +3,8 @@
 //! long): completions with parallelism, Indexed Jobs, backoffLimit, activeDeadlineSeconds,
 //! suspend and resume, ttlSecondsAfterFinished and cascading deletion.
 
-mod common;
 
-use common::{within, write, Skiff};
+use crate::common::{within, write, Skiff};
 use std::path::Path;
 
 fn get(skiff: &Skiff, what: &str, path: &str) -> String {

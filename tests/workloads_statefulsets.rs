@@ -5,9 +5,9 @@
 //! RollingUpdate with partition, OnDelete, `kubectl rollout status|history|undo`, cascading
 //! deletes (background and orphan), adoption, events, and upstream's validation errors.
 
-mod common;
+use crate::common;
 
-use common::{eventually, ok, write, Skiff};
+use crate::common::{eventually, ok, write, Skiff};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
