@@ -33,6 +33,7 @@ mod nodes;
 mod operators;
 mod pods_api;
 mod scheduler;
+mod security_bootstrap_policy;
 mod workloads_cronjobs;
 mod workloads_daemonsets;
 mod workloads_deployments;

@@ -128,6 +128,7 @@ impl ApiServer {
                 Err(e) => anyhow::bail!("creating the kubernetes service: {e}"),
             }
         }
+        crate::auth::bootstrap_policy::reconcile(&self.state.store).await?;
         Ok(())
     }
 

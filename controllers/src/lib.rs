@@ -4,7 +4,8 @@
 //! - [`system`]: namespace lifecycle, ServiceAccounts, root CA, CRD cleanup;
 //! - [`workloads`]: garbage collector, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob;
 //! - [`scheduler`]: kube-scheduler's default profile (filters, scores, preemption, binding);
-//! - [`cluster`]: EndpointSlices and Endpoints, node lifecycle and taint eviction, pod GC, PDB status;
+//! - [`cluster`]: EndpointSlices and Endpoints, node lifecycle and taint eviction, pod GC, PDB status,
+//!   quota, persistent volumes, ClusterRole aggregation;
 //! - [`node`]: the node agent (kubelet): simulated nodes, pod lifecycle, static pods; and node IPAM;
 
 pub mod cluster;

@@ -6,6 +6,7 @@
 //! at all is `Ok(None)`, which the HTTP layer may map to [`UserInfo::anonymous`].
 
 mod authorizer;
+pub(crate) mod bootstrap_policy;
 mod token;
 pub(crate) mod x509;
 

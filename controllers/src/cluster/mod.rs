@@ -3,7 +3,8 @@
 
 pub mod node_ipam;
 
-// Service endpoints, node lifecycle, pod GC, PDB status, quota usage and persistent volumes (see [`start`]).
+// Service endpoints, node lifecycle, pod GC, PDB status, quota usage, persistent volumes and
+// ClusterRole aggregation (see [`start`]).
 pub mod apiserver_endpoints;
 pub mod disruption;
 pub mod endpoints;
@@ -12,12 +13,14 @@ pub mod mirroring;
 pub mod node_lifecycle;
 pub mod pod_gc;
 pub mod quota;
+pub mod role_aggregation;
 pub mod taint_eviction;
 pub mod taints;
 pub mod volume;
 
-/// Start the Service-endpoint, node-lifecycle, pod-GC and disruption loops: each subscribes to
-/// its shared informers now; the returned future runs them all.
+/// Start the Service-endpoint, node-lifecycle, pod-GC, disruption, quota, volume and
+/// ClusterRole-aggregation loops: each subscribes to its shared informers now; the returned
+/// future runs them all.
 pub fn start(
     informers: &crate::core::informers::Informers,
     options: &crate::Options,
@@ -36,6 +39,7 @@ pub fn start(
         Box::pin(disruption::start(informers)),
         Box::pin(quota::start(informers)),
         Box::pin(volume::start(informers, options.storage_dir.clone())),
+        Box::pin(role_aggregation::start(informers)),
     ];
     futures::FutureExt::map(futures::future::join_all(loops), drop)
 }
