@@ -56,8 +56,8 @@ struct ServerArgs {
     /// Address to serve HTTPS on.
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
-    /// Static bearer tokens (upstream's CSV format: token,user,uid,"group1,group2").
-    #[arg(long)]
+    /// Static bearer tokens (kube-apiserver's --token-auth-file CSV: token,user,uid,"group1,group2").
+    #[arg(long = "token-auth-file", visible_alias = "token-file")]
     token_file: Option<PathBuf>,
     /// How long a node may miss Lease renewals before the node controller marks it Unknown
     /// (kube-controller-manager's --node-monitor-grace-period).

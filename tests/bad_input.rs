@@ -1,7 +1,6 @@
 //! Bad input gets upstream's metav1.Status and changes nothing: sent over real HTTPS to the real
 //! binary with a kube::Client built from the kubeconfig it wrote.
 
-
 use crate::common::Skiff;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -206,10 +205,24 @@ async fn bad_requests_answer_status_and_write_nothing() {
         .collect();
     assert_eq!(names, vec!["base", "kube-root-ca.crt"]);
 
-    // No credentials at all: 401.
+    // No credentials at all: system:anonymous, which upstream's bootstrap policy lets read
+    // /version and the health endpoints and nothing else (not even discovery).
     let mut config = kube::Config::new(format!("https://{}", skiff.kubeconfig_server()).parse().unwrap());
     config.accept_invalid_certs = true;
     let anonymous = kube::Client::try_from(config).unwrap();
+    anonymous.apiserver_version().await.expect("anonymous /version");
     let err = anonymous.list_api_groups().await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 401), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403
+            && s.reason == "Forbidden"
+            && s.message == r#"forbidden: User "system:anonymous" cannot get path "/apis""#),
+        "{err:?}"
+    );
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(anonymous, "default");
+    let err = pods.list(&Default::default()).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403
+            && s.message == r#"pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "default""#),
+        "{err:?}"
+    );
 }

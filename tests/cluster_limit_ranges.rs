@@ -2,7 +2,6 @@
 //! `kubernetes.io/limit-ranger` annotation), min / max / maxLimitRequestRatio for containers and
 //! pods, and PersistentVolumeClaim storage bounds, each rejection upstream's 403 message.
 
-
 use crate::common::{write, Skiff};
 
 struct Cluster {

@@ -4,7 +4,6 @@
 //! taints; pods of a node that no longer exists are collected; PodDisruptionBudget status.
 //! The nodes are hand-made objects whose Leases the test renews (or stops renewing).
 
-
 use crate::common::{within, write, Skiff};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Node;

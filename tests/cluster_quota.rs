@@ -3,7 +3,6 @@
 //! counts, `count/deployments.apps`, compute quotas (and their "must specify"), scopes, and usage
 //! returned when objects go.
 
-
 use crate::common::{eventually, write, Skiff};
 use std::path::Path;
 

@@ -7,7 +7,6 @@
 //! allowVolumeExpansion grows with its request; other claims may not grow (PersistentVolumeClaimResize).
 //! A pod waits for its claims (VolumeBinding).
 
-
 use crate::common::{eventually, write, Skiff};
 
 fn get(skiff: &Skiff, what: &str, path: &str) -> String {
@@ -155,7 +154,10 @@ fn claims_bind_provision_and_release() {
     eventually("data provisioned and bound", || {
         (get(&skiff, "pvc/data", ".status.phase") == "Bound").then_some(())
     });
-    let node = get(&skiff, "pod/user", ".spec.nodeName");
+    // The scheduler binds the pod once PreBind saw its claim bound: a moment after.
+    let node = eventually("the pod bound", || {
+        Some(get(&skiff, "pod/user", ".spec.nodeName")).filter(|n| !n.is_empty())
+    });
     assert_eq!(
         get(
             &skiff,

@@ -4,7 +4,6 @@
 //! leader dies the other takes over and the loops go on. `kubectl get componentstatuses` follows:
 //! the controller-manager is unhealthy until one holds the Lease.
 
-
 use crate::common::{within, Skiff};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,6 @@
 //! Custom objects are pruned, defaulted and validated by their CRD's openAPIV3Schema, with the error
 //! text stock kubectl shows against upstream Kubernetes.
 
-
 use crate::common::{eventually, ok, write, Skiff};
 use std::path::Path;
 

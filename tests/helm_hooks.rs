@@ -3,7 +3,6 @@
 //! policies) and whose `helm test` hook is a pod. The hooks complete, so `helm install --wait
 //! --wait-for-jobs`, `helm upgrade`, `helm rollback`, `helm test` and `helm uninstall` succeed.
 
-
 use crate::common::helm::{helm, helms};
 use crate::common::{write, Skiff};
 use std::path::Path;

@@ -2,7 +2,6 @@
 //! through its `run(client)`) and the kopf example (examples/kopf-operator, run as `kopf run`) each
 //! reconcile Widgets: finalizer, owned ConfigMap, status subresource, events, and cleanup on delete.
 
-
 use crate::common::{repo_root, Skiff};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -3,7 +3,6 @@
 //! annotation), concurrencyPolicy Forbid skips while it runs, `kubectl create job --from=cronjob`,
 //! an invalid schedule is refused with upstream's message, and Jobs go with their CronJob.
 
-
 use crate::common::{eventually, write, Skiff};
 use k8s_openapi::jiff::Timestamp;
 use std::time::Duration;

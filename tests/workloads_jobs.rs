@@ -3,7 +3,6 @@
 //! long): completions with parallelism, Indexed Jobs, backoffLimit, activeDeadlineSeconds,
 //! suspend and resume, ttlSecondsAfterFinished and cascading deletion.
 
-
 use crate::common::{within, write, Skiff};
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! A whole control plane's apiserver in one value: storage, watch cache, catalogue, HTTP router,
 //! and an in-process kube::Client that goes through the same router without a socket.
 
-use crate::auth::{AllowAuthenticated, Authenticator, UserInfo};
+use crate::auth::{Authenticator, Chain, PrivilegedGroups, Rbac, UserInfo};
 use crate::http::{router, ApiState};
 use crate::registry::definitions::Definitions;
 use crate::registry::store::{Scope, WriteOptions};
@@ -45,7 +45,7 @@ impl ApiServer {
             server_address: server_address.to_string(),
             ready: Default::default(),
             authenticator,
-            authorizer: Arc::new(AllowAuthenticated),
+            authorizer: Arc::new(Chain(vec![Box::new(PrivilegedGroups), Box::new(Rbac::new(&cache))])),
             openapi: Default::default(),
             metrics: Default::default(),
             components: Default::default(),

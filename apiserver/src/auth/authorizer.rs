@@ -1,6 +1,9 @@
-//! The authorizer interface (upstream's `authorizer.Attributes` and decisions) and the allow-authenticated policy.
+//! The authorizer interface (upstream's `authorizer.Attributes` and decisions), the chain that
+//! asks several in turn, the privileged-groups authorizer and the allow-authenticated policy.
 
+use super::rbac::PolicyRule;
 use super::{UserInfo, ALL_AUTHENTICATED};
+use crate::status::{ApiError, Gr};
 
 /// What a request wants to do, as the authorizer sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,30 +47,161 @@ impl RequestAttributes {
     }
 }
 
-/// An authorizer's verdict.
+/// The 403 upstream answers when `user` may not do `attrs` (responsewriters.Forbidden): `pods is
+/// forbidden: User "jane" cannot list ...`, the authorizer's reason appended after a colon.
+pub fn forbidden(attrs: &RequestAttributes, user: &UserInfo, reason: &str) -> ApiError {
+    let mut why = attrs.forbidden_message(user);
+    if !reason.is_empty() {
+        why = format!("{why}: {reason}");
+    }
+    if !attrs.resource_request || attrs.resource.is_empty() {
+        return ApiError {
+            details: Some(serde_json::json!({})),
+            ..ApiError::new(403, "Forbidden", format!("forbidden: {why}"))
+        };
+    }
+    let gr = Gr {
+        group: &attrs.api_group,
+        resource: &attrs.resource,
+    };
+    ApiError::forbidden(gr, &attrs.name, &why)
+}
+
+/// An authorizer's verdict, with the reason upstream reports (SubjectAccessReview's status.reason;
+/// appended to the forbidden message on denial when not empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Allow,
-    /// Denied, with a reason appended to the forbidden message when not empty.
+    Allow(String),
     Deny(String),
+    /// Neither: the next authorizer in the chain decides; denied when none does.
+    NoOpinion(String),
+}
+
+/// What an authorizer can tell of a user's rules in a namespace (SelfSubjectRulesReview).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub rules: Vec<PolicyRule>,
+    /// Errors met while resolving them (the list is then incomplete).
+    pub errors: Vec<String>,
 }
 
 /// Decides whether a user may do what a request asks.
 pub trait Authorizer: Send + Sync {
     fn authorize(&self, user: &UserInfo, attrs: &RequestAttributes) -> Decision;
+
+    /// The rules `user` holds in `namespace`, as far as this authorizer can enumerate them.
+    fn rules(&self, _user: &UserInfo, _namespace: &str) -> Rules {
+        Rules::default()
+    }
 }
 
-/// Allows every authenticated user everything (until RBAC arrives); denies anonymous users.
+/// Allows every authenticated user everything; denies anonymous users (`--authorization-mode
+/// AlwaysAllow`, for benchmarks and tests that compare against RBAC).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AllowAuthenticated;
 
 impl Authorizer for AllowAuthenticated {
     fn authorize(&self, user: &UserInfo, _attrs: &RequestAttributes) -> Decision {
         if user.groups.iter().any(|g| g == ALL_AUTHENTICATED) {
-            Decision::Allow
+            Decision::Allow(String::new())
         } else {
-            Decision::Deny(String::new())
+            Decision::NoOpinion(String::new())
         }
+    }
+
+    fn rules(&self, user: &UserInfo, _namespace: &str) -> Rules {
+        if user.groups.iter().any(|g| g == ALL_AUTHENTICATED) {
+            return everything();
+        }
+        Rules::default()
+    }
+}
+
+/// Members of `system:masters` may do anything (upstream's privileged-groups authorizer, ahead of
+/// every other).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrivilegedGroups;
+
+impl PrivilegedGroups {
+    fn applies(user: &UserInfo) -> bool {
+        user.groups.iter().any(|g| g == crate::pki::ADMIN_GROUP)
+    }
+}
+
+impl Authorizer for PrivilegedGroups {
+    fn authorize(&self, user: &UserInfo, _attrs: &RequestAttributes) -> Decision {
+        if Self::applies(user) {
+            Decision::Allow(String::new())
+        } else {
+            Decision::NoOpinion(String::new())
+        }
+    }
+
+    fn rules(&self, user: &UserInfo, _namespace: &str) -> Rules {
+        if Self::applies(user) {
+            return everything();
+        }
+        Rules::default()
+    }
+}
+
+/// `*` on every resource and every path.
+fn everything() -> Rules {
+    let all = || vec!["*".to_string()];
+    Rules {
+        rules: vec![
+            PolicyRule {
+                verbs: all(),
+                api_groups: all(),
+                resources: all(),
+                ..PolicyRule::default()
+            },
+            PolicyRule {
+                verbs: all(),
+                non_resource_urls: all(),
+                ..PolicyRule::default()
+            },
+        ],
+        errors: Vec::new(),
+    }
+}
+
+/// utilerrors.NewAggregate's text: one error as is, several as `[a, b]`.
+pub(crate) fn aggregate(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+/// Authorizers asked in order: the first Allow or Deny decides; reasons of those without an
+/// opinion are joined (upstream's union authorizer).
+pub struct Chain(pub Vec<Box<dyn Authorizer>>);
+
+impl Authorizer for Chain {
+    fn authorize(&self, user: &UserInfo, attrs: &RequestAttributes) -> Decision {
+        let mut reasons = Vec::new();
+        for authorizer in &self.0 {
+            match authorizer.authorize(user, attrs) {
+                Decision::NoOpinion(reason) => {
+                    if !reason.is_empty() {
+                        reasons.push(reason)
+                    }
+                }
+                decided => return decided,
+            }
+        }
+        Decision::NoOpinion(reasons.join("\n"))
+    }
+
+    fn rules(&self, user: &UserInfo, namespace: &str) -> Rules {
+        let mut all = Rules::default();
+        for authorizer in &self.0 {
+            let Rules { rules, errors } = authorizer.rules(user, namespace);
+            all.rules.extend(rules);
+            all.errors.extend(errors);
+        }
+        all
     }
 }
 
@@ -92,10 +226,13 @@ mod tests {
             groups: vec![ALL_AUTHENTICATED.into()],
             ..UserInfo::default()
         };
-        assert_eq!(AllowAuthenticated.authorize(&jane, &attrs("default")), Decision::Allow);
+        assert_eq!(
+            AllowAuthenticated.authorize(&jane, &attrs("default")),
+            Decision::Allow(String::new())
+        );
         assert_eq!(
             AllowAuthenticated.authorize(&UserInfo::anonymous(), &attrs("")),
-            Decision::Deny(String::new())
+            Decision::NoOpinion(String::new())
         );
     }
 

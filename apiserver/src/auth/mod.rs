@@ -7,6 +7,9 @@
 
 mod authorizer;
 pub(crate) mod bootstrap_policy;
+mod impersonation;
+mod rbac;
+pub(crate) mod review;
 mod token;
 pub(crate) mod x509;
 
@@ -18,7 +21,11 @@ use anyhow::Context;
 use rustls::pki_types::CertificateDer;
 use rustls::server::danger::ClientCertVerifier;
 
-pub use authorizer::{AllowAuthenticated, Authorizer, Decision, RequestAttributes};
+pub use authorizer::{
+    forbidden, AllowAuthenticated, Authorizer, Chain, Decision, PrivilegedGroups, RequestAttributes, Rules,
+};
+pub use impersonation::impersonate;
+pub use rbac::{PolicyRule, Rbac};
 pub use token::TokenFile;
 
 /// The group every authenticated user is in.

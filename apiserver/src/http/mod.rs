@@ -70,11 +70,9 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     };
     let path = parts.uri.path();
     let params = params::Params::parse(parts.uri.query());
-    let public = matches!(path, "/healthz" | "/livez" | "/readyz");
     let user = match authenticate(&state, &parts) {
-        Some(user) => user,
-        None if public => UserInfo::anonymous(),
-        None => return response::error(ApiError::unauthorized()),
+        Ok(user) => user,
+        Err(err) => return response::error(err),
     };
     let info = request::parse(&parts.method, path, params.is_watch());
     let attributes = match &info {
@@ -94,15 +92,8 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
             ..Default::default()
         },
     };
-    if !public {
-        if let Decision::Deny(reason) = state.authorizer.authorize(&user, &attributes) {
-            let message = if reason.is_empty() {
-                attributes.forbidden_message(&user)
-            } else {
-                reason
-            };
-            return response::error(ApiError::new(403, "Forbidden", message));
-        }
+    if let Err(err) = authorize(&state, &user, &attributes).await {
+        return response::error(err);
     }
     match non_resource(&state, &parts.method, path, &parts.headers) {
         Some(Ok(response)) => return response,
@@ -114,7 +105,7 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     };
     let started = std::time::Instant::now();
     let (verb, group, resource) = (info.verb, info.group.clone(), info.resource.clone());
-    let response = match resources::handle(&state, info, params, &parts.headers, body).await {
+    let response = match resources::handle(&state, &user, info, params, &parts.headers, body).await {
         Ok(response) => response,
         Err(err) => response::error(err),
     };
@@ -124,12 +115,33 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     response
 }
 
-/// The request's user: an in-process identity, or what its credentials prove.
-fn authenticate(state: &ApiState, parts: &http::request::Parts) -> Option<UserInfo> {
-    if let Some(user) = parts.extensions.get::<UserInfo>() {
-        return Some(user.clone());
+/// The request's user: an in-process identity, or what its credentials prove (anonymous
+/// without any, 401 when they are wrong), or whom it impersonates if it may.
+fn authenticate(state: &ApiState, parts: &http::request::Parts) -> Result<Arc<UserInfo>, ApiError> {
+    let authenticated = match parts.extensions.get::<UserInfo>() {
+        Some(user) => Some(user.clone()),
+        None => match &state.authenticator {
+            Some(authenticator) => authenticator
+                .try_authenticate(parts)
+                .map_err(|_| ApiError::unauthorized())?,
+            None => None,
+        },
+    };
+    let user = authenticated.unwrap_or_else(UserInfo::anonymous);
+    let user = crate::auth::impersonate(state.authorizer.as_ref(), &user, &parts.headers)?.unwrap_or(user);
+    Ok(Arc::new(user))
+}
+
+/// Whether `user` may do what the request asks; the 403 to answer when not. Reads after
+/// the caches have caught up, so a request right after an RBAC write sees it.
+async fn authorize(state: &ApiState, user: &UserInfo, attributes: &RequestAttributes) -> Result<(), ApiError> {
+    if !user.groups.iter().any(|g| g == crate::pki::ADMIN_GROUP) {
+        state.store.cache().wait_fresh().await;
     }
-    state.authenticator.as_ref()?.try_authenticate(parts).ok().flatten()
+    match state.authorizer.authorize(user, attributes) {
+        Decision::Allow(_) => Ok(()),
+        Decision::Deny(reason) | Decision::NoOpinion(reason) => Err(crate::auth::forbidden(attributes, user, &reason)),
+    }
 }
 
 /// Discovery, version and health endpoints; `None` for resource paths.

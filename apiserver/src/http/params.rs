@@ -1,9 +1,11 @@
 //! Query parameters of resource requests, parsed into the registry's options.
 
+use crate::auth::UserInfo;
 use crate::registry::selector::{FieldSelector, LabelSelector};
 use crate::registry::store::{DeleteOptions, ListOptions, WatchOptions, WriteOptions};
 use crate::status::{ApiError, ApiResult};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Raw query parameters (last value wins, like upstream for single-valued options).
@@ -83,15 +85,16 @@ impl Params {
         }
     }
 
-    pub fn write(&self) -> ApiResult<WriteOptions> {
+    pub fn write(&self, user: &Arc<UserInfo>) -> ApiResult<WriteOptions> {
         Ok(WriteOptions {
             dry_run: self.dry_run()?,
             field_manager: self.get("fieldManager").map(str::to_string),
+            user: Some(user.clone()),
         })
     }
 
     /// DeleteOptions from the body (if any) overlaid with query parameters.
-    pub fn delete(&self, body: Option<serde_json::Value>) -> ApiResult<DeleteOptions> {
+    pub fn delete(&self, body: Option<serde_json::Value>, user: &Arc<UserInfo>) -> ApiResult<DeleteOptions> {
         let mut opts: DeleteOptions = match body {
             Some(v) => {
                 serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
@@ -114,6 +117,7 @@ impl Params {
                 )));
             }
         }
+        opts.user = Some(user.clone());
         Ok(opts)
     }
 }

@@ -10,6 +10,7 @@ use super::scale;
 use super::table::{self, IncludeObject};
 use super::ApiState;
 use crate::apply::request::record;
+use crate::auth::UserInfo;
 use crate::registry::store::{Deleted, ListResult, Scope};
 use crate::registry::Resource;
 use crate::status::{ApiError, ApiResult};
@@ -25,6 +26,7 @@ use std::sync::Arc;
 /// deprecated version's first, then unknown fields, then whatever the registry raised.
 pub async fn handle(
     state: &ApiState,
+    user: &Arc<UserInfo>,
     info: RequestInfo,
     params: Params,
     headers: &HeaderMap,
@@ -39,7 +41,7 @@ pub async fn handle(
         if let Some(deprecation) = &resource.deprecation_warning {
             crate::warning::add(deprecation.clone());
         }
-        serve(state, info, params, headers, body, resource).await
+        serve(state, user, info, params, headers, body, resource).await
     };
     let (result, raised) = crate::warning::collect(serving).await;
     if raised.is_empty() {
@@ -51,6 +53,7 @@ pub async fn handle(
 /// One request on a resource found in the catalogue.
 async fn serve(
     state: &ApiState,
+    user: &Arc<UserInfo>,
     info: RequestInfo,
     params: Params,
     headers: &HeaderMap,
@@ -108,7 +111,7 @@ async fn serve(
         "update" if subresource == Some("scale") => {
             let body = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             let updated = store
-                .update_with(scope, name, subresource, &params.write()?, |old| {
+                .update_with(scope, name, subresource, &params.write(user)?, |old| {
                     scale::from_scale(old, &body, resource.strategy.scale_paths())
                 })
                 .await?;
@@ -184,7 +187,7 @@ async fn serve(
                 namespace,
             };
             let url_name = subresource.map(|_| name);
-            let status = crate::registry::pods::bind(store, scope, url_name, &binding, &params.write()?).await?;
+            let status = crate::registry::pods::bind(store, scope, url_name, &binding, &params.write(user)?).await?;
             Ok(response::value(StatusCode::CREATED, output, &status))
         }
         "create" if subresource == Some("eviction") => {
@@ -195,18 +198,24 @@ async fn serve(
             let code = StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED);
             Ok(response::value(code, output, &status))
         }
+        "create" if crate::auth::review::is_review(&resource.group, &resource.plural) => {
+            let review = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let answered =
+                crate::auth::review::create(state.authorizer.as_ref(), user, &resource.plural, namespace, review)?;
+            Ok(response::value(StatusCode::CREATED, output, &answered))
+        }
         "create" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             check_fields(state, &resource, &params, &obj)?;
             let manager = field_manager(&params, headers);
             let obj = record(state, &resource, None, None, &obj, &manager);
-            let created = store.create(scope, obj, &params.write()?).await?;
+            let created = store.create(scope, obj, &params.write(user)?).await?;
             Ok(render_one(&resource, output, include, StatusCode::CREATED, created))
         }
         "update" => {
             let obj = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             check_fields(state, &resource, &params, &obj)?;
-            let opts = params.write()?;
+            let opts = params.write(user)?;
             let updated = if subresource == Some("finalize") {
                 let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
                 store
@@ -237,7 +246,7 @@ async fn serve(
                 name,
                 subresource,
                 (kind, &body),
-                &params,
+                (&params, user),
                 &field_manager(&params, headers),
             )
             .await?;
@@ -251,7 +260,7 @@ async fn serve(
             Ok(render_one(&resource, output, include, StatusCode::OK, patched))
         }
         "delete" => {
-            let opts = params.delete(optional_body(&body, headers)?)?;
+            let opts = params.delete(optional_body(&body, headers)?, user)?;
             match store.delete(scope, name, &opts).await? {
                 Deleted::Pending(json) => Ok(render_one(&resource, output, include, StatusCode::OK, json)),
                 Deleted::Gone(json) if resource.strategy.returns_deleted_object() => {
@@ -274,7 +283,7 @@ async fn serve(
             }
         }
         "deletecollection" => {
-            let opts = params.delete(optional_body(&body, headers)?)?;
+            let opts = params.delete(optional_body(&body, headers)?, user)?;
             let deleted = store.delete_collection(scope, &params.list()?, &opts).await?;
             let body = response::list_json(&resource, store.cache().revision(), None, None, &deleted);
             Ok(response::encoded(StatusCode::OK, output, body))
@@ -399,11 +408,11 @@ async fn patch(
     name: &str,
     subresource: Option<&str>,
     (kind, body): (BodyType, &Bytes),
-    params: &Params,
+    (params, user): (&Params, &Arc<UserInfo>),
     manager: &str,
 ) -> ApiResult<Bytes> {
     let force = crate::apply::request::force_option(params.get("force"), kind == BodyType::ApplyPatch)?;
-    let opts = params.write()?;
+    let opts = params.write(user)?;
     let resource = scope.resource;
     let patch_value = match kind {
         BodyType::JsonPatch => None,

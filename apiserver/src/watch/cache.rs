@@ -208,6 +208,11 @@ impl ResourceCache {
         )));
     }
 
+    /// The last revision applied to this resource.
+    pub fn revision(&self) -> i64 {
+        self.read().revision
+    }
+
     /// The current version of one object.
     pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
         self.read().objects.get(key).cloned()

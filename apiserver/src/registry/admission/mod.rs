@@ -13,6 +13,7 @@ mod tolerations;
 
 pub(crate) use quota::charge as charge_quota;
 
+use crate::auth::UserInfo;
 use crate::registry::{Resource, Store};
 use crate::status::ApiResult;
 use serde_json::Value;
@@ -25,7 +26,8 @@ pub enum Operation {
 }
 
 /// Mutate and check `obj` (the object about to be written; `old` is the stored one on update).
-/// `name` is the name errors carry (upstream's: the generateName while none is generated).
+/// `name` is the name errors carry (upstream's: the generateName while none is generated);
+/// `user` is who asks (`None` for the apiserver's own writes).
 pub(crate) fn admit(
     store: &Store,
     resource: &Resource,
@@ -33,6 +35,7 @@ pub(crate) fn admit(
     obj: &mut Value,
     old: Option<&Value>,
     name: &str,
+    user: Option<&UserInfo>,
 ) -> ApiResult<()> {
     let namespace = obj
         .pointer("/metadata/namespace")

@@ -3,6 +3,7 @@
 
 use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339};
 use super::{convert, storage_error, Scope, Store};
+use crate::auth::UserInfo;
 use crate::registry::admission::{self, Operation};
 use crate::registry::FieldError;
 use crate::status::{ApiError, ApiResult};
@@ -16,6 +17,8 @@ use std::sync::Arc;
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// Who asks (admission plugins read it); `None` for the apiserver's own writes.
+    pub user: Option<Arc<UserInfo>>,
 }
 
 /// metav1.DeleteOptions, the parts the registry honours.
@@ -28,6 +31,9 @@ pub struct DeleteOptions {
     pub preconditions: Option<Preconditions>,
     #[serde(default)]
     pub dry_run: Vec<String>,
+    /// Who asks; `None` for the apiserver's own deletes.
+    #[serde(skip)]
+    pub user: Option<Arc<UserInfo>>,
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -126,6 +132,7 @@ impl Store {
             &mut obj,
             None,
             admitted_as.as_deref().unwrap_or(&name),
+            opts.user.as_deref(),
         )?;
         res.strategy.prepare_for_create(&mut obj);
         let errors = res.strategy.validate_create(&obj);
@@ -254,7 +261,15 @@ impl Store {
                 // Other subresources (namespaces/finalize) hand over exactly the object to store.
                 res.strategy.default(&mut new);
                 res.strategy.prepare_for_update(&mut new, &old);
-                admission::admit(self, res, Operation::Update, &mut new, Some(&old), name)?;
+                admission::admit(
+                    self,
+                    res,
+                    Operation::Update,
+                    &mut new,
+                    Some(&old),
+                    name,
+                    opts.user.as_deref(),
+                )?;
             }
             // pods/binding writes the pod as its registry code built it, like upstream's
             // BindingREST (straight to storage): no generation bump, no update validation.
