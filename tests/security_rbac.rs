@@ -167,3 +167,143 @@ fn rbac_forbids_until_bound_and_reviews_tell_why() {
         "{missing}"
     );
 }
+
+#[test]
+fn roles_and_bindings_grant_only_what_their_writer_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write(dir.path(), "tokens.csv", TOKENS);
+    let skiff = Skiff::start_with(&["--token-auth-file", &tokens]);
+    skiff.kubectl(&["create", "namespace", "team"]);
+    skiff.kubectl(&[
+        "create",
+        "rolebinding",
+        "jane-admin",
+        "--clusterrole=admin",
+        "--user=jane",
+        "-n",
+        "team",
+    ]);
+    let jane = kubeconfig_for(&skiff, dir.path(), "jane", "jane-token");
+    let as_jane = |args: &[&str]| kubectl_as(&jane, args);
+
+    // What admin holds in team, jane may hand on there.
+    ok(
+        as_jane(&[
+            "create",
+            "role",
+            "pod-reader",
+            "--verb=get,list",
+            "--resource=pods",
+            "-n",
+            "team",
+        ]),
+        &["create", "role", "pod-reader"],
+    );
+    ok(
+        as_jane(&[
+            "create",
+            "rolebinding",
+            "bob-view",
+            "--clusterrole=view",
+            "--user=bob",
+            "-n",
+            "team",
+        ]),
+        &["create", "rolebinding", "bob-view"],
+    );
+    // Nodes are not hers to grant, nor is cluster-admin hers to bind.
+    let role = fails(
+        as_jane(&[
+            "create",
+            "role",
+            "node-reader",
+            "--verb=get",
+            "--resource=nodes",
+            "-n",
+            "team",
+        ]),
+        &["create", "role", "node-reader"],
+    );
+    assert!(
+        role.contains(
+            "roles.rbac.authorization.k8s.io \"node-reader\" is forbidden: user \"jane\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"\"], Resources:[\"nodes\"], Verbs:[\"get\"]}"
+        ),
+        "{role}"
+    );
+    let binding = fails(
+        as_jane(&[
+            "create",
+            "rolebinding",
+            "root",
+            "--clusterrole=cluster-admin",
+            "--user=jane",
+            "-n",
+            "team",
+        ]),
+        &["create", "rolebinding", "root"],
+    );
+    assert!(
+        binding.contains(r#"rolebindings.rbac.authorization.k8s.io "root" is forbidden: user "jane" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:"#)
+            && binding.contains(r#"{APIGroups:["*"], Resources:["*"], Verbs:["*"]}"#),
+        "{binding}"
+    );
+    let missing = fails(
+        as_jane(&[
+            "create",
+            "rolebinding",
+            "ghost",
+            "--clusterrole=ghost",
+            "--user=jane",
+            "-n",
+            "team",
+        ]),
+        &["create", "rolebinding", "ghost"],
+    );
+    assert!(
+        missing.contains(r#"clusterroles.rbac.authorization.k8s.io "ghost" not found"#),
+        "{missing}"
+    );
+    let rejected = ["node-reader", "root", "ghost"];
+    let roles = skiff.kubectl(&["get", "roles,rolebindings", "-n", "team", "-o", "name"]);
+    assert!(
+        rejected.iter().all(|name| !roles.contains(&format!("/{name}\n"))),
+        "{roles}"
+    );
+
+    // The escalate and bind verbs lift the check, as upstream's.
+    let escalator = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: escalator\nrules:\n- apiGroups: [rbac.authorization.k8s.io]\n  resources: [roles]\n  verbs: [escalate]\n- apiGroups: [rbac.authorization.k8s.io]\n  resources: [clusterroles]\n  verbs: [bind]\n  resourceNames: [cluster-admin]\n";
+    skiff.kubectl(&["create", "-f", &write(dir.path(), "escalator.yaml", escalator)]);
+    skiff.kubectl(&[
+        "create",
+        "rolebinding",
+        "jane-escalator",
+        "--clusterrole=escalator",
+        "--user=jane",
+        "-n",
+        "team",
+    ]);
+    ok(
+        as_jane(&[
+            "create",
+            "role",
+            "node-reader",
+            "--verb=get",
+            "--resource=nodes",
+            "-n",
+            "team",
+        ]),
+        &["create", "role", "node-reader"],
+    );
+    ok(
+        as_jane(&[
+            "create",
+            "rolebinding",
+            "root",
+            "--clusterrole=cluster-admin",
+            "--user=jane",
+            "-n",
+            "team",
+        ]),
+        &["create", "rolebinding", "root"],
+    );
+}

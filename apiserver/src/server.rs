@@ -1,7 +1,7 @@
 //! A whole control plane's apiserver in one value: storage, watch cache, catalogue, HTTP router,
 //! and an in-process kube::Client that goes through the same router without a socket.
 
-use crate::auth::{Authenticator, Chain, PrivilegedGroups, Rbac, UserInfo};
+use crate::auth::{Authenticator, Authorizer, Chain, PrivilegedGroups, Rbac, UserInfo};
 use crate::http::{router, ApiState};
 use crate::registry::definitions::Definitions;
 use crate::registry::store::{Scope, WriteOptions};
@@ -38,14 +38,16 @@ impl ApiServer {
         let store_backend = backend.clone();
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
         let definitions = Arc::new(Definitions::build(&index.snapshot()));
+        let authorizer: Arc<dyn Authorizer> =
+            Arc::new(Chain(vec![Box::new(PrivilegedGroups), Box::new(Rbac::new(&cache))]));
         let state = Arc::new(ApiState {
-            store: Store::new(store_backend, cache.clone(), index.clone()),
+            store: Store::new(store_backend, cache.clone(), index.clone(), authorizer.clone()),
             index,
             definitions,
             server_address: server_address.to_string(),
             ready: Default::default(),
             authenticator,
-            authorizer: Arc::new(Chain(vec![Box::new(PrivilegedGroups), Box::new(Rbac::new(&cache))])),
+            authorizer,
             openapi: Default::default(),
             metrics: Default::default(),
             components: Default::default(),

@@ -7,6 +7,7 @@
 
 mod authorizer;
 pub(crate) mod bootstrap_policy;
+pub(crate) mod escalation;
 mod impersonation;
 mod rbac;
 pub(crate) mod review;

@@ -264,7 +264,7 @@ mod tests {
         let backend: Arc<dyn crate::storage::Backend> = Arc::new(crate::storage::MemoryBackend::new());
         let cache = WatchCache::start(backend.clone()).await.unwrap();
         let index = Arc::new(ResourceIndex::new(crate::registry::catalogue::builtin_resources()));
-        let store = Store::new(backend, cache, index.clone());
+        let store = Store::new(backend, cache, index.clone(), Arc::new(crate::auth::PrivilegedGroups));
         let schema_of = |plural: &str| {
             index
                 .snapshot()

@@ -1,13 +1,14 @@
 //! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
 //! subresources), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
 //! claims), DefaultStorageClass, Priority (a pod's priority from its PriorityClass; one globalDefault class) and
-//! DefaultTolerationSeconds; and ResourceQuota, which the store calls after validation
-//! ([`charge_quota`]). They run inside the generic store's create and update, after
+//! DefaultTolerationSeconds; the RBAC registry's escalation checks on roles and bindings; and
+//! ResourceQuota, which the store calls after validation ([`charge_quota`]). They run inside the generic store's create and update, after
 //! defaulting and before the kind's validation, and read other objects from the watch cache.
 
 mod limit_range;
 mod priority;
 mod quota;
+mod rbac_escalation;
 mod storage_class;
 mod tolerations;
 
@@ -68,6 +69,7 @@ pub(crate) fn admit(
             Ok(())
         }
         ("scheduling.k8s.io", "priorityclasses") => priority::validate_class(store, op, obj),
+        ("rbac.authorization.k8s.io", plural) => rbac_escalation::admit(store, plural, (op, obj, old), name, user),
         _ => Ok(()),
     }
 }

@@ -13,6 +13,7 @@ pub use service_ips::KUBERNETES_SERVICE_IP;
 pub use watch::{WatchOptions, WatchStream};
 pub use write::{DeleteOptions, Deleted, Preconditions, WriteOptions};
 
+use crate::auth::Authorizer;
 use crate::registry::{Resource, ResourceIndex};
 use crate::status::{ApiError, ApiResult, Gr};
 use crate::storage::{Backend, StorageError};
@@ -26,6 +27,8 @@ pub struct Store {
     cache: Arc<WatchCache>,
     /// The served resources (the store writes a few objects on its own, like Service IP claims).
     index: Arc<ResourceIndex>,
+    /// Who may do what: the RBAC registry's escalation checks ask it.
+    authorizer: Arc<dyn Authorizer>,
 }
 
 /// Where an object lives: its resource and (for namespaced resources) namespace.
@@ -45,8 +48,22 @@ impl Scope<'_> {
 }
 
 impl Store {
-    pub fn new(backend: Arc<dyn Backend>, cache: Arc<WatchCache>, index: Arc<ResourceIndex>) -> Self {
-        Store { backend, cache, index }
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        cache: Arc<WatchCache>,
+        index: Arc<ResourceIndex>,
+        authorizer: Arc<dyn Authorizer>,
+    ) -> Self {
+        Store {
+            backend,
+            cache,
+            index,
+            authorizer,
+        }
+    }
+
+    pub(crate) fn authorizer(&self) -> &dyn Authorizer {
+        self.authorizer.as_ref()
     }
 
     /// Whether a resource is the core Service (whose addresses the store allocates).
