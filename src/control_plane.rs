@@ -88,7 +88,7 @@ impl ControlPlaneBuilder {
         };
         api.component_running("scheduler");
         api.component_running("controller-manager");
-        let controllers = tokio::spawn(skiff_controllers::run(api.client(), options));
+        let controllers = tokio::spawn(skiff_controllers::run(crate::identities::in_process(&api), options));
         let plane = ControlPlane { api, controllers };
         wait_for_nodes(&plane.client(), count).await?;
         Ok(plane)

@@ -2,6 +2,7 @@
 //! nodes ([`nodes`]); and the in-process [`ControlPlane`] for tests.
 
 pub mod control_plane;
+pub mod identities;
 pub mod nodes;
 
 pub use control_plane::{ControlPlane, ControlPlaneBuilder};
@@ -75,13 +76,17 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         api.component_running("controller-manager");
     }
     let controllers = tokio::spawn(skiff_controllers::run(
-        api.client(),
+        identities::in_process(&api),
         skiff_controllers::Options {
             root_ca_pem: pki.ca_pem().to_string(),
             apiserver_address: Some(address.to_string()),
             node_monitor_grace_period: options.node_monitor_grace_period,
             nodes: options.nodes,
             without_controller_manager: options.without_controller_manager,
+            cluster_signing: Some({
+                let (cert, key) = pki.ca_files();
+                skiff_controllers::cluster::csr_signing::SigningFiles { cert, key }
+            }),
             storage_dir: Some(options.data_dir.join("storage")),
         },
     ));

@@ -37,6 +37,12 @@ struct ControllerManagerArgs {
     /// How long a node may miss Lease renewals before it is marked Unknown.
     #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
     node_monitor_grace_period: Option<std::time::Duration>,
+    /// The PEM CA certificate approved CertificateSigningRequests are signed with.
+    #[arg(long, value_name = "FILE", requires = "cluster_signing_key_file")]
+    cluster_signing_cert_file: Option<PathBuf>,
+    /// The PEM private key of --cluster-signing-cert-file.
+    #[arg(long, value_name = "FILE", requires = "cluster_signing_cert_file")]
+    cluster_signing_key_file: Option<PathBuf>,
     /// Hand out pod CIDRs to nodes (node IPAM) from --cluster-cidr.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     allocate_node_cidrs: bool,
@@ -212,6 +218,10 @@ async fn controller_manager(args: ControllerManagerArgs) -> anyhow::Result<()> {
             events: true,
         },
         without_controller_manager: false,
+        cluster_signing: args
+            .cluster_signing_cert_file
+            .zip(args.cluster_signing_key_file)
+            .map(|(cert, key)| skiff_controllers::cluster::csr_signing::SigningFiles { cert, key }),
         storage_dir: None,
     };
     let client = kube::Client::try_from(client_config)?;

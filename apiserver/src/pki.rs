@@ -60,6 +60,7 @@ const BACKDATE: Duration = Duration::hours(1);
 /// The cluster's key material: the CA (able to issue more certificates), the serving TLS configuration and
 /// the admin client credentials.
 pub struct Pki {
+    dir: PathBuf,
     ca_pem: String,
     ca: Issuer<'static, KeyPair>,
     ca_not_after: OffsetDateTime,
@@ -93,6 +94,7 @@ impl Pki {
 
         let server_config = server_config(&ca_pem, &serving)?;
         Ok(Pki {
+            dir,
             ca_pem,
             ca,
             ca_not_after,
@@ -104,6 +106,12 @@ impl Pki {
     /// The cluster CA certificate, PEM.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The files of the cluster CA: its certificate and private key (what kubeadm hands
+    /// kube-controller-manager as the cluster signing CA).
+    pub fn ca_files(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("ca.crt"), self.dir.join("ca.key"))
     }
 
     /// The TLS configuration of the apiserver: the serving certificate, ALPN h2 and http/1.1, client

@@ -149,19 +149,28 @@ impl ApiServer {
         self.state.components.running(name);
     }
 
-    /// A kube::Client wired straight into the router: no socket, same request path.
+    /// A kube::Client wired straight into the router (no socket, same request path) as the
+    /// apiserver's own loopback identity, a cluster administrator.
     pub fn client(&self) -> kube::Client {
-        let service = tower::ServiceExt::map_request(self.router(), |request: http::Request<kube::client::Body>| {
-            let mut request = request.map(axum::body::Body::new);
-            request.extensions_mut().insert(in_process_user());
-            request
-        });
+        self.client_as(loopback_user())
+    }
+
+    /// A kube::Client wired straight into the router that is authenticated as `user`: what it
+    /// may do is what the authorizer grants that user.
+    pub fn client_as(&self, user: UserInfo) -> kube::Client {
+        let user = Arc::new(user);
+        let service =
+            tower::ServiceExt::map_request(self.router(), move |request: http::Request<kube::client::Body>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(user.clone());
+                request
+            });
         kube::Client::new(service, "default")
     }
 }
 
-/// The identity of in-process clients (the built-in controllers): a cluster administrator.
-fn in_process_user() -> UserInfo {
+/// The apiserver's loopback identity (upstream's `system:apiserver` in `system:masters`).
+fn loopback_user() -> UserInfo {
     UserInfo {
         name: "system:apiserver".into(),
         uid: String::new(),

@@ -15,6 +15,7 @@ pub mod scheduler;
 pub mod system;
 pub mod workloads;
 
+use crate::core::credentials::Credentials;
 use crate::core::informers::Informers;
 
 /// What the control plane's loops are started with.
@@ -32,6 +33,9 @@ pub struct Options {
     /// Leave the controller-manager's loops to a `skiff controller-manager` elsewhere (k3s's
     /// --disable-controller-manager): [`run`] then runs only the scheduler and the nodes.
     pub without_controller_manager: bool,
+    /// The CA the CSR signer issues certificates from (kube-controller-manager's
+    /// `--cluster-signing-cert-file`/`--cluster-signing-key-file`); `None`: no signing.
+    pub cluster_signing: Option<cluster::csr_signing::SigningFiles>,
     /// Where the local-path provisioner makes volume directories (`DATA_DIR/storage` in
     /// `skiff server`; [`cluster::volume::default_storage_root`] when unset).
     pub storage_dir: Option<std::path::PathBuf>,
@@ -40,14 +44,14 @@ pub struct Options {
 type Loop = futures::future::BoxFuture<'static, ()>;
 
 /// Run every built-in control loop (controller-manager, scheduler and this process's nodes) until
-/// the client's server goes away. Each loop family's `start` subscribes to the shared informers it
-/// needs before they begin watching.
-pub async fn run(client: kube::Client, options: Options) {
-    let informers = Informers::new(client.clone());
+/// the server goes away, each loop as its own identity. Each loop family's `start` subscribes to
+/// the shared informers it needs before they begin watching.
+pub async fn run(credentials: Credentials, options: Options) {
+    let informers = Informers::with_credentials(credentials);
     let mut loops = if options.without_controller_manager {
         vec![]
     } else {
-        controller_manager_loops(&informers, client, &options)
+        controller_manager_loops(&informers, &options)
     };
     loops.push(Box::pin(scheduler::start(&informers)));
     loops.push(node::start(&informers, options.nodes));
@@ -55,8 +59,9 @@ pub async fn run(client: kube::Client, options: Options) {
 }
 
 /// The controller-manager alone (no scheduler, no nodes), as `skiff controller-manager` runs it
-/// against any cluster: its loops run only while this process holds the `kube-controller-manager`
-/// Lease in kube-system; returns an error once that leadership is lost.
+/// against any cluster with the kubeconfig's `client` for every loop: its loops run only while
+/// this process holds the `kube-controller-manager` Lease in kube-system; returns an error once
+/// that leadership is lost.
 pub async fn run_controller_manager(
     client: kube::Client,
     options: Options,
@@ -71,18 +76,18 @@ pub async fn run_controller_manager(
     );
     candidate
         .run(async move {
-            let informers = Informers::new(client.clone());
-            let loops = controller_manager_loops(&informers, client, &options);
+            let informers = Informers::new(client);
+            let loops = controller_manager_loops(&informers, &options);
             tokio::join!(informers.run(), futures::future::join_all(loops));
         })
         .await
 }
 
 /// The kube-controller-manager's loops: cluster services, the apiserver's companions, workloads.
-fn controller_manager_loops(informers: &Informers, client: kube::Client, options: &Options) -> Vec<Loop> {
+fn controller_manager_loops(informers: &Informers, options: &Options) -> Vec<Loop> {
     vec![
         Box::pin(cluster::start(informers, options)),
-        Box::pin(system::run(client, options.root_ca_pem.clone())),
+        Box::pin(system::run(informers, options.root_ca_pem.clone())),
         Box::pin(workloads::start(informers)),
         cluster::node_ipam::start_if(informers, options.nodes.ipam.clone()),
     ]

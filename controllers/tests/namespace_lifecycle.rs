@@ -18,7 +18,7 @@ async fn cluster() -> anyhow::Result<(ApiServer, Client)> {
     let server = ApiServer::in_memory().await?;
     let client = server.client();
     tokio::spawn(skiff_controllers::run(
-        client.clone(),
+        skiff_controllers::core::credentials::single(client.clone()),
         skiff_controllers::Options {
             root_ca_pem: PEM.into(),
             ..Default::default()

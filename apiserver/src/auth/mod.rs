@@ -1,7 +1,8 @@
 //! Authentication (x509 client certificates, bearer tokens) and the authorizer trait.
 //!
-//! The order follows upstream's authenticator union: an in-process request already carrying a [`UserInfo`]
-//! is trusted as is; otherwise the verified client certificate, then `Authorization: Bearer`. Credentials
+//! The order follows upstream's authenticator union: the verified client certificate, then
+//! `Authorization: Bearer` (in-process clients carry their identity in the request instead; the HTTP
+//! layer trusts it as is). Credentials
 //! that are presented but wrong are an error (upstream answers 401 then, never anonymous); no credentials
 //! at all is `Ok(None)`, which the HTTP layer may map to [`UserInfo::anonymous`].
 
@@ -108,9 +109,6 @@ impl Authenticator {
     /// Like [`Authenticator::authenticate`], but tells "no credentials" (`Ok(None)`) from "bad credentials"
     /// (`Err`): upstream answers 401 to the latter even when anonymous requests are allowed.
     pub fn try_authenticate(&self, parts: &http::request::Parts) -> Result<Option<UserInfo>, AuthError> {
-        if let Some(user) = parts.extensions.get::<UserInfo>() {
-            return Ok(Some(user.clone()));
-        }
         let mut first_error = None;
         if let Some(PeerCertificates(chain)) = parts.extensions.get::<PeerCertificates>() {
             match self.certificate_user(chain) {
@@ -249,19 +247,6 @@ mod tests {
             matches!(foreign, Err(AuthError::InvalidClientCertificate(_))),
             "{foreign:?}"
         );
-    }
-
-    #[test]
-    fn in_process_user_is_trusted_as_is() {
-        let f = fixture();
-        let me = UserInfo {
-            name: "system:kube-controller-manager".into(),
-            ..UserInfo::default()
-        };
-        let got = f.auth.authenticate(&parts(|b| {
-            b.extension(me.clone()).header("authorization", "Bearer nope")
-        }));
-        assert_eq!(got, Some(me));
     }
 
     #[test]

@@ -118,18 +118,24 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
 /// The request's user: an in-process identity, or what its credentials prove (anonymous
 /// without any, 401 when they are wrong), or whom it impersonates if it may.
 fn authenticate(state: &ApiState, parts: &http::request::Parts) -> Result<Arc<UserInfo>, ApiError> {
-    let authenticated = match parts.extensions.get::<UserInfo>() {
-        Some(user) => Some(user.clone()),
-        None => match &state.authenticator {
-            Some(authenticator) => authenticator
-                .try_authenticate(parts)
-                .map_err(|_| ApiError::unauthorized())?,
-            None => None,
-        },
+    let user = match parts.extensions.get::<Arc<UserInfo>>() {
+        Some(user) => user.clone(),
+        None => {
+            let authenticated = match &state.authenticator {
+                Some(authenticator) => authenticator
+                    .try_authenticate(parts)
+                    .map_err(|_| ApiError::unauthorized())?,
+                None => None,
+            };
+            Arc::new(authenticated.unwrap_or_else(UserInfo::anonymous))
+        }
     };
-    let user = authenticated.unwrap_or_else(UserInfo::anonymous);
-    let user = crate::auth::impersonate(state.authorizer.as_ref(), &user, &parts.headers)?.unwrap_or(user);
-    Ok(Arc::new(user))
+    Ok(
+        match crate::auth::impersonate(state.authorizer.as_ref(), &user, &parts.headers)? {
+            Some(impersonated) => Arc::new(impersonated),
+            None => user,
+        },
+    )
 }
 
 /// Whether `user` may do what the request asks; the 403 to answer when not. Reads after

@@ -66,7 +66,9 @@ async fn serve(
             return Err(ApiError::unknown_resource());
         }
         let allowed = match sub {
-            "status" | "finalize" | "scale" | "ephemeralcontainers" => matches!(info.verb, "get" | "update" | "patch"),
+            "status" | "finalize" | "scale" | "ephemeralcontainers" | "approval" => {
+                matches!(info.verb, "get" | "update" | "patch")
+            }
             "binding" | "eviction" => info.verb == "create",
             "log" => info.verb == "get",
             "exec" | "attach" | "portforward" => matches!(info.verb, "get" | "create"),

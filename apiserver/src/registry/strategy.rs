@@ -198,6 +198,13 @@ pub trait Strategy: Send + Sync {
         self.validate_create(new)
     }
 
+    /// Whether an update of the status subresource also writes `metadata.annotations` (upstream's
+    /// Deployment status strategy keeps only spec and labels, so the deployment controller sets
+    /// its revision annotation through `UpdateStatus`).
+    fn status_updates_annotations(&self) -> bool {
+        false
+    }
+
     /// An update through a subresource that writes part of the object besides its status (pods'
     /// ephemeralcontainers): the object to store — `old` with what the subresource may change
     /// taken from `new` — and its validation errors. `None` when the kind has no such subresource.

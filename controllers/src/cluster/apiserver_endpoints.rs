@@ -8,6 +8,7 @@
 use crate::cluster::endpointslice::desired::{IPV4, IPV6, LABEL_SERVICE_NAME, LABEL_SKIP_MIRROR};
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{EndpointAddress, EndpointPort as CorePort, EndpointSubset, Endpoints, Service};
@@ -58,7 +59,7 @@ pub fn start(informers: &Informers, address: Option<&str>) -> impl Future<Output
     let endpoints_changes = endpoints.subscribe();
     let slice_changes = slices.subscribe();
     let ctx = Arc::new(Context {
-        client: informers.client().clone(),
+        client: informers.client_as(Identity::Apiserver),
         ip,
         port,
         endpoints: endpoints.clone(),

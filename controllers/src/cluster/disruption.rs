@@ -10,6 +10,7 @@
 
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::{api_message, Recorder};
 use crate::workloads::pods;
@@ -64,7 +65,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let pdb_changes = pdbs.subscribe();
     let pod_changes = pods.subscribe();
     let stale_changes = pods.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("disruption-controller"));
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), COMPONENT),
         client,

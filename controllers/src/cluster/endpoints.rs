@@ -10,6 +10,7 @@ use crate::cluster::endpointslice::desired::{self, ANNOTATION_TRIGGER_TIME, LABE
 use crate::cluster::endpointslice::services::{self, PodServices, TriggerTimes};
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::{api_message, Recorder};
 use crate::workloads::pods;
@@ -56,7 +57,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let service_changes = services.subscribe();
     let pod_changes = pods.subscribe();
     let endpoints_changes = endpoints.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("endpoint-controller"));
     async move {
         if services.store().wait_until_ready().await.is_err()
             || pods.store().wait_until_ready().await.is_err()

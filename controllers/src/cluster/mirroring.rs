@@ -14,6 +14,7 @@ use crate::cluster::endpointslice::services;
 use crate::cluster::endpointslice::tracker::SliceTracker;
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::Recorder;
 use crate::workloads::pods::controller_ref;
@@ -59,7 +60,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let endpoints_changes = endpoints.subscribe();
     let service_changes = services.subscribe();
     let slice_changes = slices.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("endpointslicemirroring-controller"));
     async move {
         if endpoints.store().wait_until_ready().await.is_err()
             || services.store().wait_until_ready().await.is_err()

@@ -3,9 +3,10 @@
 
 pub mod node_ipam;
 
-// Service endpoints, node lifecycle, pod GC, PDB status, quota usage, persistent volumes and
-// ClusterRole aggregation (see [`start`]).
+// Service endpoints, node lifecycle, pod GC, PDB status, quota usage, persistent volumes,
+// ClusterRole aggregation and CSR signing (see [`start`]).
 pub mod apiserver_endpoints;
+pub mod csr_signing;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
@@ -18,8 +19,8 @@ pub mod taint_eviction;
 pub mod taints;
 pub mod volume;
 
-/// Start the Service-endpoint, node-lifecycle, pod-GC, disruption, quota, volume and
-/// ClusterRole-aggregation loops: each subscribes to its shared informers now; the returned
+/// Start the Service-endpoint, node-lifecycle, pod-GC, disruption, quota, volume,
+/// ClusterRole-aggregation and CSR-signing loops: each subscribes to its shared informers now; the returned
 /// future runs them all.
 pub fn start(
     informers: &crate::core::informers::Informers,
@@ -40,6 +41,7 @@ pub fn start(
         Box::pin(quota::start(informers)),
         Box::pin(volume::start(informers, options.storage_dir.clone())),
         Box::pin(role_aggregation::start(informers)),
+        Box::pin(csr_signing::start(informers, options.cluster_signing.clone())),
     ];
     futures::FutureExt::map(futures::future::join_all(loops), drop)
 }

@@ -5,6 +5,7 @@
 //! pool. When the range is exhausted the node gets a `CIDRNotAvailable` event and waits.
 //! CIDR arithmetic is a few lines over u128 on std's addresses, so no crate for it.
 
+use crate::core::credentials::Identity;
 use crate::core::informers::Informers;
 use crate::core::{backoff::ErrorBackoff, outcomes};
 use futures::StreamExt;
@@ -298,7 +299,7 @@ pub fn start(informers: &Informers, config: Config) -> impl std::future::Future<
     let nodes = informers.get::<Node>();
     let changes = nodes.subscribe();
     let store = nodes.store().clone();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("node-controller"));
     async move {
         let set = match CidrSet::new(config.cluster_cidr, config.node_mask) {
             Ok(set) => set,

@@ -7,6 +7,7 @@
 
 use crate::cluster::taints::{self, OUT_OF_SERVICE};
 use crate::core::api_errors;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::pods;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -30,7 +31,7 @@ const QUARANTINE: Duration = Duration::from_secs(40);
 pub fn start(informers: &Informers, threshold: usize) -> impl Future<Output = ()> + Send + 'static {
     let pods = informers.get::<Pod>();
     let nodes = informers.get::<Node>();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("pod-garbage-collector"));
     async move {
         if pods.store().wait_until_ready().await.is_err() || nodes.store().wait_until_ready().await.is_err() {
             return;

@@ -7,10 +7,12 @@
 //! namespace, and every resync period, which also returns what deletions freed.
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
+use crate::core::status;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, ResourceQuota, Service};
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -39,7 +41,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let quotas = informers.get::<ResourceQuota>();
     let quota_changes = quotas.subscribe();
     let ctx = Arc::new(Context {
-        client: informers.client().clone(),
+        client: informers.client_as(Identity::Controller("resourcequota-controller")),
         pods: informers.get::<Pod>(),
         services: informers.get::<Service>(),
         claims: informers.get::<PersistentVolumeClaim>(),
@@ -119,12 +121,7 @@ async fn sync(quota: &ResourceQuota, ctx: &Context) -> Result<(), kube::Error> {
         return Ok(());
     }
     let api: Api<ResourceQuota> = Api::namespaced(ctx.client.clone(), &namespace);
-    api.patch_status(
-        &quota.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": status})),
-    )
-    .await?;
+    status::update_status(&api, quota, &json!({ "status": status })).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! view) settle.
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use futures::StreamExt;
 use k8s_openapi::api::rbac::v1::{AggregationRule, ClusterRole, PolicyRule};
@@ -31,7 +32,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let changes = roles.subscribe();
     let any_change = roles.subscribe();
     let ctx = Arc::new(Context {
-        client: informers.client().clone(),
+        client: informers.client_as(Identity::Controller("clusterrole-aggregation-controller")),
         roles: roles.clone(),
         backoff: ErrorBackoff::default(),
     });

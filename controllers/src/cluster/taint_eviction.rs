@@ -10,6 +10,7 @@
 
 use crate::cluster::taints::{self, NO_EXECUTE};
 use crate::core::api_errors;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::{EventType, Recorder};
 use futures::{FutureExt, Stream, StreamExt};
@@ -38,7 +39,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let pods = informers.get::<Pod>();
     let node_changes = nodes.subscribe();
     let pod_changes = pods.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("node-controller"));
     async move {
         if nodes.store().wait_until_ready().await.is_err() || pods.store().wait_until_ready().await.is_err() {
             return;

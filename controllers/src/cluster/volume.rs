@@ -17,6 +17,7 @@
 mod expansion;
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::Recorder;
 use crate::workloads::pods::claim_names;
@@ -71,11 +72,11 @@ pub fn start(
     let claims = informers.get::<PersistentVolumeClaim>();
     let claim_changes = claims.subscribe();
     let ctx = Arc::new(Context {
-        client: informers.client().clone(),
+        client: informers.client_as(Identity::Apiserver),
         volumes: informers.get::<PersistentVolume>(),
         classes: informers.get::<StorageClass>(),
         pods: informers.get::<Pod>(),
-        recorder: Recorder::new(informers.client().clone(), COMPONENT),
+        recorder: Recorder::new(informers.client_as(Identity::Apiserver), COMPONENT),
         backoff: ErrorBackoff::default(),
         storage_root: storage_root.unwrap_or_else(default_storage_root),
     });

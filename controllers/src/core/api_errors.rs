@@ -29,6 +29,11 @@ pub fn is_already_exists(err: &kube::Error) -> bool {
     status(err).is_some_and(|s| s.code == 409 && s.reason == "AlreadyExists")
 }
 
+/// 409 Conflict: the write was based on a stale resourceVersion.
+pub fn is_conflict(err: &kube::Error) -> bool {
+    status(err).is_some_and(|s| s.code == 409 && s.reason == "Conflict")
+}
+
 /// 405 MethodNotAllowed: the resource does not serve this verb.
 pub fn is_method_not_supported(err: &kube::Error) -> bool {
     status(err).is_some_and(|s| s.code == 405)

@@ -6,11 +6,13 @@
 //! Subscribe every loop before [`Informers::run`]; the streams then see every object once at
 //! start and every change after.
 
+use super::credentials::{self, Credentials, Identity};
 use super::owners::OwnerIndex;
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use k8s_openapi::serde::de::DeserializeOwned;
+use k8s_openapi::serde::Serialize;
 use kube::api::Api;
 use kube::runtime::reflector::{store::Writer, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
@@ -25,12 +27,16 @@ use std::sync::{Arc, Mutex};
 const BUFFER: usize = 4096;
 
 /// What a shared kind needs to be: a typed built-in or custom resource.
-pub trait Kind: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static {}
-impl<K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static> Kind for K {}
+pub trait Kind:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static
+{
+}
+impl<K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static> Kind for K {}
 
 /// The shared watches of one control plane's loops.
 pub struct Informers {
     client: Client,
+    credentials: Credentials,
     kinds: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
     drivers: Mutex<Vec<BoxFuture<'static, ()>>>,
 }
@@ -109,18 +115,30 @@ impl<K: Kind> Informer<K> {
 }
 
 impl Informers {
-    /// Shared watches over `client`; nothing is watched until a loop asks for a kind.
+    /// Shared watches over `client`, which every loop also writes with; nothing is watched until a
+    /// loop asks for a kind.
     pub fn new(client: Client) -> Self {
+        Informers::with_credentials(credentials::single(client))
+    }
+
+    /// Shared watches as the controller-manager, each loop writing as the identity it asks for.
+    pub fn with_credentials(credentials: Credentials) -> Self {
         Informers {
-            client,
+            client: credentials(Identity::ControllerManager),
+            credentials,
             kinds: Mutex::new(HashMap::new()),
             drivers: Mutex::new(Vec::new()),
         }
     }
 
-    /// The client the watches use, for loops to write with.
+    /// The client the watches use.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The client a loop writes with, authenticated as `identity`.
+    pub fn client_as(&self, identity: Identity) -> Client {
+        (self.credentials)(identity)
     }
 
     /// The shared informer of `K` (cluster-wide), created on first use.

@@ -33,6 +33,7 @@ pub mod timer;
 pub use config::NodeConfig;
 
 use crate::cluster::node_ipam;
+use crate::core::credentials::Identity;
 use crate::core::informers::Informers;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -73,7 +74,7 @@ pub fn start(informers: &Informers, options: Options) -> BoxFuture<'static, ()> 
     let nodes = informers.get::<Node>();
     let pod_changes = pods.subscribe().boxed();
     let node_changes = nodes.subscribe().boxed();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Apiserver);
     let store = pods.store().clone();
     async move {
         let runtime = Arc::new(simulated::Simulated::new());

@@ -25,6 +25,7 @@ pub mod queue;
 pub mod resources;
 pub mod run;
 
+use crate::core::credentials::Identity;
 use crate::core::informers::Informers;
 use framework::VolumeHooks;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -50,6 +51,6 @@ pub fn start_with_volumes(
     let pod_changes = pods.subscribe();
     let node_changes = nodes.subscribe();
     let listers = listers::InformerListers::new(informers);
-    let scheduler = run::Scheduler::new(informers.client().clone(), pods, nodes, listers, volumes);
+    let scheduler = run::Scheduler::new(informers.client_as(Identity::Scheduler), pods, nodes, listers, volumes);
     scheduler.run(Box::pin(pod_changes), Box::pin(node_changes))
 }

@@ -27,7 +27,17 @@ pub trait Publisher: Send + Sync + 'static {
     const ACTION: &'static str;
 
     /// Create or repair the object in `namespace`.
-    fn ensure(&self, client: &Client, namespace: &str) -> impl Future<Output = Result<(), kube::Error>> + Send;
+    fn ensure(&self, clients: &Clients, namespace: &str) -> impl Future<Output = Result<(), kube::Error>> + Send;
+}
+
+/// A publisher's clients: upstream's publishers read through the controller-manager's shared
+/// informers and write as their own ServiceAccount, whose role grants only the writes.
+#[derive(Clone)]
+pub struct Clients {
+    /// Watches and reads.
+    pub read: Client,
+    /// Creates and updates.
+    pub write: Client,
 }
 
 /// A failed reconcile of one namespace.
@@ -42,15 +52,16 @@ pub struct Error {
 }
 
 struct Context<P> {
-    client: Client,
+    clients: Clients,
     publisher: P,
     backoff: ErrorBackoff,
 }
 
 /// Run `publisher` until its watch streams end.
-pub async fn run<P: Publisher>(client: Client, publisher: P) {
+pub async fn run<P: Publisher>(clients: Clients, publisher: P) {
+    let client = clients.read.clone();
     let context = Arc::new(Context {
-        client: client.clone(),
+        clients,
         publisher,
         backoff: ErrorBackoff::default(),
     });
@@ -72,7 +83,7 @@ pub async fn run<P: Publisher>(client: Client, publisher: P) {
 async fn reconcile<P: Publisher>(ns: Arc<Namespace>, ctx: Arc<Context<P>>) -> Result<Action, Error> {
     let name = ns.name_any();
     let result = if crate::system::active::is_active(&ns) {
-        ctx.publisher.ensure(&ctx.client, &name).await
+        ctx.publisher.ensure(&ctx.clients, &name).await
     } else {
         Ok(())
     };

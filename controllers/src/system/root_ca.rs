@@ -1,10 +1,10 @@
 //! The root-CA publisher: every active Namespace has ConfigMap `kube-root-ca.crt` holding the
 //! cluster CA bundle under `ca.crt`, restored if it is changed or deleted.
 
-use crate::system::per_namespace::{self, Publisher};
+use crate::system::per_namespace::{self, Clients, Publisher};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
-use kube::{Client, ResourceExt};
+use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 /// The published ConfigMap's name.
@@ -28,10 +28,11 @@ impl Publisher for RootCa {
     const ACTION: &'static str = "publishing configmap";
 
     /// Create or repair the ConfigMap in `namespace`.
-    async fn ensure(&self, client: &Client, namespace: &str) -> Result<(), kube::Error> {
+    async fn ensure(&self, clients: &Clients, namespace: &str) -> Result<(), kube::Error> {
         let root_ca_pem = &self.root_ca_pem;
-        let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-        match api.get_opt(CONFIG_MAP).await? {
+        let api: Api<ConfigMap> = Api::namespaced(clients.write.clone(), namespace);
+        let read: Api<ConfigMap> = Api::namespaced(clients.read.clone(), namespace);
+        match read.get_opt(CONFIG_MAP).await? {
             Some(cm) if up_to_date(&cm, root_ca_pem) => Ok(()),
             Some(cm) => api
                 .replace(CONFIG_MAP, &PostParams::default(), &restore(cm, root_ca_pem))
@@ -43,8 +44,8 @@ impl Publisher for RootCa {
 }
 
 /// Run the root-CA publisher until its watch streams end.
-pub async fn run(client: Client, root_ca_pem: String) {
-    per_namespace::run(client, RootCa { root_ca_pem }).await;
+pub async fn run(clients: Clients, root_ca_pem: String) {
+    per_namespace::run(clients, RootCa { root_ca_pem }).await;
 }
 
 fn desired_data(root_ca_pem: &str) -> BTreeMap<String, String> {

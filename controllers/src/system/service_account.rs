@@ -2,10 +2,9 @@
 //! recreated if it is deleted.
 
 use crate::core::api_errors;
-use crate::system::per_namespace::{self, Publisher};
+use crate::system::per_namespace::{self, Clients, Publisher};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::Api;
-use kube::Client;
 
 /// The service account every namespace gets.
 const DEFAULT: &str = "default";
@@ -20,11 +19,12 @@ impl Publisher for DefaultServiceAccount {
     const ACTION: &'static str = "ensuring serviceaccount";
 
     /// Create `default` in `namespace` unless it exists (or the namespace is gone or going).
-    async fn ensure(&self, client: &Client, namespace: &str) -> Result<(), kube::Error> {
-        let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-        if api.get_opt(DEFAULT).await?.is_some() {
+    async fn ensure(&self, clients: &Clients, namespace: &str) -> Result<(), kube::Error> {
+        let read: Api<ServiceAccount> = Api::namespaced(clients.read.clone(), namespace);
+        if read.get_opt(DEFAULT).await?.is_some() {
             return Ok(());
         }
+        let api: Api<ServiceAccount> = Api::namespaced(clients.write.clone(), namespace);
         match per_namespace::create(&api, &per_namespace::fresh::<Self>()).await {
             Err(e) if api_errors::is_already_exists(&e) => Ok(()),
             result => result,
@@ -33,8 +33,8 @@ impl Publisher for DefaultServiceAccount {
 }
 
 /// Run the service-account controller until its watch streams end.
-pub async fn run(client: Client) {
-    per_namespace::run(client, DefaultServiceAccount).await;
+pub async fn run(clients: Clients) {
+    per_namespace::run(clients, DefaultServiceAccount).await;
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
+use crate::core::status;
 use crate::workloads::events::Recorder;
 use crate::workloads::pods;
 use crate::workloads::replicaset::is_kind;
@@ -17,7 +19,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
@@ -45,7 +47,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let jobs = informers.get::<Job>();
     let changes = cronjobs.subscribe();
     let job_changes = jobs.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("cronjob-controller"));
     async move {
         let ctx = Arc::new(Context {
             recorder: Recorder::new(client.clone(), CONTROLLER),
@@ -326,17 +328,13 @@ async fn write_status(
     }
     let api: Api<CronJob> = Api::namespaced(ctx.client.clone(), &cronjob.namespace().unwrap_or_default());
     let body = json!({
-        "metadata": {"resourceVersion": cronjob.resource_version()},
         "status": {
             "active": status.active,
             "lastScheduleTime": status.last_schedule_time,
             "lastSuccessfulTime": status.last_successful_time,
         },
     });
-    match api
-        .patch_status(&cronjob.name_any(), &PatchParams::default(), &Patch::Merge(body))
-        .await
-    {
+    match status::update_status(&api, cronjob, &body).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(error) => Err(error),

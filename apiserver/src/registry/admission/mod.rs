@@ -1,10 +1,13 @@
 //! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
-//! subresources), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
+//! subresources but for the CSR ones), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
 //! claims), DefaultStorageClass, Priority (a pod's priority from its PriorityClass; one globalDefault class) and
-//! DefaultTolerationSeconds; the RBAC registry's escalation checks on roles and bindings; and
+//! DefaultTolerationSeconds; the RBAC registry's escalation checks on roles and bindings; the
+//! CertificateSigningRequest plugins (the requester, CertificateSubjectRestriction, and on the
+//! approval and status subresources CertificateApproval and CertificateSigning); and
 //! ResourceQuota, which the store calls after validation ([`charge_quota`]). They run inside the generic store's create and update, after
 //! defaulting and before the kind's validation, and read other objects from the watch cache.
 
+mod certificates;
 mod limit_range;
 mod priority;
 mod quota;
@@ -24,6 +27,24 @@ use serde_json::Value;
 pub enum Operation {
     Create,
     Update,
+}
+
+/// Check a write of `subresource` (`new` is the object about to be stored, `old` the stored one):
+/// the plugins upstream runs on subresources (CertificateApproval, CertificateSigning).
+pub(crate) fn admit_subresource(
+    store: &Store,
+    resource: &Resource,
+    subresource: &str,
+    objects: (&Value, &Value),
+    name: &str,
+    user: Option<&UserInfo>,
+) -> ApiResult<()> {
+    match (resource.group.as_str(), resource.plural.as_str()) {
+        ("certificates.k8s.io", "certificatesigningrequests") => {
+            certificates::admit_subresource(store, subresource, objects, user, name)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Mutate and check `obj` (the object about to be written; `old` is the stored one on update).
@@ -69,6 +90,9 @@ pub(crate) fn admit(
             Ok(())
         }
         ("scheduling.k8s.io", "priorityclasses") => priority::validate_class(store, op, obj),
+        ("certificates.k8s.io", "certificatesigningrequests") if op == Operation::Create => {
+            certificates::admit_create(obj, user, name)
+        }
         ("rbac.authorization.k8s.io", plural) => rbac_escalation::admit(store, plural, (op, obj, old), name, user),
         _ => Ok(()),
     }

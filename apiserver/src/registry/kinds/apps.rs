@@ -232,6 +232,10 @@ impl Strategy for Workload {
         keep_status(new, old);
     }
 
+    fn status_updates_annotations(&self) -> bool {
+        *self == Workload::Deployment
+    }
+
     fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
         self.validate_spec(obj.get("spec").unwrap_or(&Value::Null))
     }

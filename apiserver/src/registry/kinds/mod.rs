@@ -6,6 +6,7 @@ pub mod apiextensions;
 mod apps;
 mod autoscaling;
 mod batch;
+mod certificates;
 mod config;
 mod core;
 pub(crate) mod crd_validation;
@@ -58,6 +59,7 @@ pub fn strategy_for(group: &str, kind: &str) -> Arc<dyn Strategy> {
         "apps" => apps::lookup(kind),
         "autoscaling" => autoscaling::lookup(kind),
         "batch" => batch::lookup(kind),
+        "certificates.k8s.io" => certificates::lookup(kind),
         "rbac.authorization.k8s.io" => rbac::lookup(kind),
         "networking.k8s.io" => networking::lookup(kind),
         "policy" | "scheduling.k8s.io" => policy::lookup(kind),
@@ -88,7 +90,6 @@ fn plain(group: &str, kind: &str) -> Kind {
         (group, kind),
         ("apiextensions.k8s.io", "CustomResourceDefinition")
             | ("apiregistration.k8s.io", "APIService")
-            | ("certificates.k8s.io", "CertificateSigningRequest")
             | ("flowcontrol.apiserver.k8s.io", _)
             | ("storage.k8s.io", "VolumeAttachment")
             | ("resource.k8s.io", "ResourceClaim")
@@ -146,6 +147,10 @@ impl Strategy for Builtin {
         let mut errs = meta::validate(new, self.rules.names);
         errs.extend(self.rules.strategy.validate_update(new, old));
         errs
+    }
+
+    fn status_updates_annotations(&self) -> bool {
+        self.rules.strategy.status_updates_annotations()
     }
 
     fn subresource_update(&self, subresource: &str, new: &Value, old: &Value) -> Option<(Value, Vec<FieldError>)> {

@@ -228,14 +228,41 @@ impl Store {
             }
             // Whether the subresource's own validation already ran (ephemeralcontainers).
             let mut validated = false;
-            if subresource == Some("status") {
+            if let Some((merged, errors)) = subresource.and_then(|sub| res.strategy.subresource_update(sub, &new, &old))
+            {
+                if !errors.is_empty() {
+                    return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
+                }
+                if let Some(sub) = subresource {
+                    admission::admit_subresource(self, res, sub, (&merged, &old), name, opts.user.as_deref())?;
+                }
+                let managed = new.pointer("/metadata/managedFields").cloned();
+                new = merged;
+                if let Some(managed) = managed {
+                    meta_mut(&mut new).insert("managedFields".into(), managed);
+                }
+                validated = true;
+            } else if subresource == Some("status") {
                 // The body is defaulted (and for custom resources pruned) as upstream's decoding does.
                 res.strategy.default(&mut new);
                 let status = new.get("status").cloned();
                 let managed = new.pointer("/metadata/managedFields").cloned();
+                let annotations = res
+                    .strategy
+                    .status_updates_annotations()
+                    .then(|| new.pointer("/metadata/annotations").cloned());
                 new = old.clone();
                 if let Some(managed) = managed {
                     meta_mut(&mut new).insert("managedFields".into(), managed);
+                }
+                match annotations {
+                    Some(Some(annotations)) => {
+                        meta_mut(&mut new).insert("annotations".into(), annotations);
+                    }
+                    Some(None) => {
+                        meta_mut(&mut new).shift_remove("annotations");
+                    }
+                    None => {}
                 }
                 match status {
                     Some(status) => new["status"] = status,
@@ -245,18 +272,6 @@ impl Store {
                         }
                     }
                 }
-            } else if let Some((merged, errors)) =
-                subresource.and_then(|sub| res.strategy.subresource_update(sub, &new, &old))
-            {
-                if !errors.is_empty() {
-                    return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
-                }
-                let managed = new.pointer("/metadata/managedFields").cloned();
-                new = merged;
-                if let Some(managed) = managed {
-                    meta_mut(&mut new).insert("managedFields".into(), managed);
-                }
-                validated = true;
             } else if subresource.is_none() {
                 // Other subresources (namespaces/finalize) hand over exactly the object to store.
                 res.strategy.default(&mut new);

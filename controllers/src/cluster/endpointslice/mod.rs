@@ -12,6 +12,7 @@ pub mod tracker;
 
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::{api_message, Recorder};
 use desired::{ANNOTATION_TRIGGER_TIME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME};
@@ -75,7 +76,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let service_changes = services.subscribe();
     let pod_changes = pods.subscribe();
     let slice_changes = slices.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("endpointslice-controller"));
     async move {
         if pods.store().wait_until_ready().await.is_err()
             || slices.store().wait_until_ready().await.is_err()

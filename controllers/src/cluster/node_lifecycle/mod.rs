@@ -14,6 +14,7 @@ pub mod health;
 pub mod zones;
 
 use crate::cluster::taints::{self, NOT_READY, NO_EXECUTE, NO_SCHEDULE, UNREACHABLE};
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::{EventType, Recorder};
 use futures::{FutureExt, Stream, StreamExt};
@@ -65,7 +66,7 @@ pub fn start(informers: &Informers, grace: Option<Duration>) -> impl Future<Outp
     let node_changes = nodes.subscribe();
     let lease_changes = leases.subscribe();
     let pod_changes = pods.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("node-controller"));
     async move {
         if nodes.store().wait_until_ready().await.is_err()
             || leases.store().wait_until_ready().await.is_err()

@@ -8,6 +8,7 @@
 //!   bind timeout) until the persistent volume controller has bound it, so pods start only on
 //!   bound claims.
 
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::scheduler::framework::{Plugin, Status, VolumeHooks};
 use crate::scheduler::labels::NodeSelectorTerms;
@@ -40,7 +41,7 @@ pub struct VolumeBinding {
 impl VolumeBinding {
     pub fn new(informers: &Informers) -> VolumeBinding {
         VolumeBinding {
-            client: informers.client().clone(),
+            client: informers.client_as(Identity::Scheduler),
             claims: informers.get::<PersistentVolumeClaim>(),
             volumes: informers.get::<PersistentVolume>(),
             classes: informers.get::<StorageClass>(),

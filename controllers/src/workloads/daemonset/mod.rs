@@ -8,6 +8,7 @@ pub mod sync;
 pub mod update;
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::expectations::Expectations;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::claim::ClaimError;
@@ -64,7 +65,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let pod_changes = pods.subscribe();
     let node_changes = nodes.subscribe();
     let revision_changes = revisions.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("daemon-set-controller"));
     async move {
         let ctx = Arc::new(Context {
             recorder: Recorder::new(client.clone(), CONTROLLER),

@@ -7,6 +7,7 @@ use super::placement::{self, Fit};
 use super::update::{self, Judge, NodeState, Strategy};
 use super::{Context, Error};
 use crate::core::api_errors::ignore_not_found;
+use crate::core::status;
 use crate::workloads::claim::Claimer;
 use crate::workloads::deployment::util::scaled_value;
 use crate::workloads::pod_control::PodControl;
@@ -15,7 +16,7 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -266,9 +267,7 @@ async fn write_status(
     }
     let api: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
     let patch = json!({ "status": wanted });
-    let written = api
-        .patch_status(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await;
+    let written = status::update_status_on_latest(&api, set, &patch).await;
     Ok(ignore_not_found(written)?)
 }
 

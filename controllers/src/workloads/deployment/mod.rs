@@ -10,6 +10,7 @@ pub mod sync;
 pub mod util;
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::Recorder;
 use crate::workloads::pods;
@@ -46,7 +47,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let deployment_changes = deployments.subscribe();
     let rs_changes = replica_sets.subscribe();
     let pod_changes = pods.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("deployment-controller"));
     async move {
         let ctx = Arc::new(Context {
             recorder: Recorder::new(client.clone(), CONTROLLER),

@@ -8,6 +8,7 @@
 use super::util::{self, *};
 use super::Context;
 use crate::core::api_errors;
+use crate::core::status;
 use crate::workloads::claim::{ClaimError, Claimer};
 use crate::workloads::events::api_message;
 use crate::workloads::pods;
@@ -15,7 +16,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, Repli
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, HashMap};
@@ -378,10 +379,12 @@ impl DeploymentSync<'_> {
         if current.map(String::as_str) == Some(revision) {
             return Ok(());
         }
-        let patch = serde_json::json!({"metadata": {"annotations": {REVISION: revision}}});
+        // Upstream's UpdateStatus: the status subresource of a Deployment writes its annotations.
+        let mut changes = status_patch(self.d.status.as_ref().unwrap_or(&DeploymentStatus::default()));
+        changes["metadata"] = serde_json::json!({"annotations": {REVISION: revision}});
         let api: Api<Deployment> = Api::namespaced(self.ctx.client.clone(), &self.d.namespace().unwrap_or_default());
-        api.patch(&self.d.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        let written = status::update_status(&api, &self.d, &changes).await?;
+        self.d.metadata.resource_version = written.metadata.resource_version;
         self.d
             .metadata
             .annotations
@@ -595,11 +598,8 @@ impl DeploymentSync<'_> {
             return Ok(());
         }
         let api: Api<Deployment> = Api::namespaced(self.ctx.client.clone(), &self.d.namespace().unwrap_or_default());
-        match api
-            .patch_status(&self.d.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
+        match status::update_status(&api, &self.d, &patch).await {
+            Ok(written) => self.d.metadata.resource_version = written.metadata.resource_version,
             Err(error) if api_errors::is_not_found(&error) => {}
             Err(error) => return Err(error.into()),
         }

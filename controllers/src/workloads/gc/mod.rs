@@ -9,6 +9,7 @@ pub mod graph;
 pub mod monitors;
 pub mod queue;
 
+use crate::core::credentials::Identity;
 use crate::core::informers::Informers;
 use crate::workloads::events::Recorder;
 use collector::Collector;
@@ -27,7 +28,7 @@ const ORPHAN_WORKERS: usize = 2;
 /// Subscribe to CRD changes now (they trigger discovery); the returned future runs the collector.
 pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static {
     let crd_changes = informers.get::<CustomResourceDefinition>().subscribe().map(|_| ());
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("generic-garbage-collector"));
     async move {
         let (changes_tx, mut changes_rx) = mpsc::unbounded();
         let resources = Arc::new(monitors::Resources::default());

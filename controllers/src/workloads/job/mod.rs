@@ -12,6 +12,7 @@ pub mod sync;
 pub mod ttl;
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::expectations::Expectations;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::Recorder;
@@ -49,7 +50,7 @@ pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static
     let pod_changes = pods.subscribe();
     let orphan_changes = pods.subscribe();
     let ttl_loop = ttl::start(informers);
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("job-controller"));
     async move {
         let ctx = Arc::new(Context {
             recorder: Recorder::new(client.clone(), CONTROLLER),

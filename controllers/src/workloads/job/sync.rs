@@ -4,6 +4,7 @@
 
 use super::{indexes, Context};
 use crate::core::api_errors;
+use crate::core::status;
 use crate::workloads::pods;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
@@ -259,13 +260,9 @@ async fn write_status(ctx: &Context, job: &Job, old: &JobStatus, status: JobStat
             body[key] = serde_json::Value::Null;
         }
     }
-    // Pinned to the version read: a write from a stale cache fails, and the newer Job (already
+    // A PUT of the version read: a write from a stale cache fails, and the newer Job (already
     // on its way) syncs again.
-    let patch = json!({"metadata": {"resourceVersion": job.resource_version()}, "status": body});
-    match api
-        .patch_status(&job.name_any(), &PatchParams::default(), &Patch::Merge(patch))
-        .await
-    {
+    match status::update_status(&api, job, &json!({ "status": body })).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(error) => Err(error),

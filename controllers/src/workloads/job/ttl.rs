@@ -4,6 +4,7 @@
 
 use crate::core::api_errors;
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::informers::Informers;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
@@ -21,7 +22,7 @@ const CONTROLLER: &str = "ttl-after-finished-controller";
 pub fn start(informers: &Informers) -> impl Future<Output = ()> + Send + 'static {
     let jobs = informers.get::<Job>();
     let changes = jobs.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller("ttl-after-finished-controller"));
     async move {
         let backoff = Arc::new(ErrorBackoff::default());
         let outcomes = Controller::for_shared_stream(changes, jobs.store().clone()).run(

@@ -8,6 +8,7 @@ pub mod ranking;
 pub mod sync;
 
 use crate::core::backoff::ErrorBackoff;
+use crate::core::credentials::Identity;
 use crate::core::expectations::Expectations;
 use crate::core::informers::{Informer, Informers};
 use crate::workloads::events::Recorder;
@@ -53,7 +54,7 @@ pub fn start<K: ReplicaKind>(informers: &Informers) -> impl Future<Output = ()> 
     let pods = informers.get::<Pod>();
     let owner_changes = owners.subscribe();
     let pod_changes = pods.subscribe();
-    let client = informers.client().clone();
+    let client = informers.client_as(Identity::Controller(K::CONTROLLER));
     async move {
         let ctx = Arc::new(Context {
             recorder: Recorder::new(client.clone(), K::CONTROLLER),

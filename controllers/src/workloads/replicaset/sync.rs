@@ -6,6 +6,7 @@ use super::kind::{ReplicaKind, ReplicaStatus};
 use super::ranking;
 use super::Context;
 use crate::core::api_errors;
+use crate::core::status;
 use crate::workloads::claim::{ClaimError, Claimer};
 use crate::workloads::pod_control::PodControl;
 use crate::workloads::pods;
@@ -13,7 +14,7 @@ use k8s_openapi::api::apps::v1::ReplicaSetCondition;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
@@ -81,10 +82,7 @@ pub async fn sync<K: ReplicaKind>(rs: Arc<K>, ctx: Arc<Context<K>>) -> Result<Ac
     if status != current || rs.meta().generation.unwrap_or(0) != current.observed_generation {
         let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
         let patch = status.to_patch(K::TERMINATING_REPLICAS);
-        match api
-            .patch_status(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
+        match status::update_status_on_latest(&api, rs.as_ref(), &patch).await {
             Ok(_) => {}
             Err(error) if api_errors::is_not_found(&error) => return Ok(Action::await_change()),
             Err(error) => return Err(error.into()),

@@ -5,11 +5,12 @@
 use super::identity::ordinal_of;
 use super::{revisions, update, Context, Error};
 use crate::core::api_errors::ignore_not_found;
+use crate::core::status;
 use crate::workloads::claim::Claimer;
 use crate::workloads::{history, pods};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::{json, Value};
@@ -99,9 +100,7 @@ async fn write_status(ctx: &Context, set: &StatefulSet, status: &StatefulSetStat
         return Ok(());
     }
     let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let written = api
-        .patch_status(&set.name_any(), &PatchParams::default(), &Patch::Merge(&wanted))
-        .await;
+    let written = status::update_status_on_latest(&api, set, &wanted).await;
     Ok(ignore_not_found(written)?)
 }
 

@@ -241,12 +241,11 @@ impl Pass<'_> {
         };
         let api: Api<PersistentVolumeClaim> =
             Api::namespaced(self.ctx.client.clone(), &claim.namespace().unwrap_or_default());
-        let patch =
-            serde_json::json!({"metadata": {"ownerReferences": refs, "resourceVersion": claim.resource_version()}});
-        let patched = api
-            .patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await;
-        Ok(crate::core::api_errors::ignore_not_found(patched)?)
+        // A PUT of the claim as read (the controller's role updates claims; it does not patch them).
+        let mut claim = claim.clone();
+        claim.metadata.owner_references = Some(refs);
+        let updated = api.replace(&claim.name_any(), &PostParams::default(), &claim).await;
+        Ok(crate::core::api_errors::ignore_not_found(updated)?)
     }
 
     /// An existing pod in range: recreate it when it ended, wait for it in OrderedReady, keep its
