@@ -34,6 +34,7 @@ mod operators;
 mod pods_api;
 mod scheduler;
 mod security_bootstrap_policy;
+mod security_pod_security;
 mod security_rbac;
 mod workloads_cronjobs;
 mod workloads_daemonsets;
