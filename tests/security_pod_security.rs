@@ -3,7 +3,8 @@
 //! prints `Warning: would violate PodSecurity` for a Deployment's template, which is never
 //! enforced (its ReplicaSet's pods are); defaults and exemptions (namespaces, usernames, runtime
 //! classes) come from --admission-control-config-file; labelling a namespace warns about the pods
-//! already there and refuses bad values; pod updates are re-checked only when images change.
+//! already there and refuses bad values; pod updates are re-checked only when images change, and
+//! `kubectl debug`'s ephemeral containers must comply.
 
 use crate::common::{fails, kubectls, ok, within, write, Skiff};
 use std::path::Path;
@@ -108,6 +109,33 @@ fn restricted_namespaces_reject_privileged_pods_with_upstreams_message() {
         let created = run(&skiff, kubectl, &args);
         assert_eq!(ok(created.clone(), &args).trim(), "pod/ok created");
         assert!(!stderr(&created).contains("PodSecurity"), "{}", stderr(&created));
+        // Ephemeral containers are checked too: a debug container must comply.
+        let args = [
+            "debug",
+            "-n",
+            &ns,
+            "ok",
+            "--image=busybox",
+            "-c",
+            "dbg",
+            "--profile=legacy",
+        ];
+        let denied = fails(run(&skiff, kubectl, &args), &args);
+        assert!(
+            denied.contains(r#"Error from server (Forbidden): pods "ok" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "dbg" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "dbg" must set securityContext.capabilities.drop=["ALL"])"#),
+            "{denied}"
+        );
+        let args = [
+            "debug",
+            "-n",
+            &ns,
+            "ok",
+            "--image=busybox",
+            "-c",
+            "safe",
+            "--profile=restricted",
+        ];
+        ok(run(&skiff, kubectl, &args), &args);
 
         // baseline only forbids the privileged container.
         let relaxed = format!("relaxed-{i}");
