@@ -9,6 +9,7 @@ pub use control_plane::{ControlPlane, ControlPlaneBuilder};
 
 use anyhow::Context;
 use skiff_apiserver::auth::Authenticator;
+use skiff_apiserver::registry::admission::AdmissionConfig;
 use skiff_apiserver::storage::SqliteBackend;
 use skiff_apiserver::{pki::Pki, ApiServer};
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub token_file: Option<PathBuf>,
+    /// The admission plugins' AdmissionConfiguration (kube-apiserver's --admission-control-config-file).
+    pub admission_config_file: Option<PathBuf>,
     /// How long a node may miss Lease renewals before it is Unknown (None: upstream's 40s).
     pub node_monitor_grace_period: Option<std::time::Duration>,
     /// Node IPAM and the simulated nodes to run ([`nodes::node_options`]).
@@ -59,7 +62,13 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let host = address.ip().to_string();
     let pki = Pki::load_or_create(&options.data_dir, std::slice::from_ref(&host))?;
     let authenticator = Authenticator::new(pki.ca_pem(), options.token_file.as_deref())?;
-    let api = ApiServer::start(Arc::new(store), &address.to_string(), Some(authenticator)).await?;
+    let admission = match &options.admission_config_file {
+        Some(path) => AdmissionConfig::load(path)
+            .with_context(|| format!("--admission-control-config-file {}", path.display()))?,
+        None => AdmissionConfig::default(),
+    };
+    let api =
+        ApiServer::start_with_admission(Arc::new(store), &address.to_string(), Some(authenticator), admission).await?;
     let kubeconfig = options.data_dir.join("kubeconfig");
     pki.write_kubeconfig(&kubeconfig, &format!("https://{address}"))?;
     let (stop, stopped) = oneshot::channel::<()>();

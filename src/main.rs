@@ -65,6 +65,10 @@ struct ServerArgs {
     /// Static bearer tokens (kube-apiserver's --token-auth-file CSV: token,user,uid,"group1,group2").
     #[arg(long = "token-auth-file", visible_alias = "token-file")]
     token_file: Option<PathBuf>,
+    /// The admission plugins' settings: an AdmissionConfiguration file, as kube-apiserver's flag
+    /// (PodSecurity's defaults and exemptions).
+    #[arg(long = "admission-control-config-file", value_name = "FILE")]
+    admission_control_config_file: Option<PathBuf>,
     /// How long a node may miss Lease renewals before the node controller marks it Unknown
     /// (kube-controller-manager's --node-monitor-grace-period).
     #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
@@ -139,6 +143,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         listen: args.listen,
         token_file: args.token_file,
+        admission_config_file: args.admission_control_config_file,
         node_monitor_grace_period: args.node_monitor_grace_period,
         nodes: skiff::nodes::node_options(&skiff::nodes::NodeFlags {
             simulated_nodes: args.simulated_nodes,

@@ -3,6 +3,7 @@
 
 use crate::auth::{Authenticator, Authorizer, Chain, PrivilegedGroups, Rbac, UserInfo};
 use crate::http::{router, ApiState};
+use crate::registry::admission::AdmissionConfig;
 use crate::registry::definitions::Definitions;
 use crate::registry::store::{Scope, WriteOptions};
 use crate::registry::{catalogue, ResourceIndex, Store};
@@ -34,6 +35,17 @@ impl ApiServer {
         server_address: &str,
         authenticator: Option<Authenticator>,
     ) -> anyhow::Result<Self> {
+        Self::start_with_admission(backend, server_address, authenticator, AdmissionConfig::default()).await
+    }
+
+    /// [`ApiServer::start`] with the admission plugins configured by `admission`
+    /// (`--admission-control-config-file`).
+    pub async fn start_with_admission(
+        backend: Arc<dyn Backend>,
+        server_address: &str,
+        authenticator: Option<Authenticator>,
+        admission: AdmissionConfig,
+    ) -> anyhow::Result<Self> {
         let cache = WatchCache::start(backend.clone()).await?;
         let store_backend = backend.clone();
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
@@ -41,7 +53,8 @@ impl ApiServer {
         let authorizer: Arc<dyn Authorizer> =
             Arc::new(Chain(vec![Box::new(PrivilegedGroups), Box::new(Rbac::new(&cache))]));
         let state = Arc::new(ApiState {
-            store: Store::new(store_backend, cache.clone(), index.clone(), authorizer.clone()),
+            store: Store::new(store_backend, cache.clone(), index.clone(), authorizer.clone())
+                .with_admission_config(admission),
             index,
             definitions,
             server_address: server_address.to_string(),

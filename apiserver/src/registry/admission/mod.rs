@@ -1,20 +1,26 @@
-//! The built-in admission plugins upstream's apiserver runs on writes of a main resource (never on
-//! subresources but for the CSR ones), in upstream's order: LimitRanger (container defaults, min/max/ratio of pods and
-//! claims), DefaultStorageClass, Priority (a pod's priority from its PriorityClass; one globalDefault class) and
-//! DefaultTolerationSeconds; the RBAC registry's escalation checks on roles and bindings; the
-//! CertificateSigningRequest plugins (the requester, CertificateSubjectRestriction, and on the
-//! approval and status subresources CertificateApproval and CertificateSigning); and
-//! ResourceQuota, which the store calls after validation ([`charge_quota`]). They run inside the generic store's create and update, after
-//! defaulting and before the kind's validation, and read other objects from the watch cache.
+//! The built-in admission plugins upstream's apiserver runs, in upstream's order. Mutating ones
+//! run on writes of a main resource, inside the generic store's create and update after
+//! defaulting and before the kind's validation ([`admit`]): LimitRanger (container defaults,
+//! min/max/ratio of pods and claims), DefaultStorageClass, Priority (a pod's priority from its
+//! PriorityClass; one globalDefault class) and DefaultTolerationSeconds; the RBAC registry's
+//! escalation checks on roles and bindings; the CertificateSigningRequest plugins (the requester,
+//! CertificateSubjectRestriction) — and on the CSR `approval` and `status` subresources
+//! CertificateApproval and CertificateSigning ([`admit_subresource`]). Validating ones run after
+//! the kind's validation ([`validate`]): PodSecurity, then ResourceQuota ([`charge_quota`]). They
+//! read other objects from the watch cache; their settings come from
+//! `--admission-control-config-file` ([`AdmissionConfig`]).
 
 mod certificates;
+mod config;
 mod limit_range;
+mod pod_security;
 mod priority;
 mod quota;
 mod rbac_escalation;
 mod storage_class;
 mod tolerations;
 
+pub use config::{AdmissionConfig, ConfigError};
 pub(crate) use quota::charge as charge_quota;
 
 use crate::auth::UserInfo;
@@ -96,4 +102,22 @@ pub(crate) fn admit(
         ("rbac.authorization.k8s.io", plural) => rbac_escalation::admit(store, plural, (op, obj, old), name, user),
         _ => Ok(()),
     }
+}
+
+/// A write validating admission checks, as it will be stored.
+pub(crate) struct Request<'a> {
+    pub resource: &'a Resource,
+    pub subresource: Option<&'a str>,
+    pub op: Operation,
+    pub obj: &'a Value,
+    pub old: Option<&'a Value>,
+    /// The name errors carry (the generateName while none is generated).
+    pub name: &'a str,
+    pub user: Option<&'a UserInfo>,
+}
+
+/// Check `request` as validating admission does, after the kind's own validation (upstream's
+/// validating plugins before ResourceQuota): PodSecurity.
+pub(crate) fn validate(store: &Store, request: &Request<'_>) -> ApiResult<()> {
+    pod_security::validate(store, request)
 }

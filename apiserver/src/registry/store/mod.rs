@@ -14,6 +14,7 @@ pub use watch::{WatchOptions, WatchStream};
 pub use write::{DeleteOptions, Deleted, Preconditions, WriteOptions};
 
 use crate::auth::Authorizer;
+use crate::registry::admission::AdmissionConfig;
 use crate::registry::{Resource, ResourceIndex};
 use crate::status::{ApiError, ApiResult, Gr};
 use crate::storage::{Backend, StorageError};
@@ -29,6 +30,8 @@ pub struct Store {
     index: Arc<ResourceIndex>,
     /// Who may do what: the RBAC registry's escalation checks ask it.
     authorizer: Arc<dyn Authorizer>,
+    /// The admission plugins' settings.
+    admission: Arc<AdmissionConfig>,
 }
 
 /// Where an object lives: its resource and (for namespaced resources) namespace.
@@ -59,7 +62,20 @@ impl Store {
             cache,
             index,
             authorizer,
+            admission: Arc::default(),
         }
+    }
+
+    /// The store with `admission` as the admission plugins' settings.
+    pub fn with_admission_config(self, admission: AdmissionConfig) -> Self {
+        Store {
+            admission: Arc::new(admission),
+            ..self
+        }
+    }
+
+    pub(crate) fn admission_config(&self) -> &AdmissionConfig {
+        &self.admission
     }
 
     pub(crate) fn authorizer(&self) -> &dyn Authorizer {

@@ -139,6 +139,18 @@ impl Store {
         if !errors.is_empty() {
             return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
         }
+        admission::validate(
+            self,
+            &admission::Request {
+                resource: res,
+                subresource: None,
+                op: Operation::Create,
+                obj: &obj,
+                old: None,
+                name: admitted_as.as_deref().unwrap_or(&name),
+                user: opts.user.as_deref(),
+            },
+        )?;
         admission::charge_quota(self, res, &obj, admitted_as.as_deref().unwrap_or(&name), opts.dry_run).await?;
         if Self::is_service(res) && (opts.dry_run || self.get_cached(scope, &name).is_none()) {
             Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
@@ -310,6 +322,18 @@ impl Store {
             if !errors.is_empty() {
                 return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
             }
+            admission::validate(
+                self,
+                &admission::Request {
+                    resource: res,
+                    subresource,
+                    op: Operation::Update,
+                    obj: &new,
+                    old: Some(&old),
+                    name,
+                    user: opts.user.as_deref(),
+                },
+            )?;
             let new = normalize(new);
             if normalize(old) == new {
                 return Ok(current.json.clone());
