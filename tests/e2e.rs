@@ -35,6 +35,7 @@ mod pods_api;
 mod scheduler;
 mod security_bootstrap_policy;
 mod security_certificates;
+mod security_nodes;
 mod security_pod_security;
 mod security_rbac;
 mod workloads_cronjobs;

@@ -377,13 +377,18 @@ fn node_config_sets_labels_taints_and_capacity() {
 }
 
 /// `skiff node` as a child process against a server's kubeconfig, killed on drop.
-struct Agent(Child);
+pub(crate) struct Agent(Child);
 
 impl Agent {
     fn start(skiff: &Skiff, name: &str) -> Agent {
+        Agent::with_kubeconfig(&skiff.kubeconfig, name)
+    }
+
+    /// `skiff node --name NAME` with the credentials of `kubeconfig`.
+    pub(crate) fn with_kubeconfig(kubeconfig: &std::path::Path, name: &str) -> Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
             .args(["node", "--kubeconfig"])
-            .arg(&skiff.kubeconfig)
+            .arg(kubeconfig)
             .args(["--name", name])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -24,7 +24,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A new key `NAME.key` and certificate request `NAME.csr` for `subject`, as the docs make them.
-fn key_and_request(dir: &Path, name: &str, subject: &str) -> String {
+pub(crate) fn key_and_request(dir: &Path, name: &str, subject: &str) -> String {
     openssl(dir, &["genrsa", "-out", &format!("{name}.key"), "2048"]);
     openssl(
         dir,
@@ -44,7 +44,7 @@ fn key_and_request(dir: &Path, name: &str, subject: &str) -> String {
 }
 
 /// The CertificateSigningRequest manifest of the docs' "Normal user" task.
-fn csr_yaml(name: &str, request: &str, signer: &str, usages: &str) -> String {
+pub(crate) fn csr_yaml(name: &str, request: &str, signer: &str, usages: &str) -> String {
     format!(
         "apiVersion: certificates.k8s.io/v1
 kind: CertificateSigningRequest
@@ -60,7 +60,7 @@ spec:
 }
 
 /// `kubectl` (1.35 when installed) with `kubeconfig`.
-fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> Output {
+pub(crate) fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> Output {
     Command::new(kubectls().pop().unwrap())
         .args(args)
         .env("KUBECONFIG", kubeconfig)
@@ -69,7 +69,7 @@ fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> Output {
 }
 
 /// The certificate the signer issued for CSR `name`, once there is one.
-fn issued_certificate(skiff: &Skiff, name: &str) -> Vec<u8> {
+pub(crate) fn issued_certificate(skiff: &Skiff, name: &str) -> Vec<u8> {
     let encoded = within(30, "the signer to issue the certificate", || {
         let out = skiff.kubectl(&["get", "csr", name, "-o", "jsonpath={.status.certificate}"]);
         (!out.is_empty()).then_some(out)
@@ -111,7 +111,7 @@ fn kubeconfig(skiff: &Skiff, dir: &Path, user: &str, credentials: &[String]) -> 
 }
 
 /// [`kubeconfig`] with the key and certificate of `user` in `dir`, embedded as the docs do.
-fn certificate_kubeconfig(skiff: &Skiff, dir: &Path, user: &str) -> PathBuf {
+pub(crate) fn certificate_kubeconfig(skiff: &Skiff, dir: &Path, user: &str) -> PathBuf {
     let key = format!("--client-key={}", dir.join(format!("{user}.key")).display());
     let cert = format!("--client-certificate={}", dir.join(format!("{user}.crt")).display());
     kubeconfig(skiff, dir, user, &[key, cert, "--embed-certs".into()])

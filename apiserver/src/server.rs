@@ -1,7 +1,9 @@
 //! A whole control plane's apiserver in one value: storage, watch cache, catalogue, HTTP router,
 //! and an in-process kube::Client that goes through the same router without a socket.
 
-use crate::auth::{Authenticator, Authorizer, Chain, PrivilegedGroups, Rbac, UserInfo};
+use crate::auth::{
+    bootstrap_policy, Authenticator, Authorizer, Chain, NodeAuthorizer, PrivilegedGroups, Rbac, UserInfo,
+};
 use crate::http::{router, ApiState};
 use crate::registry::admission::AdmissionConfig;
 use crate::registry::definitions::Definitions;
@@ -50,8 +52,14 @@ impl ApiServer {
         let store_backend = backend.clone();
         let index = Arc::new(ResourceIndex::new(catalogue::builtin_resources()));
         let definitions = Arc::new(Definitions::build(&index.snapshot()));
-        let authorizer: Arc<dyn Authorizer> =
-            Arc::new(Chain(vec![Box::new(PrivilegedGroups), Box::new(Rbac::new(&cache))]));
+        let authorizer: Arc<dyn Authorizer> = Arc::new(Chain(vec![
+            Box::new(PrivilegedGroups),
+            Box::new(NodeAuthorizer::new(
+                &cache,
+                bootstrap_policy::cluster_role_rules("system:node"),
+            )),
+            Box::new(Rbac::new(&cache)),
+        ]));
         let state = Arc::new(ApiState {
             store: Store::new(store_backend, cache.clone(), index.clone(), authorizer.clone())
                 .with_admission_config(admission),

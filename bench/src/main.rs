@@ -49,16 +49,18 @@ enum Scenario {
     Read,
     Watch,
     Density,
+    Rbac,
     All,
 }
 
-const EVERY_SCENARIO: [Scenario; 6] = [
+const EVERY_SCENARIO: [Scenario; 7] = [
     Scenario::Create,
     Scenario::Startup,
     Scenario::Memory,
     Scenario::Read,
     Scenario::Watch,
     Scenario::Density,
+    Scenario::Rbac,
 ];
 
 #[tokio::main]
@@ -130,6 +132,7 @@ async fn run(bench: &Bench, scenario: Scenario) -> anyhow::Result<Outcome> {
         Scenario::Read => scenarios::read::run(bench).await,
         Scenario::Watch => scenarios::watch::run(bench).await,
         Scenario::Density => scenarios::density::run(bench).await,
+        Scenario::Rbac => scenarios::rbac::run(bench).await,
         Scenario::All => bail!("`all` is not a single scenario"),
     };
     outcome.with_context(|| format!("scenario {}", scenario.name()))
@@ -144,6 +147,7 @@ impl Scenario {
             Scenario::Read => "read",
             Scenario::Watch => "watch",
             Scenario::Density => "density",
+            Scenario::Rbac => "rbac",
             Scenario::All => "all",
         }
     }

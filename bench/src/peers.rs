@@ -133,6 +133,22 @@ impl Skiff {
         Ok(clients)
     }
 
+    /// `n` independent clients authenticated by the bearer `token` alone (no client certificate).
+    pub async fn token_clients(&self, n: usize, token: &str) -> anyhow::Result<Vec<kube::Client>> {
+        let mut file = serde_json::to_value(kube::config::Kubeconfig::read_from(&self.kubeconfig)?)?;
+        for user in file["users"].as_array_mut().into_iter().flatten() {
+            user["user"] = serde_json::json!({ "token": token });
+        }
+        let file: kube::config::Kubeconfig = serde_json::from_value(file)?;
+        let mut clients = Vec::with_capacity(n);
+        for _ in 0..n {
+            let config =
+                kube::Config::from_custom_kubeconfig(file.clone(), &kube::config::KubeConfigOptions::default()).await?;
+            clients.push(kube::Client::try_from(config)?);
+        }
+        Ok(clients)
+    }
+
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
         self.process.rss_bytes()
     }

@@ -174,3 +174,17 @@ fn density_scenario() {
     assert!(outcome["etcd"].is_null(), "density measures skiff alone: {outcome}");
     assert!(outcome["met"].is_boolean() && outcome["ratio"].is_number());
 }
+
+#[test]
+fn rbac_scenario() {
+    let (outcome, _) = run("rbac");
+    assert_eq!(outcome["scenario"], "rbac");
+    for side in ["skiff", "admin"] {
+        for figure in ["requests", "per_s", "p50_ms", "p99_ms", "rolebindings"] {
+            assert!(outcome[side][figure].is_number(), "{side}.{figure} in {outcome}");
+        }
+    }
+    assert_eq!(outcome["skiff"]["rolebindings"], 1001);
+    assert_eq!(outcome["skiff"]["requests"], 100);
+    assert!(outcome["ratio"].is_number() && outcome["met"].is_boolean(), "{outcome}");
+}

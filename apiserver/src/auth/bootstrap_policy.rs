@@ -63,6 +63,21 @@ struct Desired {
 
 /// Every object of the bootstrap policy, in upstream's order: cluster roles (the defaults, then
 /// the controllers'), cluster role bindings, then the namespaced roles and bindings.
+/// The rules of the bootstrap ClusterRole `name` (empty if there is none): the Node authorizer's
+/// static node rules are `system:node`'s, as upstream's NodeRules.
+pub(crate) fn cluster_role_rules(name: &str) -> Vec<super::PolicyRule> {
+    let Ok(policy) = serde_yaml_ng::from_str::<Policy>(include_str!("bootstrap_policy.yaml")) else {
+        return Vec::new();
+    };
+    let Some(role) = policy.cluster_roles.into_iter().find(|r| r.name == name) else {
+        return Vec::new();
+    };
+    role_object("ClusterRole", None, &role)
+        .ok()
+        .and_then(|object| serde_json::from_value(object["rules"].clone()).ok())
+        .unwrap_or_default()
+}
+
 fn desired() -> anyhow::Result<Vec<Desired>> {
     let policy: Policy =
         serde_yaml_ng::from_str(include_str!("bootstrap_policy.yaml")).context("parsing bootstrap_policy.yaml")?;

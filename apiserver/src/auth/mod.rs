@@ -10,6 +10,7 @@ mod authorizer;
 pub(crate) mod bootstrap_policy;
 pub(crate) mod escalation;
 mod impersonation;
+pub(crate) mod node;
 mod rbac;
 pub(crate) mod review;
 mod token;
@@ -27,6 +28,7 @@ pub use authorizer::{
     forbidden, AllowAuthenticated, Authorizer, Chain, Decision, PrivilegedGroups, RequestAttributes, Rules,
 };
 pub use impersonation::impersonate;
+pub use node::NodeAuthorizer;
 pub use rbac::{PolicyRule, Rbac};
 pub use token::TokenFile;
 

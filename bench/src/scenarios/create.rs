@@ -27,6 +27,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     let put = (!etcd_rounds.is_empty()).then(|| Driven::pool(etcd_rounds).summary());
     let ratio = ratio(created.per_second(), put.as_ref().map(Summary::per_second));
     Ok(Outcome {
+        baseline: "etcd",
         scenario: "create",
         skiff: figures(bench, rounds, &created),
         etcd: put.map_or(Value::Null, |put| figures(bench, rounds, &put)),

@@ -127,6 +127,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         }),
     ]);
     Ok(Outcome {
+        baseline: "etcd",
         scenario: "density",
         skiff: figures,
         etcd: Value::Null,

@@ -55,6 +55,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // rss <= 1.5 × json + baseline  ⟺  json / rss >= json / (1.5 × json + baseline).
     let target = json_bytes / (1.5 * json_bytes + BASELINE_BYTES);
     Ok(Outcome {
+        baseline: "etcd",
         scenario: "memory",
         skiff: skiff_figures,
         etcd: etcd_figures,

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod density;
 pub mod memory;
+pub mod rbac;
 pub mod read;
 pub mod startup;
 pub mod watch;
@@ -97,8 +98,13 @@ pub fn ratio(skiff: f64, etcd: Option<f64>) -> Option<f64> {
 
 /// Create ConfigMaps `0..n` in the bench namespace (which must exist); bytes are the stored JSON.
 pub async fn fill_skiff(clients: &[kube::Client], n: usize) -> anyhow::Result<Driven> {
-    drive(clients, n, |client, i| {
-        crate::api::create_configmap(client, objects::name(i))
+    fill_skiff_named(clients, n, "").await
+}
+
+/// [`fill_skiff`] with names that start with `prefix`, so that several fills share a namespace.
+pub async fn fill_skiff_named(clients: &[kube::Client], n: usize, prefix: &'static str) -> anyhow::Result<Driven> {
+    drive(clients, n, move |client, i| {
+        crate::api::create_configmap(client, format!("{prefix}{}", objects::name(i)))
     })
     .await
 }

@@ -29,6 +29,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
         etcd_gets = Some(gets);
     }
     Ok(Outcome {
+        baseline: "etcd",
         scenario: "read",
         skiff: skiff_figures,
         etcd: etcd_figures,

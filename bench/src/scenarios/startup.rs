@@ -26,6 +26,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // Oriented higher-is-better: etcd's time over skiff's.
     let ratio = etcd_median.and_then(|e| ratio(e.as_secs_f64(), Some(skiff_median.as_secs_f64())));
     Ok(Outcome {
+        baseline: "etcd",
         scenario: "startup",
         skiff: figures(&skiff_times, "/readyz"),
         etcd: if etcd_times.is_empty() {

@@ -81,6 +81,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Outcome> {
     // Oriented higher-is-better: 100 ms over skiff's p99; every event must arrive.
     let ratio = 100.0 / millis(skiff_p99).max(0.001);
     Ok(Outcome {
+        baseline: "etcd",
         scenario: "watch",
         skiff: skiff_figures,
         etcd: etcd_figures,

@@ -4,8 +4,9 @@
 //! min/max/ratio of pods and claims), DefaultStorageClass, Priority (a pod's priority from its
 //! PriorityClass; one globalDefault class) and DefaultTolerationSeconds; the RBAC registry's
 //! escalation checks on roles and bindings; the CertificateSigningRequest plugins (the requester,
-//! CertificateSubjectRestriction) — and on the CSR `approval` and `status` subresources
-//! CertificateApproval and CertificateSigning ([`admit_subresource`]). Validating ones run after
+//! CertificateSubjectRestriction); NodeRestriction (node agents' own Node, mirror pods, own
+//! pods' status) — and on subresources NodeRestriction and the CSR plugins CertificateApproval and
+//! CertificateSigning ([`admit_subresource`]). Validating ones run after
 //! the kind's validation ([`validate`]): PodSecurity, then ResourceQuota ([`charge_quota`]). They
 //! read other objects from the watch cache; their settings come from
 //! `--admission-control-config-file` ([`AdmissionConfig`]).
@@ -13,6 +14,7 @@
 mod certificates;
 mod config;
 mod limit_range;
+mod node_restriction;
 mod pod_security;
 mod priority;
 mod quota;
@@ -45,7 +47,9 @@ pub(crate) fn admit_subresource(
     name: &str,
     user: Option<&UserInfo>,
 ) -> ApiResult<()> {
-    match (resource.group.as_str(), resource.plural.as_str()) {
+    let (group, plural) = (resource.group.as_str(), resource.plural.as_str());
+    node_restriction::admit_subresource((group, plural, subresource), objects.1, name, user)?;
+    match (group, plural) {
         ("certificates.k8s.io", "certificatesigningrequests") => {
             certificates::admit_subresource(store, subresource, objects, user, name)
         }
@@ -70,7 +74,9 @@ pub(crate) fn admit(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    match (resource.group.as_str(), resource.plural.as_str()) {
+    let (group, plural) = (resource.group.as_str(), resource.plural.as_str());
+    node_restriction::admit((group, plural), op, obj, old, name, user)?;
+    match (group, plural) {
         ("", "pods") => {
             limit_range::admit_pod(store, op, obj, &namespace, name)?;
             priority::admit_pod(store, op, obj, old, name)?;

@@ -245,9 +245,6 @@ impl Store {
                 if !errors.is_empty() {
                     return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
                 }
-                if let Some(sub) = subresource {
-                    admission::admit_subresource(self, res, sub, (&merged, &old), name, opts.user.as_deref())?;
-                }
                 let managed = new.pointer("/metadata/managedFields").cloned();
                 new = merged;
                 if let Some(managed) = managed {
@@ -297,6 +294,9 @@ impl Store {
                     name,
                     opts.user.as_deref(),
                 )?;
+            }
+            if let Some(sub) = subresource {
+                admission::admit_subresource(self, res, sub, (&new, &old), name, opts.user.as_deref())?;
             }
             // pods/binding writes the pod as its registry code built it, like upstream's
             // BindingREST (straight to storage): no generation bump, no update validation.
