@@ -24,6 +24,9 @@ pub struct ServerOptions {
     pub token_file: Option<PathBuf>,
     /// The admission plugins' AdmissionConfiguration (kube-apiserver's --admission-control-config-file).
     pub admission_config_file: Option<PathBuf>,
+    /// The audit policy file and the log it writes (kube-apiserver's --audit-policy-file and
+    /// --audit-log-path; auditing is off unless both are given).
+    pub audit: Option<(PathBuf, PathBuf)>,
     /// How long a node may miss Lease renewals before it is Unknown (None: upstream's 40s).
     pub node_monitor_grace_period: Option<std::time::Duration>,
     /// Node IPAM and the simulated nodes to run ([`nodes::node_options`]).
@@ -69,6 +72,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     };
     let api =
         ApiServer::start_with_admission(Arc::new(store), &address.to_string(), Some(authenticator), admission).await?;
+    if let Some((policy, log)) = &options.audit {
+        api.enable_audit(skiff_apiserver::audit::Auditor::open(policy, log)?);
+    }
     let kubeconfig = options.data_dir.join("kubeconfig");
     pki.write_kubeconfig(&kubeconfig, &format!("https://{address}"))?;
     let (stop, stopped) = oneshot::channel::<()>();

@@ -69,6 +69,12 @@ struct ServerArgs {
     /// (PodSecurity's defaults and exemptions).
     #[arg(long = "admission-control-config-file", value_name = "FILE")]
     admission_control_config_file: Option<PathBuf>,
+    /// The audit.k8s.io/v1 Policy deciding what is audited (with --audit-log-path).
+    #[arg(long, value_name = "FILE")]
+    audit_policy_file: Option<PathBuf>,
+    /// Where audit events are appended as JSON lines (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    audit_log_path: Option<PathBuf>,
     /// How long a node may miss Lease renewals before the node controller marks it Unknown
     /// (kube-controller-manager's --node-monitor-grace-period).
     #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
@@ -144,6 +150,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen,
         token_file: args.token_file,
         admission_config_file: args.admission_control_config_file,
+        audit: args.audit_policy_file.zip(args.audit_log_path),
         node_monitor_grace_period: args.node_monitor_grace_period,
         nodes: skiff::nodes::node_options(&skiff::nodes::NodeFlags {
             simulated_nodes: args.simulated_nodes,

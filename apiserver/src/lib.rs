@@ -1,6 +1,7 @@
 //! Skiff's apiserver: the upstream Kubernetes wire API over an etcd-shaped revisioned store.
 
 pub mod apply;
+pub mod audit;
 pub mod auth;
 pub mod crd;
 pub mod http;

@@ -72,6 +72,7 @@ impl ApiServer {
             openapi: Default::default(),
             metrics: Default::default(),
             components: Default::default(),
+            audit: Default::default(),
         });
         let server = ApiServer { state };
         server.bootstrap().await?;
@@ -153,6 +154,13 @@ impl ApiServer {
         }
         crate::auth::bootstrap_policy::reconcile(&self.state.store).await?;
         Ok(())
+    }
+
+    /// Write an audit log from now on (kube-apiserver's --audit-policy-file/--audit-log-path).
+    pub fn enable_audit(&self, auditor: crate::audit::Auditor) {
+        if self.state.audit.set(auditor).is_err() {
+            tracing::warn!("the audit log was enabled already");
+        }
     }
 
     pub fn state(&self) -> &Arc<ApiState> {

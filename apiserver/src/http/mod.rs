@@ -45,6 +45,8 @@ pub struct ApiState {
     pub metrics: metrics::Metrics,
     /// The components running in this process, for componentstatuses.
     pub components: component_status::Components,
+    /// The audit log, when `--audit-policy-file` and `--audit-log-path` are given.
+    pub audit: std::sync::OnceLock<crate::audit::Auditor>,
 }
 
 impl crate::apply::request::Server for ApiState {
@@ -92,10 +94,64 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
             ..Default::default()
         },
     };
-    if let Err(err) = authorize(&state, &user, &attributes).await {
+    let Some(auditor) = state.audit.get() else {
+        return respond(&state, parts, body, &user, info, params, &attributes).await;
+    };
+    let request = crate::audit::Request {
+        user: &user,
+        attrs: &attributes,
+        uri: &parts.uri.to_string(),
+        source_ip: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|peer| peer.0.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        api_version: info.as_ref().map_or("", |i| i.version.as_str()),
+    };
+    let decode = || {
+        let kind = negotiate::body_type(&parts.headers, attributes.verb == "patch").ok()?;
+        (!body.is_empty())
+            .then(|| negotiate::decode(&body, kind).ok())
+            .flatten()
+    };
+    let Some(record) = auditor.begin(request, decode) else {
+        return respond(&state, parts, body, &user, info, params, &attributes).await;
+    };
+    let watch = attributes.verb == "watch";
+    let response = respond(&state, parts, body, &user, info, params, &attributes).await;
+    let code = response.status().as_u16();
+    if watch {
+        auditor.started(&record, code);
+        return response;
+    }
+    if !crate::audit::Auditor::wants_response(&record) {
+        auditor.complete(&record, code, None);
+        return response;
+    }
+    let (head, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    auditor.complete(&record, code, Some(&body));
+    Response::from_parts(head, axum::body::Body::from(body))
+}
+
+/// Authorize, then answer: discovery and other non-resource paths, or the resource request.
+async fn respond(
+    state: &ApiState,
+    parts: http::request::Parts,
+    body: bytes::Bytes,
+    user: &Arc<UserInfo>,
+    info: Option<request::RequestInfo>,
+    params: params::Params,
+    attributes: &RequestAttributes,
+) -> Response {
+    let path = parts.uri.path();
+    if let Err(err) = authorize(state, user, attributes).await {
         return response::error(err);
     }
-    match non_resource(&state, &parts.method, path, &parts.headers) {
+    match non_resource(state, &parts.method, path, &parts.headers) {
         Some(Ok(response)) => return response,
         Some(Err(err)) => return response::error(err),
         None => {}
@@ -105,7 +161,7 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     };
     let started = std::time::Instant::now();
     let (verb, group, resource) = (info.verb, info.group.clone(), info.resource.clone());
-    let response = match resources::handle(&state, &user, info, params, &parts.headers, body).await {
+    let response = match resources::handle(state, user, info, params, &parts.headers, body).await {
         Ok(response) => response,
         Err(err) => response::error(err),
     };

@@ -114,6 +114,11 @@ pub fn now_rfc3339() -> String {
     rfc3339_after(0)
 }
 
+/// Now with microseconds, as metav1.MicroTime renders it (`2026-12-08T01:02:03.123456Z`).
+pub fn now_micro() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+}
+
 /// `seconds` from now, rendered like [`now_rfc3339`].
 pub fn rfc3339_after(seconds: i64) -> String {
     let now = jiff::Timestamp::now();
