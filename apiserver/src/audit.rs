@@ -151,7 +151,6 @@ impl GroupResources {
             || self.resources.iter().any(|r| {
                 r == "*"
                     || *r == full
-                    || (attrs.subresource.is_empty() && *r == attrs.resource)
                     || r.strip_prefix("*/").is_some_and(|sub| sub == attrs.subresource)
                     || r.strip_suffix("/*").is_some_and(|res| res == attrs.resource)
             });
@@ -405,7 +404,9 @@ rules:
         );
         assert_eq!(level(&jane, attrs("get", "", "secrets", "", "x")), Level::Metadata);
         assert_eq!(level(&jane, attrs("get", "", "pods", "log", "x")), Level::Metadata);
-        assert_eq!(level(&jane, attrs("get", "", "pods", "", "x")), Level::Request);
+        // `pods/*` covers pods itself too, as upstream's.
+        assert_eq!(level(&jane, attrs("get", "", "pods", "", "x")), Level::Metadata);
+        assert_eq!(level(&jane, attrs("get", "", "services", "", "x")), Level::Request);
         let healthz = RequestAttributes {
             verb: "get".into(),
             path: "/healthz/ready".into(),
