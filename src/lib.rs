@@ -8,6 +8,7 @@ pub mod nodes;
 pub use control_plane::{ControlPlane, ControlPlaneBuilder};
 
 use anyhow::Context;
+use skiff_apiserver::auth::service_account::{key_file, Issuer, IssuerOptions};
 use skiff_apiserver::auth::Authenticator;
 use skiff_apiserver::registry::admission::AdmissionConfig;
 use skiff_apiserver::storage::SqliteBackend;
@@ -27,6 +28,8 @@ pub struct ServerOptions {
     /// The audit policy file and the log it writes (kube-apiserver's --audit-policy-file and
     /// --audit-log-path; auditing is off unless both are given).
     pub audit: Option<(PathBuf, PathBuf)>,
+    /// The ServiceAccount token issuer's flags (the key itself lives in the data dir).
+    pub service_accounts: IssuerOptions,
     /// How long a node may miss Lease renewals before it is Unknown (None: upstream's 40s).
     pub node_monitor_grace_period: Option<std::time::Duration>,
     /// Node IPAM and the simulated nodes to run ([`nodes::node_options`]).
@@ -64,7 +67,14 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let host = address.ip().to_string();
     let pki = Pki::load_or_create(&options.data_dir, std::slice::from_ref(&host))?;
-    let authenticator = Authenticator::new(pki.ca_pem(), options.token_file.as_deref())?;
+    let service_account_key = key_file::load_or_create(&options.data_dir)?;
+    let issuer = Issuer::new(
+        service_account_key.clone(),
+        options.service_accounts,
+        &address.to_string(),
+    )?;
+    let authenticator =
+        Authenticator::new(pki.ca_pem(), options.token_file.as_deref())?.with_service_accounts(Arc::new(issuer));
     let admission = match &options.admission_config_file {
         Some(path) => AdmissionConfig::load(path)
             .with_context(|| format!("--admission-control-config-file {}", path.display()))?,
@@ -94,6 +104,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         identities::in_process(&api),
         skiff_controllers::Options {
             root_ca_pem: pki.ca_pem().to_string(),
+            service_account_key: Some(service_account_key),
             apiserver_address: Some(address.to_string()),
             node_monitor_grace_period: options.node_monitor_grace_period,
             nodes: options.nodes,

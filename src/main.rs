@@ -34,6 +34,10 @@ struct ControllerManagerArgs {
     /// certificate-authority data).
     #[arg(long, value_name = "FILE")]
     root_ca_file: Option<PathBuf>,
+    /// The key that signs legacy ServiceAccount token Secrets (the apiserver's
+    /// DATA_DIR/pki/sa.key); without it the token controller does not run.
+    #[arg(long, value_name = "FILE")]
+    service_account_private_key_file: Option<PathBuf>,
     /// How long a node may miss Lease renewals before it is marked Unknown.
     #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
     node_monitor_grace_period: Option<std::time::Duration>,
@@ -75,6 +79,22 @@ struct ServerArgs {
     /// Where audit events are appended as JSON lines (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     audit_log_path: Option<PathBuf>,
+    /// The issuer of ServiceAccount tokens; repeat to accept more (the first signs new tokens).
+    #[arg(long = "service-account-issuer", value_name = "URL",
+          default_value = skiff_apiserver::auth::service_account::DEFAULT_ISSUER)]
+    service_account_issuers: Vec<String>,
+    /// The audiences tokens are for unless they name others (default: the issuers).
+    #[arg(long, value_name = "AUDIENCES", value_delimiter = ',')]
+    api_audiences: Vec<String>,
+    /// The longest expiry a TokenRequest gets (longer requests are shortened to it).
+    #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
+    service_account_max_token_expiration: Option<std::time::Duration>,
+    /// Extend the one-hour pod tokens kubelets request to a year, warning after the hour.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    service_account_extend_token_expiration: bool,
+    /// The JWKS URI the OIDC discovery document names (default https://<address>/openid/v1/jwks).
+    #[arg(long, value_name = "URL")]
+    service_account_jwks_uri: Option<String>,
     /// How long a node may miss Lease renewals before the node controller marks it Unknown
     /// (kube-controller-manager's --node-monitor-grace-period).
     #[arg(long, value_parser = skiff_controllers::cluster::parse_duration)]
@@ -151,6 +171,15 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         token_file: args.token_file,
         admission_config_file: args.admission_control_config_file,
         audit: args.audit_policy_file.zip(args.audit_log_path),
+        service_accounts: skiff_apiserver::auth::service_account::IssuerOptions {
+            issuers: args.service_account_issuers,
+            api_audiences: args.api_audiences.into_iter().filter(|a| !a.is_empty()).collect(),
+            max_expiration_seconds: args
+                .service_account_max_token_expiration
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            extend_expiration: args.service_account_extend_token_expiration,
+            jwks_uri: args.service_account_jwks_uri,
+        },
         node_monitor_grace_period: args.node_monitor_grace_period,
         nodes: skiff::nodes::node_options(&skiff::nodes::NodeFlags {
             simulated_nodes: args.simulated_nodes,
@@ -220,8 +249,18 @@ async fn controller_manager(args: ControllerManagerArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let service_account_key = match &args.service_account_private_key_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let key = skiff_machinery::serviceaccount::SigningKey::from_pem(&pem)
+                .with_context(|| format!("loading {}", path.display()))?;
+            Some(std::sync::Arc::new(key))
+        }
+        None => None,
+    };
     let options = skiff_controllers::Options {
         root_ca_pem,
+        service_account_key,
         apiserver_address: None,
         node_monitor_grace_period: args.node_monitor_grace_period,
         nodes: skiff_controllers::node::Options {

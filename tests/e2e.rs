@@ -39,6 +39,7 @@ mod security_certificates;
 mod security_nodes;
 mod security_pod_security;
 mod security_rbac;
+mod security_service_accounts;
 mod workloads_cronjobs;
 mod workloads_daemonsets;
 mod workloads_deployments;

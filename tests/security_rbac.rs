@@ -4,62 +4,17 @@
 //! impersonate verb, SubjectAccessReviews with upstream's reasons, and bindings to missing roles.
 //! (Anonymous requests are in tests/bad_input.rs.)
 
-use crate::common::{fails, kubectls, ok, write, Skiff};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use crate::common::{fails, kubectl_as, kubectls, ok, write, Skiff};
 
 /// The static tokens the server accepts: jane has no groups, bob is in "ops".
 const TOKENS: &str = "jane-token,jane,uid-jane\nbob-token,bob,uid-bob,\"ops\"\n";
-
-/// A kubeconfig for the server of `skiff` with `token` as the only credential.
-fn kubeconfig_for(skiff: &Skiff, dir: &Path, name: &str, token: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.kubeconfig"));
-    let ca = skiff.data_dir.join("pki/ca.crt");
-    let server = format!("--server=https://{}", skiff.kubeconfig_server());
-    let ca = format!("--certificate-authority={}", ca.display());
-    let steps: Vec<Vec<String>> = vec![
-        vec!["set-cluster".into(), "skiff".into(), server, ca, "--embed-certs".into()],
-        vec![
-            "set-context".into(),
-            "ctx".into(),
-            "--cluster=skiff".into(),
-            format!("--user={name}"),
-        ],
-        vec!["use-context".into(), "ctx".into()],
-        vec!["set-credentials".into(), name.into(), format!("--token={token}")],
-    ];
-    for step in steps {
-        let out = Command::new("/usr/bin/kubectl")
-            .arg("config")
-            .args(&step)
-            .env("KUBECONFIG", &path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl config {step:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    path
-}
-
-/// kubectl (1.35 when installed) run with `kubeconfig`.
-fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> Output {
-    let kubectl = kubectls().pop().unwrap();
-    Command::new(kubectl)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .output()
-        .expect("run kubectl")
-}
 
 #[test]
 fn rbac_forbids_until_bound_and_reviews_tell_why() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = write(dir.path(), "tokens.csv", TOKENS);
     let skiff = Skiff::start_with(&["--token-auth-file", &tokens]);
-    let jane = kubeconfig_for(&skiff, dir.path(), "jane", "jane-token");
+    let jane = skiff.token_kubeconfig(dir.path(), "jane", "jane-token");
     let as_jane = |args: &[&str]| kubectl_as(&jane, args);
 
     // No bindings: Forbidden, worded like upstream.
@@ -160,7 +115,7 @@ fn rbac_forbids_until_bound_and_reviews_tell_why() {
         "--clusterrole=nope",
         "--group=ops",
     ]);
-    let bob = kubeconfig_for(&skiff, dir.path(), "bob", "bob-token");
+    let bob = skiff.token_kubeconfig(dir.path(), "bob", "bob-token");
     let missing = fails(kubectl_as(&bob, &["get", "secrets"]), &["get", "secrets"]);
     assert!(
         missing.contains(r#"secrets is forbidden: User "bob" cannot list resource "secrets" in API group "" in the namespace "default": RBAC: clusterrole.rbac.authorization.k8s.io "nope" not found"#),
@@ -183,7 +138,7 @@ fn roles_and_bindings_grant_only_what_their_writer_holds() {
         "-n",
         "team",
     ]);
-    let jane = kubeconfig_for(&skiff, dir.path(), "jane", "jane-token");
+    let jane = skiff.token_kubeconfig(dir.path(), "jane", "jane-token");
     let as_jane = |args: &[&str]| kubectl_as(&jane, args);
 
     // What admin holds in team, jane may hand on there.

@@ -414,7 +414,7 @@ fn read(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Writes `contents` to `path` atomically (temporary file, then rename) with the given mode.
-fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+pub(crate) fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
     let write = || -> std::io::Result<()> {

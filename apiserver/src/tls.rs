@@ -137,12 +137,17 @@ mod tests {
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(&tokens, "t0ken,token-user,uid-7,dev\n").unwrap();
         let auth = Arc::new(Authenticator::new(pki.ca_pem(), Some(&tokens)).unwrap());
+        let store = crate::ApiServer::in_memory().await.unwrap().state().store.clone();
         let app = Router::new().route(
             "/whoami",
             axum::routing::get(
-                |State(auth): State<Arc<Authenticator>>, request: http::Request<axum::body::Body>| async move {
+                |State((auth, store)): State<(Arc<Authenticator>, crate::registry::Store)>,
+                 request: http::Request<axum::body::Body>| async move {
                     let (parts, _) = request.into_parts();
-                    auth.authenticate(&parts)
+                    auth.try_authenticate(&parts, &store)
+                        .await
+                        .ok()
+                        .flatten()
                         .map_or_else(|| "<none>".to_string(), |user| user.name)
                 },
             ),
@@ -158,7 +163,7 @@ mod tests {
                 axum::body::Body::from_stream(ticks)
             }),
         );
-        let app = app.with_state(auth);
+        let app = app.with_state((auth, store));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

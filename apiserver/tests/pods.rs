@@ -3,13 +3,29 @@
 //! Priority and DefaultTolerationSeconds admission plugins, and kubelet connections on nodes
 //! without a kubelet.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::{Api, DeleteParams, EvictParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::core::Status;
 use serde_json::json;
 use skiff_apiserver::ApiServer;
+
+/// An apiserver alone, with the `default` ServiceAccount the ServiceAccount admission plugin
+/// wants (the service-account controller, which is not running here, makes it in a cluster).
+async fn server() -> ApiServer {
+    let server = ApiServer::in_memory().await.unwrap();
+    let accounts: Api<ServiceAccount> = Api::namespaced(server.client(), "default");
+    let account = ServiceAccount {
+        metadata: kube::api::ObjectMeta {
+            name: Some("default".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    accounts.create(&PostParams::default(), &account).await.unwrap();
+    server
+}
 
 fn pod(name: &str) -> Pod {
     serde_json::from_value(json!({
@@ -33,7 +49,7 @@ fn api_error(err: kube::Error) -> (u16, String, String) {
 
 #[tokio::test]
 async fn binding_assigns_once_and_reports_upstreams_conflicts() {
-    let server = ApiServer::in_memory().await.unwrap();
+    let server = server().await;
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
     pods.create(&PostParams::default(), &pod("p1")).await.unwrap();
     let status: Status = pods
@@ -98,7 +114,7 @@ async fn binding_assigns_once_and_reports_upstreams_conflicts() {
 
 #[tokio::test]
 async fn bound_pods_are_deleted_gracefully_and_unbound_ones_at_once() {
-    let server = ApiServer::in_memory().await.unwrap();
+    let server = server().await;
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
     pods.create(&PostParams::default(), &pod("pending")).await.unwrap();
     pods.delete("pending", &DeleteParams::default()).await.unwrap();
@@ -139,7 +155,7 @@ async fn bound_pods_are_deleted_gracefully_and_unbound_ones_at_once() {
 
 #[tokio::test]
 async fn the_bindings_resource_binds_the_pod_its_body_names_with_preconditions() {
-    let server = ApiServer::in_memory().await.unwrap();
+    let server = server().await;
     let client = server.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = pods.create(&PostParams::default(), &pod("p1")).await.unwrap();
@@ -200,7 +216,7 @@ async fn budget(client: &kube::Client, name: &str, app: &str, status: serde_json
 
 #[tokio::test]
 async fn evictions_follow_the_disruption_budget() {
-    let server = ApiServer::in_memory().await.unwrap();
+    let server = server().await;
     let client = server.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     // kube-rs's `evict` sends `delete_options` (a field upstream ignores), so bodies go raw.
@@ -318,7 +334,7 @@ async fn evictions_follow_the_disruption_budget() {
 
 #[tokio::test]
 async fn priority_admission_and_default_tolerations() {
-    let server = ApiServer::in_memory().await.unwrap();
+    let server = server().await;
     let client = server.client();
     let classes: Api<PriorityClass> = Api::all(client.clone());
     let names: Vec<String> = classes
@@ -437,7 +453,7 @@ async fn priority_admission_and_default_tolerations() {
 
 #[tokio::test]
 async fn kubelet_connections_fail_promptly_without_a_kubelet() {
-    let server = ApiServer::in_memory().await.unwrap();
+    let server = server().await;
     let client = server.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod("unscheduled")).await.unwrap();

@@ -1,7 +1,7 @@
 //! Skiff's built-in control loops. Each is a kube-runtime `Controller` that sees the API only
 //! through a `kube::Client`, exactly like a user's operator. Every loop family is a module of its
 //! own over the shared [`core`]:
-//! - [`system`]: namespace lifecycle, ServiceAccounts, root CA, CRD cleanup;
+//! - [`system`]: namespace lifecycle, ServiceAccounts and their token Secrets, root CA, CRD cleanup;
 //! - [`workloads`]: garbage collector, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob;
 //! - [`scheduler`]: kube-scheduler's default profile (filters, scores, preemption, binding);
 //! - [`cluster`]: EndpointSlices and Endpoints, node lifecycle and taint eviction, pod GC, PDB status,
@@ -23,6 +23,9 @@ use crate::core::informers::Informers;
 pub struct Options {
     /// The cluster CA bundle published as kube-root-ca.crt.
     pub root_ca_pem: String,
+    /// The key legacy ServiceAccount token Secrets are signed with (upstream's
+    /// --service-account-private-key-file); without it the token controller does not run.
+    pub service_account_key: Option<std::sync::Arc<skiff_machinery::serviceaccount::SigningKey>>,
     /// The apiserver's `host:port` that the `kubernetes` Service's endpoints point at.
     pub apiserver_address: Option<String>,
     /// How long a node may go without renewing its Lease before it is Unknown (upstream's
@@ -87,7 +90,11 @@ pub async fn run_controller_manager(
 fn controller_manager_loops(informers: &Informers, options: &Options) -> Vec<Loop> {
     vec![
         Box::pin(cluster::start(informers, options)),
-        Box::pin(system::run(informers, options.root_ca_pem.clone())),
+        Box::pin(system::run(
+            informers,
+            options.root_ca_pem.clone(),
+            options.service_account_key.clone(),
+        )),
         Box::pin(workloads::start(informers)),
         cluster::node_ipam::start_if(informers, options.nodes.ipam.clone()),
     ]

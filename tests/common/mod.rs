@@ -162,6 +162,39 @@ impl Skiff {
         self.wait_established(name);
     }
 
+    /// A kubeconfig (written into `dir`) for this server with `token` as the only credential.
+    pub fn token_kubeconfig(&self, dir: &Path, name: &str, token: &str) -> PathBuf {
+        let path = dir.join(format!("{name}.kubeconfig"));
+        let ca = self.data_dir.join("pki/ca.crt");
+        let server = format!("--server=https://{}", self.kubeconfig_server());
+        let ca = format!("--certificate-authority={}", ca.display());
+        let steps: Vec<Vec<String>> = vec![
+            vec!["set-cluster".into(), "skiff".into(), server, ca, "--embed-certs".into()],
+            vec![
+                "set-context".into(),
+                "ctx".into(),
+                "--cluster=skiff".into(),
+                format!("--user={name}"),
+            ],
+            vec!["use-context".into(), "ctx".into()],
+            vec!["set-credentials".into(), name.into(), format!("--token={token}")],
+        ];
+        for step in steps {
+            let out = Command::new("/usr/bin/kubectl")
+                .arg("config")
+                .args(&step)
+                .env("KUBECONFIG", &path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "kubectl config {step:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        path
+    }
+
     /// Stop the server (SIGTERM-like kill) and wait for it.
     pub fn stop(mut self) {
         let _ = self.child.kill();
@@ -174,6 +207,16 @@ impl Drop for Skiff {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// kubectl (1.35 when installed) run with `kubeconfig`.
+pub fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> Output {
+    let kubectl = kubectls().pop().unwrap();
+    Command::new(kubectl)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run kubectl")
 }
 
 /// stdout of a successful command; panics with its stderr otherwise.

@@ -1,8 +1,9 @@
 //! Authentication (x509 client certificates, bearer tokens) and the authorizer trait.
 //!
 //! The order follows upstream's authenticator union: the verified client certificate, then
-//! `Authorization: Bearer` (in-process clients carry their identity in the request instead; the HTTP
-//! layer trusts it as is). Credentials
+//! `Authorization: Bearer` (the static token file, then ServiceAccount tokens, [`service_account`]);
+//! in-process clients carry their identity in the request instead, and the HTTP layer trusts it as
+//! is. Credentials
 //! that are presented but wrong are an error (upstream answers 401 then, never anonymous); no credentials
 //! at all is `Ok(None)`, which the HTTP layer may map to [`UserInfo::anonymous`].
 
@@ -13,6 +14,7 @@ mod impersonation;
 pub(crate) mod node;
 mod rbac;
 pub(crate) mod review;
+pub mod service_account;
 mod token;
 pub(crate) mod x509;
 
@@ -20,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::registry::Store;
 use anyhow::Context;
 use rustls::pki_types::CertificateDer;
 use rustls::server::danger::ClientCertVerifier;
@@ -78,10 +81,11 @@ const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 /// How many verified chains are remembered (the cache starts over when full).
 const VERIFIED_MAX: usize = 4096;
 
-/// Authenticates requests by client certificate and static bearer token.
+/// Authenticates requests by client certificate, static bearer token and ServiceAccount token.
 pub struct Authenticator {
     verifier: Arc<dyn ClientCertVerifier>,
     tokens: Option<TokenFile>,
+    service_accounts: Option<Arc<service_account::Issuer>>,
     /// Chains verified recently and the user they name: checking a signature on every request of
     /// a kept-alive connection was most of the cost of a request.
     verified: std::sync::Mutex<HashMap<Vec<CertificateDer<'static>>, Verified>>,
@@ -99,18 +103,35 @@ impl Authenticator {
         Ok(Self {
             verifier,
             tokens,
+            service_accounts: None,
             verified: Default::default(),
         })
     }
 
-    /// The authenticated user, or `None` when the request carries no valid credentials.
-    pub fn authenticate(&self, parts: &http::request::Parts) -> Option<UserInfo> {
-        self.try_authenticate(parts).ok().flatten()
+    /// Also accept (and let TokenRequest issue) the ServiceAccount tokens of `issuer`.
+    pub fn with_service_accounts(mut self, issuer: Arc<service_account::Issuer>) -> Self {
+        self.service_accounts = Some(issuer);
+        self
     }
 
-    /// Like [`Authenticator::authenticate`], but tells "no credentials" (`Ok(None)`) from "bad credentials"
-    /// (`Err`): upstream answers 401 to the latter even when anonymous requests are allowed.
-    pub fn try_authenticate(&self, parts: &http::request::Parts) -> Result<Option<UserInfo>, AuthError> {
+    /// The ServiceAccount token issuer, when tokens are issued.
+    pub fn service_accounts(&self) -> Option<&Arc<service_account::Issuer>> {
+        self.service_accounts.as_ref()
+    }
+
+    /// The audiences tokens are checked against unless a request asks for others (`--api-audiences`).
+    pub fn api_audiences(&self) -> &[String] {
+        self.service_accounts.as_deref().map_or(&[], |i| i.api_audiences())
+    }
+
+    /// The authenticated user: `Ok(None)` when the request carries no credentials, `Err` when they are
+    /// wrong (upstream answers 401 then, even when anonymous requests are allowed). ServiceAccount
+    /// tokens are checked against the objects `store` holds.
+    pub async fn try_authenticate(
+        &self,
+        parts: &http::request::Parts,
+        store: &Store,
+    ) -> Result<Option<UserInfo>, AuthError> {
         let mut first_error = None;
         if let Some(PeerCertificates(chain)) = parts.extensions.get::<PeerCertificates>() {
             match self.certificate_user(chain) {
@@ -120,12 +141,50 @@ impl Authenticator {
             }
         }
         if let Some(token) = token::bearer_token(&parts.headers) {
-            match self.tokens.as_ref().and_then(|tokens| tokens.lookup(token)) {
-                Some(user) => return Ok(Some(with_authenticated_group(user.clone()))),
-                None => first_error = first_error.or(Some(AuthError::InvalidBearerToken)),
+            match self.authenticate_token(token, None, store).await {
+                Ok(Some((user, _))) => return Ok(Some(user)),
+                Ok(None) => first_error = first_error.or(Some(AuthError::InvalidBearerToken)),
+                Err(why) => {
+                    tracing::debug!(error = %why, "Unable to authenticate the request");
+                    first_error = first_error.or(Some(AuthError::InvalidBearerToken));
+                }
             }
         }
         first_error.map_or(Ok(None), Err)
+    }
+
+    /// A bearer token's user and the audiences it was accepted for (TokenReview's question, and the
+    /// bearer step of a request): `Ok(None)` when no token authenticator knows it, `Err` with the
+    /// reason when one rejects it. `audiences` are the requested ones (the API audiences by default).
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+        store: &Store,
+    ) -> Result<Option<(UserInfo, Vec<String>)>, String> {
+        if let Some(user) = self.tokens.as_ref().and_then(|tokens| tokens.lookup(token)) {
+            // The token file knows no audiences: it serves the API audiences only.
+            let accepted: Vec<String> = match audiences {
+                Some(requested) => self
+                    .api_audiences()
+                    .iter()
+                    .filter(|a| requested.contains(a))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            if audiences.is_none() || !accepted.is_empty() {
+                return Ok(Some((with_authenticated_group(user.clone()), accepted)));
+            }
+        }
+        let Some(issuer) = &self.service_accounts else {
+            return Ok(None);
+        };
+        match service_account::authenticate(issuer, store, token, audiences).await {
+            service_account::Verdict::Valid(user, accepted) => Ok(Some((with_authenticated_group(user), accepted))),
+            service_account::Verdict::NotOurs => Ok(None),
+            service_account::Verdict::Invalid(why) => Err(why),
+        }
     }
 }
 
@@ -170,15 +229,28 @@ mod tests {
         _dir: tempfile::TempDir,
         pki: Pki,
         auth: Authenticator,
+        server: crate::ApiServer,
     }
 
-    fn fixture() -> Fixture {
+    impl Fixture {
+        async fn authenticate(&self, parts: &http::request::Parts) -> Result<Option<UserInfo>, AuthError> {
+            self.auth.try_authenticate(parts, &self.server.state().store).await
+        }
+    }
+
+    async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let pki = Pki::load_or_create(dir.path(), &[]).unwrap();
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(&tokens, "s3cret,alice,uid-1,\"dev,ops\"\n").unwrap();
         let auth = Authenticator::new(pki.ca_pem(), Some(&tokens)).unwrap();
-        Fixture { _dir: dir, pki, auth }
+        let server = crate::ApiServer::in_memory().await.unwrap();
+        Fixture {
+            _dir: dir,
+            pki,
+            auth,
+            server,
+        }
     }
 
     fn parts(build: impl FnOnce(http::request::Builder) -> http::request::Builder) -> http::request::Parts {
@@ -193,11 +265,15 @@ mod tests {
         PeerCertificates(vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()])
     }
 
-    #[test]
-    fn certificate_user_gets_cn_groups_and_credential_id() {
-        let f = fixture();
+    #[tokio::test]
+    async fn certificate_user_gets_cn_groups_and_credential_id() {
+        let f = fixture().await;
         let (cert, _) = f.pki.issue_client_cert("jane", &["dev"]).unwrap();
-        let user = f.auth.authenticate(&parts(|b| b.extension(peer(&cert)))).unwrap();
+        let user = f
+            .authenticate(&parts(|b| b.extension(peer(&cert))))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(user.name, "jane");
         assert_eq!(user.groups, ["dev", ALL_AUTHENTICATED]);
         let id = &user.extra["authentication.kubernetes.io/credential-id"];
@@ -207,15 +283,16 @@ mod tests {
         );
     }
 
-    #[test]
-    fn certificate_wins_over_token_and_token_works_alone() {
-        let f = fixture();
+    #[tokio::test]
+    async fn certificate_wins_over_token_and_token_works_alone() {
+        let f = fixture().await;
         let (cert, _) = f.pki.issue_client_cert("jane", &[]).unwrap();
         let both = parts(|b| b.extension(peer(&cert)).header("authorization", "Bearer s3cret"));
-        assert_eq!(f.auth.authenticate(&both).unwrap().name, "jane");
+        assert_eq!(f.authenticate(&both).await.unwrap().unwrap().name, "jane");
         let token = f
-            .auth
             .authenticate(&parts(|b| b.header("authorization", "Bearer s3cret")))
+            .await
+            .unwrap()
             .unwrap();
         assert_eq!(
             token,
@@ -228,23 +305,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bad_credentials_are_errors_and_none_is_none() {
-        let f = fixture();
+    #[tokio::test]
+    async fn bad_credentials_are_errors_and_none_is_none() {
+        let f = fixture().await;
         let wrong = parts(|b| b.header("authorization", "Bearer nope"));
-        assert_eq!(f.auth.try_authenticate(&wrong), Err(AuthError::InvalidBearerToken));
-        assert_eq!(f.auth.authenticate(&wrong), None);
-        assert_eq!(f.auth.try_authenticate(&parts(|b| b)), Ok(None));
+        assert_eq!(f.authenticate(&wrong).await, Err(AuthError::InvalidBearerToken));
+        assert_eq!(f.authenticate(&parts(|b| b)).await, Ok(None));
         assert_eq!(
-            f.auth
-                .try_authenticate(&parts(|b| b.extension(PeerCertificates::default()))),
+            f.authenticate(&parts(|b| b.extension(PeerCertificates::default())))
+                .await,
             Ok(None)
         );
 
         let other_dir = tempfile::tempdir().unwrap();
         let other = Pki::load_or_create(other_dir.path(), &[]).unwrap();
         let (cert, _) = other.issue_client_cert("mallory", &[]).unwrap();
-        let foreign = f.auth.try_authenticate(&parts(|b| b.extension(peer(&cert))));
+        let foreign = f.authenticate(&parts(|b| b.extension(peer(&cert)))).await;
         assert!(
             matches!(foreign, Err(AuthError::InvalidClientCertificate(_))),
             "{foreign:?}"

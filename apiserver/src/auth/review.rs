@@ -71,13 +71,18 @@ pub fn create(
         }
     };
     review["status"] = status;
+    answered(&mut review);
+    Ok(review)
+}
+
+/// A virtual object's metadata as upstream returns it: `creationTimestamp: null` unless set.
+pub(crate) fn answered(review: &mut Value) {
     let metadata = review
         .as_object_mut()
         .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
     if let Some(Value::Object(metadata)) = metadata {
         metadata.entry("creationTimestamp").or_insert(Value::Null);
     }
-    Ok(review)
 }
 
 /// A LocalSubjectAccessReview's metadata.namespace: the URL's when empty, and it must match.
@@ -251,7 +256,7 @@ fn rules_review(authorizer: &dyn Authorizer, requester: &UserInfo, spec: &Value)
 }
 
 /// authentication/v1 UserInfo.
-fn user_info(user: &UserInfo) -> Value {
+pub(crate) fn user_info(user: &UserInfo) -> Value {
     let mut info = Map::new();
     info.insert("username".into(), json!(user.name));
     if !user.uid.is_empty() {

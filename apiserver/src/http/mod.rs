@@ -72,7 +72,7 @@ async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     };
     let path = parts.uri.path();
     let params = params::Params::parse(parts.uri.query());
-    let user = match authenticate(&state, &parts) {
+    let user = match authenticate(&state, &parts).await {
         Ok(user) => user,
         Err(err) => return response::error(err),
     };
@@ -173,13 +173,14 @@ async fn respond(
 
 /// The request's user: an in-process identity, or what its credentials prove (anonymous
 /// without any, 401 when they are wrong), or whom it impersonates if it may.
-fn authenticate(state: &ApiState, parts: &http::request::Parts) -> Result<Arc<UserInfo>, ApiError> {
+async fn authenticate(state: &ApiState, parts: &http::request::Parts) -> Result<Arc<UserInfo>, ApiError> {
     let user = match parts.extensions.get::<Arc<UserInfo>>() {
         Some(user) => user.clone(),
         None => {
             let authenticated = match &state.authenticator {
                 Some(authenticator) => authenticator
-                    .try_authenticate(parts)
+                    .try_authenticate(parts, &state.store)
+                    .await
                     .map_err(|_| ApiError::unauthorized())?,
                 None => None,
             };
@@ -241,6 +242,17 @@ fn non_resource(
     }
     if let Some(result) = openapi::serve(state, path, headers) {
         return Some(result);
+    }
+    if let Some(issuer) = state.authenticator.as_ref().and_then(|a| a.service_accounts()) {
+        if let Some((content_type, document)) = crate::auth::service_account::discovery::document(issuer, path) {
+            let body = serde_json::to_vec(&document).unwrap_or_default();
+            let mut response = response::raw(StatusCode::OK, content_type, body);
+            response.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static(crate::auth::service_account::discovery::CACHE_CONTROL),
+            );
+            return Some(Ok(response));
+        }
     }
     let resources = state.index.snapshot();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();

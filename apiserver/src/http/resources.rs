@@ -69,7 +69,7 @@ async fn serve(
             "status" | "finalize" | "scale" | "ephemeralcontainers" | "approval" => {
                 matches!(info.verb, "get" | "update" | "patch")
             }
-            "binding" | "eviction" => info.verb == "create",
+            "binding" | "eviction" | "token" => info.verb == "create",
             "log" => info.verb == "get",
             "exec" | "attach" | "portforward" => matches!(info.verb, "get" | "create"),
             _ => false,
@@ -200,6 +200,20 @@ async fn serve(
             let code = StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED);
             Ok(response::value(code, output, &status))
         }
+        "create" if subresource == Some("token") => {
+            let issuer = service_account_issuer(state)?;
+            let request = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let namespace = namespace.unwrap_or("");
+            let answered =
+                crate::auth::service_account::token_request::create(issuer, store, namespace, name, request).await?;
+            Ok(response::value(StatusCode::CREATED, output, &answered))
+        }
+        "create" if resource.group == "authentication.k8s.io" && resource.plural == "tokenreviews" => {
+            let authenticator = state.authenticator.as_ref().ok_or_else(ApiError::unknown_resource)?;
+            let review = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
+            let answered = crate::auth::service_account::token_review::create(authenticator, store, review).await?;
+            Ok(response::value(StatusCode::CREATED, output, &answered))
+        }
         "create" if crate::auth::review::is_review(&resource.group, &resource.plural) => {
             let review = negotiate::decode(&body, negotiate::body_type(headers, false)?)?;
             let answered =
@@ -294,13 +308,23 @@ async fn serve(
     }
 }
 
-/// fieldValidation: unknown fields fail the request (Strict), become warnings (Warn, the default),
-/// or pass silently (Ignore).
+/// The ServiceAccount token issuer; without one, upstream serves no `serviceaccounts/token`.
+fn service_account_issuer(state: &ApiState) -> ApiResult<&crate::auth::service_account::Issuer> {
+    state
+        .authenticator
+        .as_ref()
+        .and_then(|a| a.service_accounts())
+        .map(|issuer| issuer.as_ref())
+        .ok_or_else(ApiError::unknown_resource)
+}
+
 /// componentstatuses: read from the components, never stored.
 fn virtual_components(resource: &Resource) -> bool {
     resource.group.is_empty() && resource.plural == "componentstatuses"
 }
 
+/// fieldValidation: unknown fields fail the request (Strict), become warnings (Warn, the default),
+/// or pass silently (Ignore).
 fn check_fields(state: &ApiState, resource: &Resource, params: &Params, obj: &Value) -> ApiResult<()> {
     let mode = params.get("fieldValidation").unwrap_or("Warn");
     if !matches!(mode, "Strict" | "Warn" | "Ignore") {

@@ -152,7 +152,8 @@ fn map_key(key: &ReflectValueRef) -> Result<String, ProtobufError> {
 }
 
 /// The JSON key of a field: the proto name, except where the CRD schema type's JSON names
-/// (`$ref`, `$schema`, `x-kubernetes-*`) cannot be proto identifiers.
+/// (`$ref`, `$schema`, `x-kubernetes-*`) cannot be proto identifiers, and the two fields whose
+/// proto names go-to-protobuf spelled from the Go field name instead of the JSON tag.
 fn json_name(message: &str, field: &str) -> String {
     if let Some(rest) = field.strip_prefix("xKubernetes") {
         let mut out = String::from("x-kubernetes");
@@ -169,6 +170,8 @@ fn json_name(message: &str, field: &str) -> String {
     match (message, field) {
         ("JSONSchemaProps", "ref") => "$ref".to_owned(),
         ("JSONSchemaProps", "schema") => "$schema".to_owned(),
+        ("BoundObjectReference", "uID") => "uid".to_owned(),
+        ("IngressClassParametersReference", "aPIGroup") => "apiGroup".to_owned(),
         _ => field.to_owned(),
     }
 }
@@ -185,5 +188,7 @@ mod tests {
         );
         assert_eq!(json_name("JSONSchemaProps", "ref"), "$ref");
         assert_eq!(json_name("PodSpec", "schedulerName"), "schedulerName");
+        assert_eq!(json_name("BoundObjectReference", "uID"), "uid");
+        assert_eq!(json_name("IngressClassParametersReference", "aPIGroup"), "apiGroup");
     }
 }

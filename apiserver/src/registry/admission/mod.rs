@@ -1,7 +1,8 @@
 //! The built-in admission plugins upstream's apiserver runs, in upstream's order. Mutating ones
 //! run on writes of a main resource, inside the generic store's create and update after
 //! defaulting and before the kind's validation ([`admit`]): LimitRanger (container defaults,
-//! min/max/ratio of pods and claims), DefaultStorageClass, Priority (a pod's priority from its
+//! min/max/ratio of pods and claims), ServiceAccount (a pod's account and its token volume),
+//! DefaultStorageClass, Priority (a pod's priority from its
 //! PriorityClass; one globalDefault class) and DefaultTolerationSeconds; the RBAC registry's
 //! escalation checks on roles and bindings; the CertificateSigningRequest plugins (the requester,
 //! CertificateSubjectRestriction); NodeRestriction (node agents' own Node, mirror pods, own
@@ -19,6 +20,7 @@ mod pod_security;
 mod priority;
 mod quota;
 mod rbac_escalation;
+mod service_account;
 mod storage_class;
 mod tolerations;
 
@@ -60,7 +62,7 @@ pub(crate) fn admit_subresource(
 /// Mutate and check `obj` (the object about to be written; `old` is the stored one on update).
 /// `name` is the name errors carry (upstream's: the generateName while none is generated);
 /// `user` is who asks (`None` for the apiserver's own writes).
-pub(crate) fn admit(
+pub(crate) async fn admit(
     store: &Store,
     resource: &Resource,
     op: Operation,
@@ -79,6 +81,9 @@ pub(crate) fn admit(
     match (group, plural) {
         ("", "pods") => {
             limit_range::admit_pod(store, op, obj, &namespace, name)?;
+            if op == Operation::Create {
+                service_account::admit_pod(store, obj, &namespace, name).await?;
+            }
             priority::admit_pod(store, op, obj, old, name)?;
             if op == Operation::Create {
                 tolerations::admit_pod(obj);

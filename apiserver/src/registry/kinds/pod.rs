@@ -5,7 +5,7 @@ use super::meta::keep_status;
 use super::podspec::{default_pod, default_template};
 use super::podvalidation::{validate_pod_spec, validate_template};
 use super::validation::quantity;
-use super::value::{child, entries, items, set_default_str};
+use super::value::{entries, items};
 use crate::registry::{FieldError, Strategy};
 use serde_json::{json, Value};
 
@@ -20,12 +20,6 @@ impl Strategy for Pod {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        if let Some(spec) = child(obj, "spec") {
-            // What the ServiceAccount admission plugin fills in upstream (Priority and
-            // DefaultTolerationSeconds are registry/admission).
-            set_default_str(spec, "serviceAccountName", "default");
-            set_default_str(spec, "serviceAccount", "default");
-        }
         let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
         let mut status = json!({"phase": "Pending", "qosClass": qos_class(&spec)});
         if !items(&spec, "schedulingGates").is_empty() {
@@ -218,13 +212,12 @@ mod tests {
     }
 
     #[test]
-    fn create_sets_pending_status_and_admission_defaults() {
+    fn create_sets_pending_status() {
         let mut p = pod();
         p["status"] = json!({"phase": "Running"});
         Pod.default(&mut p);
         Pod.prepare_for_create(&mut p);
         assert_eq!(p["status"], json!({"phase": "Pending", "qosClass": "BestEffort"}));
-        assert_eq!(p["spec"]["serviceAccountName"], "default");
         assert!(Pod.validate_create(&p).is_empty());
     }
 

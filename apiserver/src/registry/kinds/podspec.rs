@@ -15,7 +15,9 @@ pub fn default_pod_spec(spec: &mut Value) {
     set_default_str(spec, "schedulerName", "default-scheduler");
     // The v1 conversion keeps the deprecated serviceAccount in step with serviceAccountName.
     let deprecated = str_of(spec, "serviceAccount").to_string();
-    set_default_str(spec, "serviceAccountName", &deprecated);
+    if !deprecated.is_empty() {
+        set_default_str(spec, "serviceAccountName", &deprecated);
+    }
     let account = str_of(spec, "serviceAccountName").to_string();
     if !account.is_empty() {
         spec["serviceAccount"] = json!(account);
@@ -335,6 +337,13 @@ mod tests {
         let mut spec = json!({"serviceAccountName": "a", "containers": []});
         default_pod_spec(&mut spec);
         assert_eq!(spec["serviceAccount"], "a");
+        let mut spec = json!({"containers": []});
+        default_pod_spec(&mut spec);
+        assert_eq!(
+            spec.get("serviceAccountName"),
+            None,
+            "left to the ServiceAccount admission plugin"
+        );
     }
 
     #[test]

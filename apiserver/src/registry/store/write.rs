@@ -133,7 +133,8 @@ impl Store {
             None,
             admitted_as.as_deref().unwrap_or(&name),
             opts.user.as_deref(),
-        )?;
+        )
+        .await?;
         res.strategy.prepare_for_create(&mut obj);
         let errors = res.strategy.validate_create(&obj);
         if !errors.is_empty() {
@@ -293,7 +294,8 @@ impl Store {
                     Some(&old),
                     name,
                     opts.user.as_deref(),
-                )?;
+                )
+                .await?;
             }
             if let Some(sub) = subresource {
                 admission::admit_subresource(self, res, sub, (&new, &old), name, opts.user.as_deref())?;
