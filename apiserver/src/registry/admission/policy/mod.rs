@@ -108,21 +108,36 @@ fn evaluate(policy: &Policy, bindings: &[(&str, &Bound<'_>)]) -> Vec<Decision> {
         Err(e) => return vec![on_error(e)],
     }
     let mut variables: HashMap<String, CelValue> = HashMap::new();
+    // Variables that failed, and why: an expression reading one fails with that (upstream
+    // evaluates variables lazily; here they are evaluated in order, once).
+    let mut failed: HashMap<String, String> = HashMap::new();
     for (name, compiled) in &policy.variables {
         let map = Bound::Cel(CelValue::Map(variables.clone().into()));
         let mut scope: Vec<(&str, &Bound<'_>)> = bindings.to_vec();
         scope.push(("variables", &map));
-        if let Ok(value) = compiled.as_ref().map_err(Clone::clone).and_then(|e| e.evaluate(&scope)) {
-            variables.insert(name.clone(), value);
+        match compiled.as_ref().map_err(Clone::clone).and_then(|e| e.evaluate(&scope)) {
+            Ok(value) => {
+                variables.insert(name.clone(), value);
+            }
+            Err(e) => {
+                failed.insert(name.clone(), e);
+            }
         }
     }
+    let explained = |error: String| match error
+        .strip_prefix("no such key: ")
+        .and_then(|k| failed.get(k).map(|e| (k, e)))
+    {
+        Some((name, why)) => format!("composited variable \"{name}\" fails to evaluate: {why}"),
+        None => error,
+    };
     let map = Bound::Cel(CelValue::Map(variables.into()));
     let mut scope: Vec<(&str, &Bound<'_>)> = bindings.to_vec();
     scope.push(("variables", &map));
     let mut decisions = Vec::new();
     for validation in &policy.validations {
         let outcome = match &validation.compiled {
-            Ok(expr) => expr.evaluate(&scope),
+            Ok(expr) => expr.evaluate(&scope).map_err(&explained),
             Err(_) => Err(String::new()),
         };
         match outcome {
@@ -285,5 +300,57 @@ pub async fn validate(store: &Store, request: &Request<'_>, object: &Value, old:
     match denied.into_iter().next() {
         Some(first) => Err(first.into_error(request, present.or(old))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(policy: Value, object: Value, params: Value) -> Vec<(bool, String)> {
+        let policy = Policy::compile(&policy);
+        let null = Value::Null;
+        let (o, n, p) = (Bound::Json(&object), Bound::Json(&null), Bound::Json(&params));
+        let request = conditions::request_value(&json!({"operation": "CREATE"}));
+        let r = Bound::Json(&request);
+        let scope = [
+            ("object", &o),
+            ("oldObject", &n),
+            ("request", &r),
+            ("namespaceObject", &n),
+            ("params", &p),
+        ];
+        evaluate(&policy, &scope)
+            .into_iter()
+            .map(|d| (d.deny, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn validations_say_why_they_failed() {
+        let policy = json!({"metadata": {"name": "p"}, "spec": {
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "variables": [{"name": "limit", "expression": "int(params.data.max)"}],
+            "validations": [
+                {"expression": "object.replicas <= variables.limit", "messageExpression": "'too many: ' + string(object.replicas)"},
+                {"expression": "object.replicas > 0", "message": "need one"},
+                {"expression": "object.replicas != 7"}]}});
+        assert_eq!(
+            decide(policy.clone(), json!({"replicas": 7}), json!({"data": {"max": "5"}})),
+            [
+                (true, "too many: 7".to_string()),
+                (true, "failed expression: object.replicas != 7".to_string())
+            ]
+        );
+        assert_eq!(
+            decide(policy.clone(), json!({"replicas": 0}), json!({"data": {"max": "5"}})),
+            [(true, "need one".to_string())]
+        );
+        let mut ignoring = policy;
+        ignoring["spec"]["failurePolicy"] = json!("Ignore");
+        assert_eq!(
+            decide(ignoring, json!({"replicas": 2}), json!({"data": {}})),
+            [(false, "expression 'object.replicas <= variables.limit' resulted in error: composited variable \"limit\" fails to evaluate: no such key: max".to_string())]
+        );
     }
 }
