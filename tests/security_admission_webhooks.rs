@@ -222,8 +222,10 @@ fn webhooks_mutate_validate_and_fail_as_their_policy_says() {
     );
     assert_eq!(request["object"]["metadata"]["name"], "cm1");
     assert_eq!(request["object"]["data"], json!({"a": "b"}));
-    assert_eq!(request["options"]["kind"], "CreateOptions");
-    assert_eq!(request["options"]["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(
+        request["options"],
+        json!({"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "kubectl-create", "fieldValidation": "Strict"})
+    );
     // matchConditions: a false condition skips the webhook.
     skiff.kubectl(&[
         "create",

@@ -4,6 +4,7 @@
 
 use super::Operation;
 use crate::auth::UserInfo;
+use crate::registry::store::WriteOptions;
 use crate::registry::Resource;
 use serde_json::{json, Map, Value};
 
@@ -69,19 +70,23 @@ fn resource_json(resource: &Resource) -> Value {
     json!({"group": resource.group, "version": resource.version, "resource": resource.plural})
 }
 
-/// The options of an operation as an admission request carries them (meta.k8s.io/v1).
-pub fn options(operation: Operation, dry_run: bool, field_manager: Option<&str>) -> Value {
+/// The options of an operation as an admission request carries them (meta.k8s.io/v1
+/// CreateOptions, UpdateOptions or DeleteOptions: dryRun, fieldManager, fieldValidation).
+pub fn options(operation: Operation, write: &WriteOptions) -> Value {
     let kind = match operation {
         Operation::Create => "CreateOptions",
         Operation::Update => "UpdateOptions",
         Operation::Delete => "DeleteOptions",
     };
     let mut options = json!({"kind": kind, "apiVersion": "meta.k8s.io/v1"});
-    if dry_run {
+    if write.dry_run {
         options["dryRun"] = json!(["All"]);
     }
-    if let Some(manager) = field_manager.filter(|m| !m.is_empty()) {
+    if let Some(manager) = write.field_manager.as_deref().filter(|m| !m.is_empty()) {
         options["fieldManager"] = json!(manager);
+    }
+    if let Some(validation) = write.field_validation.as_deref().filter(|v| !v.is_empty()) {
+        options["fieldValidation"] = json!(validation);
     }
     options
 }
@@ -180,7 +185,13 @@ mod tests {
             extra: BTreeMap::from([("scopes".into(), vec!["a".into()])]),
             ..Default::default()
         };
-        let options = options(Operation::Update, true, Some("kubectl"));
+        let write = WriteOptions {
+            dry_run: true,
+            field_manager: Some("kubectl".into()),
+            field_validation: Some("Strict".into()),
+            user: None,
+        };
+        let options = options(Operation::Update, &write);
         let request = Request {
             resource: pods,
             subresource: "status",
@@ -214,7 +225,7 @@ mod tests {
                 "object": {"kind": "Pod"},
                 "oldObject": {"kind": "Pod", "old": true},
                 "dryRun": true,
-                "options": {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"], "fieldManager": "kubectl"}
+                "options": {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"], "fieldManager": "kubectl", "fieldValidation": "Strict"}
             })
         );
         let scale = kind_of(pods, "status");

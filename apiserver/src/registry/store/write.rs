@@ -18,6 +18,8 @@ use std::sync::Arc;
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// The fieldValidation the request asked for (admission hands it on in the options).
+    pub field_validation: Option<String>,
     /// Who asks (admission plugins read it); `None` for the apiserver's own writes.
     pub user: Option<Arc<UserInfo>>,
 }
@@ -98,7 +100,7 @@ impl Store {
         res.strategy.default(&mut obj);
         // Admission reads the watch cache (as upstream's plugins read informers); the namespace
         // check above already waited for it to be fresh.
-        let options = request::options(Operation::Create, opts.dry_run, opts.field_manager.as_deref());
+        let options = request::options(Operation::Create, opts);
         let request = Request {
             resource: res,
             subresource: "",
@@ -230,7 +232,7 @@ impl Store {
                 }
                 _ => {}
             }
-            let options = request::options(Operation::Update, opts.dry_run, opts.field_manager.as_deref());
+            let options = request::options(Operation::Update, opts);
             let request = Request {
                 resource: res,
                 subresource: subresource.unwrap_or(""),
@@ -610,7 +612,13 @@ fn admission_namespace<'a>(scope: Scope<'a>, name: &'a str) -> &'a str {
 
 /// A delete's meta.k8s.io/v1 DeleteOptions, as admission hands them on.
 fn delete_options(opts: &DeleteOptions) -> Value {
-    let mut options = request::options(Operation::Delete, !opts.dry_run.is_empty(), None);
+    let mut options = request::options(
+        Operation::Delete,
+        &WriteOptions {
+            dry_run: !opts.dry_run.is_empty(),
+            ..WriteOptions::default()
+        },
+    );
     if let Some(grace) = opts.grace_period_seconds {
         options["gracePeriodSeconds"] = json!(grace);
     }
