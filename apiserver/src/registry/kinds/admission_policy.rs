@@ -152,6 +152,21 @@ impl Strategy for PolicyStrategy {
             errs.push(FieldError::required("spec.validations", why));
             errs.push(FieldError::required("spec.auditAnnotations", why));
         }
+        for (i, annotation) in items(spec, "auditAnnotations").iter().enumerate() {
+            let p = format!("spec.auditAnnotations[{i}]");
+            if str_of(annotation, "key").is_empty() {
+                errs.push(FieldError::required(format!("{p}.key"), ""));
+            }
+            let value = str_of(annotation, "valueExpression");
+            if value.trim().is_empty() {
+                errs.push(FieldError::required(
+                    format!("{p}.valueExpression"),
+                    "valueExpression is not specified",
+                ));
+            } else {
+                errs.extend(expression_errors(value, &format!("{p}.valueExpression"), &declared));
+            }
+        }
         for (i, validation) in validations.iter().enumerate() {
             let p = format!("spec.validations[{i}]");
             errs.extend(expression_errors(
