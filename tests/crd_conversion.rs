@@ -227,63 +227,17 @@ fn convert(hook: &Hook, review: &Value) -> Value {
         "response": {"uid": request["uid"], "result": result, "convertedObjects": converted}})
 }
 
-/// An HTTPS conversion webhook on 127.0.0.1 with a fresh CA; returns (url, caBundle, server task).
-fn start_webhook(rt: &tokio::runtime::Runtime, hook: Arc<Hook>) -> (String, String, tokio::task::JoinHandle<()>) {
-    use base64::Engine;
-    use rustls::pki_types::pem::PemObject;
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("https://127.0.0.1:{}/convert", listener.local_addr().unwrap().port());
-    let server = rt.spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
-            let (acceptor, hook) = (acceptor.clone(), hook.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let hook = hook.clone();
-                    async move {
-                        use http_body_util::BodyExt;
-                        let body = req.into_body().collect().await?.to_bytes();
-                        let answer = convert(&hook, &serde_json::from_slice(&body).unwrap());
-                        let body = http_body_util::Full::new(bytes::Bytes::from(answer.to_string()));
-                        Ok::<_, hyper::Error>(http::Response::new(body))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                    .await;
-            });
-        }
-    });
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca_cert.pem());
-    (url, ca, server)
-}
-
 #[test]
 fn webhook_converts_between_versions_and_its_failures_change_nothing() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let hook = Arc::new(Hook::default());
-    let (url, ca, server) = start_webhook(&rt, hook.clone());
+    let answering = hook.clone();
+    let server = common::webhook::serve(
+        &rt,
+        &["127.0.0.1"],
+        Arc::new(move |_, review| common::webhook::Reply::Json(convert(&answering, &review))),
+    );
+    let (url, ca) = (server.url("/convert"), server.ca_bundle.clone());
     // The reviews counted are this test's own: no garbage collector watching gizmos at the
     // preferred version (whose watch would convert every write, as upstream's does).
     let skiff = Skiff::start_with(&["--disable-controller-manager"]);
@@ -388,8 +342,7 @@ fn webhook_converts_between_versions_and_its_failures_change_nothing() {
     assert_eq!(v1["spec"], json!({"size": 4}));
 
     // An unreachable webhook: the same, with the connection error.
-    server.abort();
-    let _ = rt.block_on(server);
+    server.stop(&rt);
     hook.refuse.store(false, Ordering::SeqCst);
     let err = skiff.kubectl_fails(&["get", "gizmos.v2.example.com", "g2", "-o", "json"]);
     assert!(

@@ -33,6 +33,7 @@ mod nodes;
 mod operators;
 mod pods_api;
 mod scheduler;
+mod security_admission_webhooks;
 mod security_audit;
 mod security_bootstrap_policy;
 mod security_certificates;

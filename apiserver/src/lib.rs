@@ -16,4 +16,5 @@ pub mod storage;
 pub mod tls;
 pub mod warning;
 pub mod watch;
+pub mod webhook;
 pub use server::ApiServer;

@@ -77,6 +77,11 @@ impl ApiServer {
         let server = ApiServer { state };
         server.bootstrap().await?;
         crate::crd::serve_crds(server.state.store.clone(), server.state.index.clone()).await;
+        crate::registry::admission::policy::typecheck::serve(
+            server.state.store.clone(),
+            server.state.definitions.clone(),
+        )
+        .await;
         let weak = Arc::downgrade(&cache);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));

@@ -89,6 +89,7 @@ impl Params {
         Ok(WriteOptions {
             dry_run: self.dry_run()?,
             field_manager: self.get("fieldManager").map(str::to_string),
+            field_validation: self.get("fieldValidation").map(str::to_string),
             user: Some(user.clone()),
         })
     }

@@ -57,6 +57,34 @@ impl Definitions {
         unknown
     }
 
+    /// The schema of a built-in kind with each `$ref` replaced by the schema it names, down to
+    /// `depth` levels (deeper ones, as in recursive types, become `{}`: anything); `None` for
+    /// custom resources.
+    pub fn inlined(&self, r: &Resource, depth: usize) -> Option<Value> {
+        let root = self.schemas.get(&self.root_of(r)?)?;
+        Some(self.inline(root, depth))
+    }
+
+    fn inline(&self, schema: &Value, depth: usize) -> Value {
+        if depth == 0 {
+            return Value::Object(Map::new());
+        }
+        let mut out = self.resolve(schema).clone();
+        if let Some(map) = out.as_object_mut() {
+            if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {
+                for property in properties.values_mut() {
+                    *property = self.inline(property, depth - 1);
+                }
+            }
+            for key in ["items", "additionalProperties"] {
+                if let Some(child) = map.get_mut(key).filter(|c| c.is_object()) {
+                    *child = self.inline(child, depth - 1);
+                }
+            }
+        }
+        out
+    }
+
     /// Follow `$ref` (directly or as the only `allOf` member) to the schema it names.
     fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
         let reference = schema

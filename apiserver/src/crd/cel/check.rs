@@ -37,14 +37,20 @@ const TYPE_NAMES: [&str; 12] = [
 
 /// Checks `expr` with `self` (and `oldSelf`) of type `root`.
 pub fn check(expr: &IdedExpr, root: &Ty, old_self: Option<&Ty>) -> Checked {
+    let mut scope = vec![("self".to_string(), root.clone())];
+    if let Some(old) = old_self {
+        scope.push(("oldSelf".into(), old.clone()));
+    }
+    check_in(expr, scope)
+}
+
+/// Checks `expr` with the variables of `scope` (name, type).
+pub fn check_in(expr: &IdedExpr, scope: Vec<(String, Ty)>) -> Checked {
     let mut checker = Checker {
-        scope: vec![("self".into(), root.clone())],
+        scope,
         issues: Vec::new(),
         uses_old_self: false,
     };
-    if let Some(old) = old_self {
-        checker.scope.push(("oldSelf".into(), old.clone()));
-    }
     let (ty, cost) = checker.expr(expr);
     Checked {
         ty,

@@ -222,7 +222,7 @@ fn render(line: usize, column: usize, msg: &str, source: &str) -> String {
     format!("ERROR: <input>:{line}:{column}: {msg}\n | {text}\n | {dots}^")
 }
 
-fn parse_errors(errors: &ParseErrors, source: &str) -> String {
+pub(super) fn parse_errors(errors: &ParseErrors, source: &str) -> String {
     errors
         .errors
         .iter()
@@ -231,7 +231,7 @@ fn parse_errors(errors: &ParseErrors, source: &str) -> String {
         .join("\n")
 }
 
-fn issues(checked: &Checked, info: &SourceInfo, source: &str) -> String {
+pub(super) fn issues(checked: &Checked, info: &SourceInfo, source: &str) -> String {
     checked
         .issues
         .iter()

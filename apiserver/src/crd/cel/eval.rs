@@ -250,20 +250,6 @@ fn runtime_error(e: &ExecutionError, rule: &Rule) -> String {
         | ExecutionError::ValuesNotComparable(..) => {
             format!("'no such overload': call arguments did not match a supported operator, function or macro signature for rule: {rule}")
         }
-        ExecutionError::NoSuchKey(key) => format!("no such key: {key} evaluating rule: {rule}"),
-        ExecutionError::IndexOutOfBounds(i) => format!("index out of bounds: {} evaluating rule: {rule}", val_text(i)),
-        ExecutionError::DivisionByZero(_) => format!("division by zero evaluating rule: {rule}"),
-        ExecutionError::RemainderByZero(_) => format!("modulus by zero evaluating rule: {rule}"),
-        ExecutionError::Overflow(..) => format!("integer overflow evaluating rule: {rule}"),
-        ExecutionError::FunctionError { message, .. } => format!("{message} evaluating rule: {rule}"),
-        other => format!("{other} evaluating rule: {rule}"),
-    }
-}
-
-fn val_text(v: &CelValue) -> String {
-    match v {
-        CelValue::Int(i) => i.to_string(),
-        CelValue::UInt(u) => u.to_string(),
-        other => format!("{other:?}"),
+        other => format!("{} evaluating rule: {rule}", super::expression::error_text(other)),
     }
 }

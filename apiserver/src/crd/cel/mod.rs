@@ -1,16 +1,19 @@
-//! CEL validation rules (x-kubernetes-validations) of custom resources, as upstream's
-//! apiextensions-apiserver: rules compiled once per CRD version into a [`Validator`], checked when
-//! the CRD is written ([`crd_errors`]), and evaluated on every create and update of its objects.
+//! The apiserver's one CEL layer. CEL validation rules (x-kubernetes-validations) of custom
+//! resources, as upstream's apiextensions-apiserver: rules compiled once per CRD version into a
+//! [`Validator`], checked when the CRD is written ([`crd_errors`]), and evaluated on every create
+//! and update of its objects; and standalone expressions over declared variables for admission
+//! ([`expression`]), in the same environment.
 
 mod check;
 mod compile;
 mod crd;
 mod env;
 mod eval;
+pub mod expression;
 mod keyed;
 mod lib;
 mod overloads;
-mod types;
+pub mod types;
 mod value;
 
 use crate::registry::FieldError;

@@ -6,7 +6,6 @@
 //! they are converted.
 
 mod review;
-mod webhook;
 
 use crate::registry::resource::Converter;
 use crate::status::{ApiError, ApiResult};
@@ -14,7 +13,9 @@ use crate::watch::WatchCache;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use webhook::Webhook;
+
+/// Upstream's conversion webhook timeout (its client appends it to the URL as `?timeout=30s`).
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How one CRD converts, shared by the converters of its versions.
 pub struct CrdConversion {
@@ -32,7 +33,7 @@ pub struct CrdConversion {
 enum Strategy {
     None,
     Webhook {
-        client: Webhook,
+        client: crate::webhook::Client,
         review_version: &'static str,
     },
     /// A webhook configuration that cannot be used; every conversion fails with this.
@@ -54,7 +55,7 @@ impl CrdConversion {
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect();
             match (
-                Webhook::new(&conversion["webhook"], cache),
+                crate::webhook::Client::new(&conversion["webhook"]["clientConfig"], cache, TIMEOUT),
                 review::review_version(&accepted),
             ) {
                 (Ok(client), Some(review_version)) => Strategy::Webhook { client, review_version },

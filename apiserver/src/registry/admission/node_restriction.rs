@@ -162,7 +162,7 @@ fn admit_node(node: &str, op: Operation, obj: &Value, old: Option<&Value>, name:
     }
     let verb = match op {
         Operation::Create => "set the following labels",
-        Operation::Update => "modify labels",
+        Operation::Update | Operation::Delete => "modify labels",
     };
     refuse(format!(
         "node {node:?} is not allowed to {verb}: {}",

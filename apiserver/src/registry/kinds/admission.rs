@@ -1,5 +1,6 @@
-//! The `admissionregistration.k8s.io` group: webhook configuration defaults (failure and match
-//! policy, selectors, timeout, rule scope, service port) and their validation.
+//! The `admissionregistration.k8s.io` webhook configurations: defaults (failure and match
+//! policy, selectors, timeout, rule scope, service port) and their validation, matchConditions
+//! compiled.
 
 use super::meta::NameRule;
 use super::podvalidation::one_of;
@@ -119,6 +120,11 @@ fn hook_errors(hook: &Value, p: &str, mutating: bool) -> Vec<FieldError> {
             &["IfNeeded", "Never"],
         ));
     }
+    errs.extend(super::admission_policy::match_condition_errors(
+        hook,
+        &format!("{p}.matchConditions"),
+        &crate::registry::admission::conditions::declarations(&[]),
+    ));
     let config = hook.get("clientConfig").unwrap_or(&Value::Null);
     let has = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
     if has("url") == has("service") {

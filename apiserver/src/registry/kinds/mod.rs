@@ -2,6 +2,7 @@
 //! preparation, one module per API family, plugged into the registry through [`strategy_for`].
 
 mod admission;
+mod admission_policy;
 pub mod apiextensions;
 mod apps;
 mod autoscaling;
@@ -64,7 +65,7 @@ pub fn strategy_for(group: &str, kind: &str) -> Arc<dyn Strategy> {
         "networking.k8s.io" => networking::lookup(kind),
         "policy" | "scheduling.k8s.io" => policy::lookup(kind),
         "discovery.k8s.io" => endpoints::lookup(kind),
-        "admissionregistration.k8s.io" => admission::lookup(kind),
+        "admissionregistration.k8s.io" => admission::lookup(kind).or_else(|| admission_policy::lookup(kind)),
         "storage.k8s.io" => storage::lookup(kind),
         "apiextensions.k8s.io" => apiextensions::lookup(kind),
         _ => None,

@@ -32,6 +32,8 @@ pub struct Store {
     authorizer: Arc<dyn Authorizer>,
     /// The admission plugins' settings.
     admission: Arc<AdmissionConfig>,
+    /// The compiled webhook configurations and policies of dynamic admission.
+    dynamic: Arc<crate::registry::admission::Dynamic>,
 }
 
 /// Where an object lives: its resource and (for namespaced resources) namespace.
@@ -63,6 +65,7 @@ impl Store {
             index,
             authorizer,
             admission: Arc::default(),
+            dynamic: Arc::default(),
         }
     }
 
@@ -76,6 +79,10 @@ impl Store {
 
     pub(crate) fn admission_config(&self) -> &AdmissionConfig {
         &self.admission
+    }
+
+    pub(crate) fn dynamic_admission(&self) -> &crate::registry::admission::Dynamic {
+        &self.dynamic
     }
 
     pub(crate) fn authorizer(&self) -> &dyn Authorizer {

@@ -4,6 +4,7 @@
 use super::object::{self, meta, meta_mut, meta_str, normalize, now_rfc3339};
 use super::{convert, storage_error, Scope, Store};
 use crate::auth::UserInfo;
+use crate::registry::admission::request::{self, Request};
 use crate::registry::admission::{self, Operation};
 use crate::registry::FieldError;
 use crate::status::{ApiError, ApiResult};
@@ -17,6 +18,8 @@ use std::sync::Arc;
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// The fieldValidation the request asked for (admission hands it on in the options).
+    pub field_validation: Option<String>,
     /// Who asks (admission plugins read it); `None` for the apiserver's own writes.
     pub user: Option<Arc<UserInfo>>,
 }
@@ -76,21 +79,44 @@ impl Store {
         } else {
             meta.shift_remove("namespace");
         }
+        let given = meta_str(&obj, "name").filter(|n| !n.is_empty()).map(str::to_string);
         // Admission names the object by its generateName while it has no name of its own.
-        let mut admitted_as = None;
-        let name = match meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        let admitted_as = match &given {
+            Some(name) => name.clone(),
+            None => meta_str(&obj, "generateName").unwrap_or("").to_string(),
+        };
+        let meta = meta_mut(&mut obj);
+        for transient in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
+            meta.shift_remove(transient);
+        }
+        if res.namespaced {
+            self.check_namespace(scope, &admitted_as).await?;
+        }
+        res.strategy.default(&mut obj);
+        // Admission reads the watch cache (as upstream's plugins read informers); the namespace
+        // check above already waited for it to be fresh.
+        let options = request::options(Operation::Create, opts);
+        let request = Request {
+            resource: res,
+            subresource: "",
+            operation: Operation::Create,
+            name: given.as_deref().unwrap_or(""),
+            namespace: admission_namespace(scope, given.as_deref().unwrap_or("")),
+            user: opts.user.as_deref(),
+            dry_run: opts.dry_run,
+            options: &options,
+        };
+        admission::mutate(self, &request, &mut obj, None, &admitted_as).await?;
+        // The name is generated (and the system fields set) once admission has mutated the object.
+        let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
             Some(name) => name.to_string(),
-            None => match meta
-                .get("generateName")
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty())
-            {
-                Some(base) => {
-                    admitted_as = Some(base.to_string());
-                    let name = object::generate_name(base);
-                    meta.insert("name".into(), json!(name));
-                    name
-                }
+            None => match meta_str(&obj, "generateName").filter(|n| !n.is_empty()) {
+                Some(base) => object::generate_name(base),
                 None => {
                     return Err(ApiError::invalid(
                         &res.kind,
@@ -104,55 +130,22 @@ impl Store {
                 }
             },
         };
+        let meta = meta_mut(&mut obj);
+        meta.insert("name".into(), json!(name));
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-        for transient in [
-            "resourceVersion",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "selfLink",
-        ] {
-            meta.shift_remove(transient);
-        }
         if res.strategy.tracks_generation() {
             meta.insert("generation".into(), json!(1));
         } else {
             meta.shift_remove("generation");
         }
-        if res.namespaced {
-            self.check_namespace(scope, &name).await?;
-        }
-        res.strategy.default(&mut obj);
-        // Admission reads the watch cache (as upstream's plugins read informers); the namespace
-        // check above already waited for it to be fresh.
-        admission::admit(
-            self,
-            res,
-            Operation::Create,
-            &mut obj,
-            None,
-            admitted_as.as_deref().unwrap_or(&name),
-            opts.user.as_deref(),
-        )
-        .await?;
         res.strategy.prepare_for_create(&mut obj);
         let errors = res.strategy.validate_create(&obj);
         if !errors.is_empty() {
             return Err(ApiError::invalid(&res.kind, &res.group, &name, &errors));
         }
-        admission::validate(
-            self,
-            &admission::Request {
-                resource: res,
-                subresource: None,
-                op: Operation::Create,
-                obj: &obj,
-                old: None,
-                name: admitted_as.as_deref().unwrap_or(&name),
-                user: opts.user.as_deref(),
-            },
-        )?;
-        admission::charge_quota(self, res, &obj, admitted_as.as_deref().unwrap_or(&name), opts.dry_run).await?;
+        admission::validate(self, &request, &obj, None, &admitted_as).await?;
+        admission::charge_quota(self, res, &obj, &admitted_as, opts.dry_run).await?;
         if Self::is_service(res) && (opts.dry_run || self.get_cached(scope, &name).is_none()) {
             Box::pin(self.allocate_service(scope, &mut obj, opts.dry_run)).await?;
         }
@@ -239,6 +232,17 @@ impl Store {
                 }
                 _ => {}
             }
+            let options = request::options(Operation::Update, opts);
+            let request = Request {
+                resource: res,
+                subresource: subresource.unwrap_or(""),
+                operation: Operation::Update,
+                name,
+                namespace: admission_namespace(scope, name),
+                user: opts.user.as_deref(),
+                dry_run: opts.dry_run,
+                options: &options,
+            };
             // Whether the subresource's own validation already ran (ephemeralcontainers).
             let mut validated = false;
             if let Some((merged, errors)) = subresource.and_then(|sub| res.strategy.subresource_update(sub, &new, &old))
@@ -255,6 +259,7 @@ impl Store {
             } else if subresource == Some("status") {
                 // The body is defaulted (and for custom resources pruned) as upstream's decoding does.
                 res.strategy.default(&mut new);
+                admission::mutate(self, &request, &mut new, Some(&old), name).await?;
                 let status = new.get("status").cloned();
                 let managed = new.pointer("/metadata/managedFields").cloned();
                 let annotations = res
@@ -286,16 +291,7 @@ impl Store {
                 // Other subresources (namespaces/finalize) hand over exactly the object to store.
                 res.strategy.default(&mut new);
                 res.strategy.prepare_for_update(&mut new, &old);
-                admission::admit(
-                    self,
-                    res,
-                    Operation::Update,
-                    &mut new,
-                    Some(&old),
-                    name,
-                    opts.user.as_deref(),
-                )
-                .await?;
+                admission::mutate(self, &request, &mut new, Some(&old), name).await?;
             }
             if let Some(sub) = subresource {
                 admission::admit_subresource(self, res, sub, (&new, &old), name, opts.user.as_deref())?;
@@ -324,18 +320,7 @@ impl Store {
             if !errors.is_empty() {
                 return Err(ApiError::invalid(&res.kind, &res.group, name, &errors));
             }
-            admission::validate(
-                self,
-                &admission::Request {
-                    resource: res,
-                    subresource,
-                    op: Operation::Update,
-                    obj: &new,
-                    old: Some(&old),
-                    name,
-                    user: opts.user.as_deref(),
-                },
-            )?;
+            admission::validate(self, &request, &new, Some(&old), name).await?;
             let new = normalize(new);
             if normalize(old) == new {
                 return Ok(current.json.clone());
@@ -377,6 +362,19 @@ impl Store {
         let res = scope.resource;
         // Negative grace periods count as one second (upstream's BeforeDelete).
         let requested = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
+        let options = delete_options(opts);
+        let request = Request {
+            resource: res,
+            subresource: "",
+            operation: Operation::Delete,
+            name,
+            namespace: admission_namespace(scope, name),
+            user: opts.user.as_deref(),
+            dry_run: !opts.dry_run.is_empty(),
+            options: &options,
+        };
+        // Mutating webhooks see a delete without objects (as upstream's handler admits it).
+        admission::mutate(self, &request, &mut Value::Null, None, name).await?;
         for _ in 0..RETRIES {
             let current = self.get(scope, name).await?;
             let mut obj = object::parse(&current.json)?;
@@ -410,6 +408,7 @@ impl Store {
                 }
             }
             let dry_run = !opts.dry_run.is_empty();
+            let going = obj.clone();
             if let Some(finalizers) = garbage_collection_finalizers(&obj, opts) {
                 meta_mut(&mut obj).insert("finalizers".into(), json!(finalizers));
             }
@@ -426,6 +425,7 @@ impl Store {
                 }
                 Mark::At { .. } | Mark::DeleteNow => None,
             };
+            admission::validate(self, &request, &Value::Null, Some(&going), name).await?;
             if let Some((timestamp, grace)) = mark {
                 let already = meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
                 if !already {
@@ -598,6 +598,47 @@ fn deletion_mark(obj: &Value, strategy: &dyn crate::registry::Strategy, requeste
         },
         _ => Mark::Keep,
     }
+}
+
+/// The namespace admission sees: the request's, or a namespace's own name.
+fn admission_namespace<'a>(scope: Scope<'a>, name: &'a str) -> &'a str {
+    let res = scope.resource;
+    if res.group.is_empty() && res.plural == "namespaces" {
+        name
+    } else {
+        scope.namespace.unwrap_or("")
+    }
+}
+
+/// A delete's meta.k8s.io/v1 DeleteOptions, as admission hands them on.
+fn delete_options(opts: &DeleteOptions) -> Value {
+    let mut options = request::options(
+        Operation::Delete,
+        &WriteOptions {
+            dry_run: !opts.dry_run.is_empty(),
+            ..WriteOptions::default()
+        },
+    );
+    if let Some(grace) = opts.grace_period_seconds {
+        options["gracePeriodSeconds"] = json!(grace);
+    }
+    if let Some(pre) = &opts.preconditions {
+        let mut preconditions = serde_json::Map::new();
+        if let Some(uid) = &pre.uid {
+            preconditions.insert("uid".into(), json!(uid));
+        }
+        if let Some(rv) = &pre.resource_version {
+            preconditions.insert("resourceVersion".into(), json!(rv));
+        }
+        options["preconditions"] = Value::Object(preconditions);
+    }
+    if let Some(orphan) = opts.orphan_dependents {
+        options["orphanDependents"] = json!(orphan);
+    }
+    if let Some(policy) = &opts.propagation_policy {
+        options["propagationPolicy"] = json!(policy);
+    }
+    options
 }
 
 /// Keep what clients may not change on update: identity, creation and deletion state.

@@ -20,7 +20,7 @@ mod policy;
 
 pub use config::Config;
 
-use super::{Operation, Request};
+use super::{Operation, Written};
 use crate::auth::UserInfo;
 use crate::registry::Store;
 use crate::status::{ApiError, ApiResult, Gr};
@@ -52,7 +52,7 @@ const PODS: Gr<'static> = Gr {
 };
 
 /// Check a write of a namespace, a pod or a workload's pod template.
-pub(crate) fn validate(store: &Store, request: &Request<'_>) -> ApiResult<()> {
+pub(crate) fn validate(store: &Store, request: &Written<'_>) -> ApiResult<()> {
     let config = &store.admission_config().pod_security;
     let resource = request.resource;
     match (resource.group.as_str(), resource.plural.as_str()) {
@@ -127,7 +127,7 @@ fn namespace_policy(store: &Store, config: &Config, name: &str) -> Option<(Polic
     Some((policy, errors.is_empty()))
 }
 
-fn pod(store: &Store, config: &Config, request: &Request<'_>) -> ApiResult<()> {
+fn pod(store: &Store, config: &Config, request: &Written<'_>) -> ApiResult<()> {
     let namespace = namespace_of(request.obj);
     if config.exempt_namespace(namespace) || config.exempt_user(request.user) {
         return Ok(());
@@ -147,7 +147,7 @@ fn pod(store: &Store, config: &Config, request: &Request<'_>) -> ApiResult<()> {
     evaluate(config, &policy, &pod, Some(request.name))
 }
 
-fn controller(store: &Store, config: &Config, request: &Request<'_>, template: Option<&Value>) -> ApiResult<()> {
+fn controller(store: &Store, config: &Config, request: &Written<'_>, template: Option<&Value>) -> ApiResult<()> {
     let namespace = namespace_of(request.obj);
     if config.exempt_namespace(namespace) || config.exempt_user(request.user) {
         return Ok(());
@@ -231,7 +231,7 @@ fn significant_update(new: &Pod, old: &Pod) -> bool {
     })
 }
 
-fn namespace(store: &Store, config: &Config, request: &Request<'_>) -> ApiResult<()> {
+fn namespace(store: &Store, config: &Config, request: &Written<'_>) -> ApiResult<()> {
     let new_labels = labels(request.obj);
     let (new_policy, new_errors) = Policy::of_labels(&new_labels, &config.defaults);
     let invalid = |errors| ApiError::invalid("Namespace", "", request.name, errors);
