@@ -86,24 +86,9 @@ pub(crate) async fn mutate(
     errors_name: &str,
 ) -> ApiResult<()> {
     let builtin_applies = request.subresource.is_empty() && request.operation != Operation::Delete;
-    if builtin_applies {
-        admit(
-            store,
-            request.resource,
-            request.operation,
-            obj,
-            old,
-            errors_name,
-            request.user,
-        )
-        .await?;
-    }
-    if !dynamic(request) {
-        return Ok(());
-    }
     let mut state = webhook::Reinvocation::default();
-    webhook::mutate(store, request, obj, old, &mut state).await?;
-    if state.needed {
+    // The whole mutating chain runs a second round only when a webhook asks for reinvocation.
+    for round in 0..2 {
         if builtin_applies {
             admit(
                 store,
@@ -116,8 +101,14 @@ pub(crate) async fn mutate(
             )
             .await?;
         }
-        state.round = 1;
+        if !dynamic(request) {
+            return Ok(());
+        }
+        state.round = round;
         webhook::mutate(store, request, obj, old, &mut state).await?;
+        if !state.needed {
+            break;
+        }
     }
     Ok(())
 }
